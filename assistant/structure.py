@@ -1,0 +1,371 @@
+"""Clean text -> Document: metadata, preamble, heading tree, clauses, task tables, footer.
+
+The unit of citation is a `Clause`: the smallest numbered item with its text (or one task-table
+row). Its id is derived from the structure (`2024-pudong/4.2`, `2024-songjiang/table/45`), so it
+survives rebuilds. Long clauses are split at sentence ends into `…#1`, `…#2`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+
+from assistant.metadata import DocumentMeta, extract_metadata
+from assistant.normalize import CleanText, normalize
+from assistant.numbering import Marker, match_marker
+from assistant.searchkey import compact
+from assistant.tables import TableRow, is_table_caption, is_table_header, parse_table, units_in_parentheses
+
+PARSER_VERSION = "1"
+
+_TITLE_LINE = re.compile(r"^\d{4}\s*年.*工作(?:要点|计划|方案)$")
+_FOOTER_START = re.compile(r"^(?:抄送|抄报)\s*[:：]|^[（(]?\s*共印\s*\d+\s*份\s*[)）]?$")
+_CLOSING = re.compile(r"^(?:区政府各部门|各单位|各部门|各相关单位|各街镇|各镇|各委办局|各科室|各村)[^。]{0,12}要")
+_SENTENCE = re.compile(r"[^。！？!?]*(?:[。！？!?][”’」）)]?|$)")
+_ATTACHMENT = re.compile(r"^附件\s*\d*\s*[:：]")
+MAX_RUN_IN_HEADING = 30
+
+
+class StructureError(ValueError):
+    """A document whose structure cannot be parsed; the message names the document."""
+
+
+@dataclass
+class Clause:
+    id: str
+    doc_id: str
+    kind: str                              # preamble | intro | item | closing | table_row | footer
+    heading_path: tuple[str, ...]          # labels from the top heading down to this clause
+    text: str                              # what is shown and cited
+    start: int                             # offsets into the document's clean text
+    end: int
+    units: list[str] = field(default_factory=list)
+    deadline: str | None = None
+    doc_title: str = ""
+    part: int = 0                          # 1, 2 … when a long clause was split; 0 otherwise
+
+    @property
+    def index_text(self) -> str:
+        """What gets indexed: document title and heading path in front of the clause."""
+        units = f"\n责任单位：{'、'.join(self.units)}" if self.units and self.kind != "table_row" else ""
+        return "\n".join([self.doc_title, " > ".join(self.heading_path), self.text]) + units
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["heading_path"] = list(self.heading_path)
+        return data
+
+
+@dataclass
+class HeadingNode:
+    key: str                     # "1.2.3"
+    rank: int
+    number: int
+    marker: str
+    title: str
+    label: str                   # marker + title, as shown in heading paths
+    children: list["HeadingNode"] = field(default_factory=list)
+    clause_ids: list[str] = field(default_factory=list)
+    paragraphs: list[tuple[int, int]] = field(default_factory=list)  # own text spans
+
+    def to_dict(self) -> dict:
+        return {"key": self.key, "label": self.label, "title": self.title, "rank": self.rank,
+                "clause_ids": self.clause_ids, "children": [c.to_dict() for c in self.children]}
+
+
+@dataclass
+class Table:
+    caption: str
+    rows: list[TableRow]
+
+
+@dataclass
+class Document:
+    meta: DocumentMeta
+    clean: CleanText
+    outline: list[HeadingNode]
+    clauses: list[Clause]
+    tables: list[Table]
+    parts: list[tuple[str, str]]  # (kind, text) in document order; together they are the clean text
+
+    @property
+    def doc_id(self) -> str:
+        return self.meta.doc_id
+
+    def clause(self, clause_id: str) -> Clause | None:
+        return next((c for c in self.clauses if c.id == clause_id), None)
+
+
+@dataclass
+class _Line:
+    text: str
+    start: int
+
+    @property
+    def end(self) -> int:
+        return self.start + len(self.text)
+
+
+def _lines(text: str) -> list[_Line]:
+    out, pos = [], 0
+    for line in text.split("\n"):
+        out.append(_Line(line, pos))
+        pos += len(line) + 1
+    return out
+
+
+def _first_sentence(text: str) -> str | None:
+    m = re.match(r"^([^。；;！？!?]{1,%d})[。；;！？!?]" % MAX_RUN_IN_HEADING, text)
+    return m.group(1) if m else None
+
+
+def _is_standalone(marker: Marker) -> bool:
+    return not re.search(r"[。；;！？!?]", marker.rest)
+
+
+def _shorten(text: str, limit: int = 24) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def sentences(text: str) -> list[str]:
+    """Split at sentence ends, keeping the punctuation (and a closing quote) with the sentence."""
+    return [s for s in _SENTENCE.findall(text) if s]
+
+
+class _OutlineBuilder:
+    """Builds the heading tree from body lines, accepting a marker only in its expected sequence."""
+
+    def __init__(self) -> None:
+        self.roots: list[HeadingNode] = []
+        self.stack: list[HeadingNode] = []
+        self.heading_lines: list[_Line] = []
+
+    def _siblings(self, rank: int) -> list[HeadingNode]:
+        parents = [n for n in self.stack if n.rank < rank]
+        return parents[-1].children if parents else self.roots
+
+    def accepts(self, marker: Marker) -> bool:
+        if not self.stack and marker.rank != 1:
+            return False
+        siblings = self._siblings(marker.rank)
+        same_rank = [s for s in siblings if s.rank == marker.rank]
+        expected = same_rank[-1].number + 1 if same_rank else 1
+        return marker.number == expected
+
+    def open(self, marker: Marker, line: _Line) -> None:
+        while self.stack and self.stack[-1].rank >= marker.rank:
+            self.stack.pop()
+        siblings = self._siblings(marker.rank)
+        parent_key = self.stack[-1].key if self.stack else ""
+        key = f"{parent_key}.{len(siblings) + 1}" if parent_key else str(len(siblings) + 1)
+        run_in = _first_sentence(marker.rest)
+        if _is_standalone(marker):
+            title = marker.rest.strip()
+        elif run_in:
+            title = run_in
+        else:
+            title = _shorten(marker.rest)
+        node = HeadingNode(key=key, rank=marker.rank, number=marker.number, marker=marker.text.strip(),
+                           title=title, label=marker.text.strip() + title)
+        siblings.append(node)
+        self.stack.append(node)
+        if _is_standalone(marker):
+            self.heading_lines.append(line)
+        else:
+            node.paragraphs.append((line.start, line.end))
+
+    def add_paragraph(self, line: _Line) -> None:
+        self.stack[-1].paragraphs.append((line.start, line.end))
+
+
+def _walk(nodes: list[HeadingNode], path: tuple[HeadingNode, ...] = ()):
+    for node in nodes:
+        yield node, path + (node,)
+        yield from _walk(node.children, path + (node,))
+
+
+def _split_clause(text: str, limit: int) -> list[str]:
+    """Split a long clause at sentence ends; a task never loses the units that close it."""
+    if len(text) <= limit:
+        return [text]
+    groups: list[str] = []
+    has_units = bool(units_in_parentheses(text))
+    for sentence in sentences(text):
+        if groups and has_units and not units_in_parentheses(groups[-1]):
+            groups[-1] += sentence      # keep a task's sentences together until its units
+        else:
+            groups.append(sentence)
+    chunks: list[str] = []
+    for group in groups:
+        if chunks and len(chunks[-1]) + len(group) <= limit:
+            chunks[-1] += group
+        else:
+            chunks.append(group)
+    return chunks
+
+
+def _span_clauses(doc_id: str, base_id: str, kind: str, path: tuple[str, ...], text: str, start: int,
+                  title: str, limit: int) -> list[Clause]:
+    pieces = _split_clause(text, limit)
+    clauses, offset = [], start
+    for i, piece in enumerate(pieces, 1):
+        clause_id = f"{doc_id}/{base_id}" + (f"#{i}" if len(pieces) > 1 else "")
+        clauses.append(Clause(
+            id=clause_id, doc_id=doc_id, kind=kind, heading_path=path, text=piece, start=offset,
+            end=offset + len(piece), units=units_in_parentheses(piece), doc_title=title,
+            part=i if len(pieces) > 1 else 0,
+        ))
+        offset += len(piece)
+    return clauses
+
+
+def parse_document(raw_text: str, doc_id: str, *, max_clause_chars: int = 360) -> Document:
+    """Parse one document's raw text. Raises StructureError naming the document if it cannot."""
+    if not raw_text.strip():
+        raise StructureError(f"{doc_id}: 文档为空 (empty document)")
+    if "\x00" in raw_text:
+        raise StructureError(f"{doc_id}: 不是文本文件 (binary content)")
+    clean = normalize(raw_text)
+    lines = _lines(clean.text)
+    texts = [line.text for line in lines]
+
+    first_heading = next((i for i, line in enumerate(lines)
+                          if (m := match_marker(line.text)) and m.rank == 1 and m.number == 1), None)
+    if first_heading is None:
+        raise StructureError(f"{doc_id}: 找不到“一、”开头的一级标题，无法解析结构 "
+                             f"(no top-level heading '一、' found)")
+    header_at = next((i for i in range(first_heading, len(lines)) if is_table_header(texts[i])), None)
+    footer_at = next((i for i in range(first_heading, len(lines)) if _FOOTER_START.search(texts[i])),
+                     len(lines))
+    table_from = header_at if header_at is not None else footer_at
+    if header_at is not None:
+        while table_from > first_heading and (is_table_caption(texts[table_from - 1])
+                                              or _ATTACHMENT.match(texts[table_from - 1])):
+            table_from -= 1
+    body_end = min(table_from, footer_at)
+
+    title_at = next((i for i in range(first_heading - 1, -1, -1) if _TITLE_LINE.match(texts[i])), None)
+    preamble_end = title_at if title_at is not None else first_heading
+    meta = extract_metadata(doc_id, texts[:preamble_end],
+                            texts[title_at] if title_at is not None else None,
+                            published=clean.published, source=clean.source)
+    title = meta.title
+    parts: list[tuple[str, str]] = [("preamble", t) for t in texts[:preamble_end]]
+    clauses: list[Clause] = []
+    limit = max_clause_chars
+
+    def add_block(kind: str, base_id: str, path: tuple[str, ...], span: list[_Line]) -> None:
+        if not span:
+            return
+        text = clean.text[span[0].start:span[-1].end]
+        clauses.extend(_span_clauses(doc_id, base_id, kind, path, text, span[0].start, title, limit))
+
+    if preamble_end:
+        add_block("preamble", "preamble", ("发文通知",), lines[:preamble_end])
+    if title_at is not None:
+        parts.append(("title", texts[title_at]))
+        intro = lines[title_at + 1:first_heading]
+        parts.extend(("intro", line.text) for line in intro)
+        add_block("intro", "intro", ("总体要求",), intro)
+
+    builder = _OutlineBuilder()
+    for line in lines[first_heading:body_end]:
+        marker = match_marker(line.text)
+        if marker and builder.accepts(marker):
+            builder.open(marker, line)
+        else:
+            builder.add_paragraph(line)
+
+    closing = _closing_paragraphs(builder, lines)
+    for node, path in _walk(builder.roots):
+        labels = tuple(n.label for n in path)
+        spans = set(node.paragraphs)
+        own = [line for line in lines if (line.start, line.end) in spans]
+        before = len(clauses)
+        add_block("item", node.key, labels, own)
+        node.clause_ids = [c.id for c in clauses[before:]]
+    # Parts in document order: heading lines and clause texts, as the text has them.
+    body_parts: list[tuple[int, str, str]] = [(line.start, "heading", line.text) for line in builder.heading_lines]
+    body_parts += [(c.start, "clause", c.text) for c in clauses if c.kind == "item"]
+    parts.extend((kind, text) for _, kind, text in sorted(body_parts))
+
+    if closing:
+        add_block("closing", "closing", ("结语",), closing)
+        parts.append(("closing", clean.text[closing[0].start:closing[-1].end]))
+
+    tables: list[Table] = []
+    if header_at is not None:
+        table_end = next((i for i in range(header_at, len(lines)) if _FOOTER_START.search(texts[i])), len(lines))
+        caption_lines = texts[table_from:header_at]
+        caption = next((t for t in reversed(caption_lines) if is_table_caption(t)), "任务分解表")
+        titles = _heading_titles(builder.roots)
+        rows = parse_table(texts[header_at:table_end], titles)
+        tables.append(Table(caption=re.sub(r"^附件\s*\d*\s*[:：]\s*", "", caption), rows=rows))
+        parts.extend(("table", t) for t in texts[table_from:header_at + 1])
+        for row in rows:
+            parts.append(("table_row", "".join(row.own_cells)))
+            first, last = (lines[header_at + i] for i in row.lines)
+            clauses.append(_row_clause(doc_id, tables[-1].caption, row, title, first.start, last.end))
+        _link_deadlines(clauses, rows)
+        footer_at = table_end
+    footer = lines[footer_at:] if footer_at < len(lines) else []
+    footer = [line for line in footer if line.text]
+    if footer:
+        add_block("footer", "footer", ("版记",), footer)
+        parts.extend(("footer", line.text) for line in footer)
+    if not any(c.kind == "item" for c in clauses):
+        raise StructureError(f"{doc_id}: 没有解析出任何条款 (no clauses parsed)")
+    return Document(meta=meta, clean=clean, outline=builder.roots, clauses=clauses, tables=tables, parts=parts)
+
+
+def _closing_paragraphs(builder: _OutlineBuilder, lines: list[_Line]) -> list[_Line]:
+    """Trailing paragraphs of the last item that address all units ('各单位要…') close the document."""
+    last = None
+    for node, _ in _walk(builder.roots):
+        if node.paragraphs:
+            last = node
+    if last is None or len(last.paragraphs) < 2:
+        return []
+    by_start = {line.start: line for line in lines}
+    for i, (start, _) in enumerate(last.paragraphs[1:], 1):
+        if _CLOSING.match(by_start[start].text):
+            closing = [by_start[s] for s, _ in last.paragraphs[i:]]
+            last.paragraphs = last.paragraphs[:i]
+            return closing
+    return []
+
+
+def _heading_titles(roots: list[HeadingNode]) -> dict[int, set[str]]:
+    titles: dict[int, set[str]] = {}
+    for node, path in _walk(roots):
+        titles.setdefault(len(path), set()).add(node.title)
+    return titles
+
+
+def _row_clause(doc_id: str, caption: str, row: TableRow, title: str, start: int, end: int) -> Clause:
+    details = []
+    if row.units_text:
+        details.append(f"责任单位：{row.units_text}")
+    if row.deadline:
+        details.append(f"时间节点：{row.deadline}")
+    text = row.task + ("\n" + "；".join(details) if details else "")
+    return Clause(
+        id=f"{doc_id}/table/{row.number}", doc_id=doc_id, kind="table_row",
+        heading_path=(caption, *row.categories, f"第{row.number}项"), text=text,
+        start=start, end=end, units=row.units, deadline=row.deadline, doc_title=title,
+    )
+
+
+def _link_deadlines(clauses: list[Clause], rows: list[TableRow]) -> None:
+    """A body clause whose task is a table row gets that row's deadline (the body never states it)."""
+    items = [c for c in clauses if c.kind == "item"]
+    for row in rows:
+        probe = compact(row.task)[:16]
+        if len(probe) < 8 or not row.deadline:
+            continue
+        for clause in items:
+            if probe in compact(clause.text):
+                deadlines = [d for d in (clause.deadline or "").split("、") if d]
+                if row.deadline not in deadlines:
+                    deadlines.append(row.deadline)
+                clause.deadline = "、".join(deadlines)

@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+# Tests never reach a model hub; a hub call must fail fast instead of hanging.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "corpus"
+DOC_IDS = ["2023-baoshan-songnan", "2024-minhang-pujin", "2024-pudong", "2024-qingpu-baihe", "2024-songjiang"]
+
+
+def raw_text(doc_id: str) -> str:
+    return (CORPUS / f"{doc_id}.txt").read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def parsed():
+    """Every corpus document parsed once: {doc_id: Document}."""
+    from assistant.structure import parse_document
+
+    return {doc_id: parse_document(raw_text(doc_id), doc_id) for doc_id in DOC_IDS}
