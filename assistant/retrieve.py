@@ -1,0 +1,150 @@
+"""Hybrid retrieval: jieba BM25 + dense FAISS, fused by reciprocal rank, scoped by the question.
+
+The relevance signal (`SearchResult.relevant`) says whether anything in the corpus answers the
+question; the answer step refuses when it is False. How it is decided is in `relevance`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import bm25s
+import numpy as np
+from llama_index.core.schema import QueryBundle
+
+from assistant.config import Settings
+from assistant.index import ClauseIndex
+from assistant.scope import Scope, resolve_scope
+from assistant.searchkey import search_key
+from assistant.segmentation import ChineseTokenizer
+
+
+@dataclass
+class Hit:
+    clause_id: str
+    doc_id: str
+    score: float                 # fused
+    bm25: float
+    dense: float
+    bm25_rank: int | None
+    dense_rank: int | None
+    clause: dict                 # the clause fields (text, heading_path, units, deadline …)
+
+    def to_dict(self) -> dict:
+        return {"clause_id": self.clause_id, "doc_id": self.doc_id, "score": round(self.score, 5),
+                "bm25": round(self.bm25, 4), "dense": round(self.dense, 4),
+                "heading_path": self.clause["heading_path"], "text": self.clause["text"]}
+
+
+@dataclass
+class SearchResult:
+    question: str
+    hits: list[Hit]
+    scope: Scope
+    relevant: bool
+    coverage: float              # share of the question's content words found in the best hits
+    reason: str = ""
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+# Relevance gate, calibrated on eval/calibration.jsonl (see README "How refusal is decided"):
+# a question is answerable when the best in-scope clause is semantically close AND shares
+# enough of the question's content words. Either signal alone confuses topical near-misses
+# ("公务员工资标准") with real questions; together they separate the calibration set.
+MIN_DENSE = 0.80
+MIN_COVERAGE = 0.5
+
+
+class HybridRetriever:
+    """Holds the BM25 model and the dense retriever for one loaded index."""
+
+    def __init__(self, index: ClauseIndex, settings: Settings) -> None:
+        self.index = index
+        self.settings = settings
+        self.documents = index.documents
+        places = [a for meta in self.documents.values() for a in meta.get("aliases") or []]
+        self.tokenizer = ChineseTokenizer(places)
+        self.ids = list(index.clauses)
+        self.position = {clause_id: i for i, clause_id in enumerate(self.ids)}
+        self.keys = [search_key(self._indexed_text(index.clauses[i])) for i in self.ids]
+        self.bm25 = bm25s.BM25()
+        self.bm25.index([self.tokenizer.tokens(self._indexed_text(index.clauses[i])) or ["∅"] for i in self.ids],
+                        show_progress=False)
+        self.dense = index.vector_index.as_retriever(similarity_top_k=len(self.ids))
+        self.embed_model = index.vector_index._embed_model
+
+    @staticmethod
+    def _indexed_text(clause: dict) -> str:
+        units = "、".join(clause.get("units") or [])
+        return "\n".join([clause["doc_title"], " > ".join(clause["heading_path"]), clause["text"], units])
+
+    def content_words(self, question: str, scope: Scope) -> list[str]:
+        """The question's words that must be found in an answer (places and years excluded)."""
+        names = set(scope.places) | set(scope.unknown_places)
+        for meta in self.documents.values():
+            names.update(meta.get("aliases") or [])
+        words = []
+        for token in dict.fromkeys(self.tokenizer.tokens(question)):
+            if any(token in name for name in names) or token.isdigit() or token.endswith("年"):
+                continue
+            words.append(token)
+        # Keep the longest forms: "依申请公开" covers "申请", "公开", "依申请".
+        return [w for w in words if not any(w != o and w in o for o in words)]
+
+    def coverage(self, words: list[str], hits: list[Hit]) -> float:
+        if not words:
+            return 0.0
+        text = "".join(self.keys[self.position[h.clause_id]] for h in hits)
+        return sum(1 for w in words if search_key(w) in text) / len(words)
+
+    def search(self, question: str, *, doc_filter: str | None = None, k: int | None = None) -> SearchResult:
+        k = k or self.settings.top_k
+        t0 = time.perf_counter()
+        scope = resolve_scope(question, self.documents, doc_filter)
+        allowed = set(scope.doc_ids)
+
+        tokens = self.tokenizer.tokens(question)
+        bm25_scores = self.bm25.get_scores(tokens) if tokens else np.zeros(len(self.ids))
+        t1 = time.perf_counter()
+        dense_scores = np.full(len(self.ids), -1.0)
+        for node in self.dense.retrieve(QueryBundle(question)):
+            dense_scores[self.position[node.node.node_id]] = float(node.score or 0.0)
+        t2 = time.perf_counter()
+
+        candidates = [i for i, cid in enumerate(self.ids)
+                      if not allowed or self.index.clauses[cid]["doc_id"] in allowed]
+        bm25_order = sorted((i for i in candidates if bm25_scores[i] > 0), key=lambda i: -bm25_scores[i])
+        dense_order = sorted(candidates, key=lambda i: -dense_scores[i])
+        n = self.settings.candidate_k
+        bm25_rank = {i: r for r, i in enumerate(bm25_order[:n], 1)}
+        dense_rank = {i: r for r, i in enumerate(dense_order[:n], 1)}
+        fused: dict[int, float] = {}
+        for ranks in (bm25_rank, dense_rank):
+            for i, r in ranks.items():
+                fused[i] = fused.get(i, 0.0) + 1.0 / (self.settings.rrf_k + r)
+        ranked = sorted(fused, key=lambda i: (-fused[i], -dense_scores[i]))
+        hits = [Hit(clause_id=self.ids[i], doc_id=self.index.clauses[self.ids[i]]["doc_id"], score=fused[i],
+                    bm25=float(bm25_scores[i]), dense=float(dense_scores[i]), bm25_rank=bm25_rank.get(i),
+                    dense_rank=dense_rank.get(i), clause=self.index.clauses[self.ids[i]])
+                for i in ranked[:max(k, 1)]]
+        relevant, coverage, reason = self.relevance(question, scope, hits)
+        t3 = time.perf_counter()
+        return SearchResult(question=question, hits=hits, scope=scope, relevant=relevant, coverage=coverage,
+                            reason=reason, timings_ms={"bm25": (t1 - t0) * 1000, "dense": (t2 - t1) * 1000,
+                                                       "total": (t3 - t0) * 1000})
+
+    def relevance(self, question: str, scope: Scope, hits: list[Hit]) -> tuple[bool, float, str]:
+        if not hits:
+            return False, 0.0, "no clause matched"
+        if not scope.covered:
+            missing = scope.unknown_places + [f"{y}年" for y in scope.unknown_years]
+            return False, 0.0, f"not covered by the corpus: {'、'.join(map(str, missing))}"
+        words = self.content_words(question, scope)
+        coverage = self.coverage(words, hits[:3])
+        best_dense = max(h.dense for h in hits[:3])
+        if best_dense < MIN_DENSE:
+            return False, coverage, f"best dense similarity {best_dense:.3f} < {MIN_DENSE}"
+        if coverage < MIN_COVERAGE:
+            return False, coverage, f"only {coverage:.0%} of the question's words found ({'、'.join(words)})"
+        return True, coverage, "ok"

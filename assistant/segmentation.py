@@ -1,0 +1,58 @@
+"""Word lists and the jieba tokenizer built from them (the data lives in assistant/lexicon/)."""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from functools import lru_cache
+from pathlib import Path
+
+import jieba
+
+from assistant.config import LEXICON_DIR
+
+jieba.setLogLevel(logging.WARNING)
+
+_TOKEN_OK = re.compile(r"[\u3400-\u9fffA-Za-z0-9]")
+# "3 月 31 日", "5个工作日", "8月": a number and its unit are one search token.
+_QUANTITY = re.compile(r"\d+(?:\.\d+)?\s*(?:个工作日|工作日|个月|月|日|天|次|年|份|号|版|分钟|万元|元)")
+
+
+def _lines(path: Path) -> list[str]:
+    return [line.strip() for line in path.read_text(encoding="utf-8").splitlines()
+            if line.strip() and not line.startswith("#")]
+
+
+@lru_cache(maxsize=1)
+def stopwords() -> frozenset[str]:
+    return frozenset(_lines(LEXICON_DIR / "stopwords.txt"))
+
+
+@lru_cache(maxsize=1)
+def known_places() -> tuple[str, ...]:
+    """Place names a question may use (districts, cities), longest first."""
+    return tuple(sorted(set(_lines(LEXICON_DIR / "places.txt")), key=len, reverse=True))
+
+
+class ChineseTokenizer:
+    """jieba in search mode with the field's terms and the corpus's place names as words."""
+
+    def __init__(self, extra_words: list[str] = ()) -> None:
+        self._jieba = jieba.Tokenizer()
+        self._jieba.load_userdict(str(LEXICON_DIR / "userdict.txt"))
+        for word in list(extra_words) + list(known_places()):
+            self._jieba.add_word(word, freq=100)
+        self._stop = stopwords()
+
+    def tokens(self, text: str) -> list[str]:
+        """Search tokens: folded (full/half width, case), stop-words and punctuation dropped."""
+        folded = unicodedata.normalize("NFKC", text).lower()
+        folded = re.sub(r"(?<=\d)\s+(?=[\u4e00-\u9fff])|(?<=[\u4e00-\u9fff])\s+(?=\d)", "", folded)
+        out = [re.sub(r"\s+", "", q) for q in _QUANTITY.findall(folded)]
+        for token in self._jieba.cut_for_search(folded):
+            token = token.strip()
+            if not token or token in self._stop or not _TOKEN_OK.search(token):
+                continue
+            out.append(token)
+        return out
