@@ -50,6 +50,8 @@ class Settings:
     top_k: int = 5
     candidate_k: int = 30  # per leg, before fusion
     rrf_k: int = 60
+    fusion: str = "weighted"  # "weighted" (min-max normalised scores) or "rrf"
+    fusion_alpha: float = 0.6  # weight of BM25 in weighted fusion
     scope_boost: float = 1.0
 
     # Answering.

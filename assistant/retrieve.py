@@ -119,10 +119,7 @@ class HybridRetriever:
         n = self.settings.candidate_k
         bm25_rank = {i: r for r, i in enumerate(bm25_order[:n], 1)}
         dense_rank = {i: r for r, i in enumerate(dense_order[:n], 1)}
-        fused: dict[int, float] = {}
-        for ranks in (bm25_rank, dense_rank):
-            for i, r in ranks.items():
-                fused[i] = fused.get(i, 0.0) + 1.0 / (self.settings.rrf_k + r)
+        fused = self._fuse(candidates, bm25_scores, dense_scores, bm25_rank, dense_rank)
         ranked = sorted(fused, key=lambda i: (-fused[i], -dense_scores[i]))
         hits = [Hit(clause_id=self.ids[i], doc_id=self.index.clauses[self.ids[i]]["doc_id"], score=fused[i],
                     bm25=float(bm25_scores[i]), dense=float(dense_scores[i]), bm25_rank=bm25_rank.get(i),
@@ -133,6 +130,28 @@ class HybridRetriever:
         return SearchResult(question=question, hits=hits, scope=scope, relevant=relevant, coverage=coverage,
                             reason=reason, timings_ms={"bm25": (t1 - t0) * 1000, "dense": (t2 - t1) * 1000,
                                                        "total": (t3 - t0) * 1000})
+
+    def _fuse(self, candidates: list[int], bm25_scores: np.ndarray, dense_scores: np.ndarray,
+              bm25_rank: dict[int, int], dense_rank: dict[int, int]) -> dict[int, float]:
+        """Combine the legs. Weighted min-max fusion keeps a strong single-leg match (a rare
+        term only BM25 sees) that reciprocal-rank fusion would bury; both are measured in
+        `assistant bench retrieval`."""
+        if self.settings.fusion == "rrf":
+            fused: dict[int, float] = {}
+            for ranks in (bm25_rank, dense_rank):
+                for i, r in ranks.items():
+                    fused[i] = fused.get(i, 0.0) + 1.0 / (self.settings.rrf_k + r)
+            return fused
+        pool = sorted(set(bm25_rank) | set(dense_rank))
+        if not pool:
+            return {}
+        top_bm25 = max(bm25_scores[i] for i in candidates) or 1.0
+        dense = np.array([dense_scores[i] for i in candidates])
+        low, high = float(dense.min()), float(dense.max())
+        spread = (high - low) or 1.0
+        alpha = self.settings.fusion_alpha
+        return {i: alpha * bm25_scores[i] / top_bm25 + (1 - alpha) * (dense_scores[i] - low) / spread
+                for i in pool}
 
     def relevance(self, question: str, scope: Scope, hits: list[Hit]) -> tuple[bool, float, str]:
         if not hits:

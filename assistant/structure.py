@@ -7,8 +7,10 @@ survives rebuilds. Long clauses are split at sentence ends into `…#1`, `…#2`
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 from assistant.metadata import DocumentMeta, extract_metadata
 from assistant.normalize import CleanText, normalize
@@ -16,7 +18,16 @@ from assistant.numbering import Marker, match_marker
 from assistant.searchkey import compact
 from assistant.tables import TableRow, is_table_caption, is_table_header, parse_table, units_in_parentheses
 
-PARSER_VERSION = "1"
+def _parser_version() -> str:
+    """Changes whenever the parsing code changes, so an index built by older code is rebuilt."""
+    here = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for name in ("normalize.py", "numbering.py", "structure.py", "tables.py", "metadata.py", "searchkey.py"):
+        digest.update((here / name).read_bytes())
+    return f"2-{digest.hexdigest()[:10]}"
+
+
+PARSER_VERSION = _parser_version()
 
 _TITLE_LINE = re.compile(r"^\d{4}\s*年.*工作(?:要点|计划|方案)$")
 _FOOTER_START = re.compile(r"^(?:抄送|抄报)\s*[:：]|^[（(]?\s*共印\s*\d+\s*份\s*[)）]?$")
