@@ -14,10 +14,12 @@ from collections.abc import Callable
 
 from assistant.config import Settings, load_settings
 from assistant.corpus import UnknownDocument, load_corpus, load_document
+from assistant.embedding import EmbeddingModelError
 from assistant.readers import DocumentRejected
 from assistant.structure import Document, HeadingNode, StructureError
 
-USER_ERRORS: tuple[type[BaseException], ...] = (UnknownDocument, DocumentRejected, StructureError, ValueError)
+USER_ERRORS: tuple[type[BaseException], ...] = (UnknownDocument, DocumentRejected, StructureError, ValueError,
+                                               EmbeddingModelError)
 
 
 def _print_json(data: object) -> None:
@@ -144,8 +146,133 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-# Later pipeline steps add their subcommands here (index, search, ask …) without touching the above.
-EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []
+def cmd_index_build(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.index import ensure_index
+
+    index, report = ensure_index(settings, rebuild=args.rebuild, progress=True)
+    print(report.summary())
+    print(f"索引位置 (index): {index.path}")
+    return 0
+
+
+def cmd_index_status(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.index import IndexCorrupt, read_manifest
+
+    try:
+        manifest = read_manifest(settings.index_dir)
+    except IndexCorrupt as exc:
+        print(f"索引损坏 (index corrupt): {exc}. 运行 `assistant index build` 重建。")
+        return 1
+    if manifest is None:
+        print("尚未建立索引 (no index yet). 运行 `assistant index build`。")
+        return 1
+    data = manifest.to_dict()
+    if args.json:
+        _print_json(data)
+        return 0
+    print(f"embedding model : {manifest.embed_model} (dim {manifest.dimension})")
+    print(f"parser version  : {manifest.parser_version}")
+    print(f"built at        : {manifest.built_at} ({manifest.build_seconds} s)")
+    print(f"clauses         : {manifest.clause_count}")
+    for doc_id, doc in manifest.documents.items():
+        print(f"  {doc_id:24} {len(doc['clauses']):4} clauses  sha256 {doc['sha256'][:12]}  {doc['meta']['title']}")
+    return 0
+
+
+def _load_assistant(settings: Settings):
+    from assistant.pipeline import Assistant
+
+    return Assistant.load(settings, progress=True)
+
+
+def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
+    assistant = _load_assistant(settings)
+    result = assistant.retriever.search(args.question, doc_filter=args.doc, k=args.k)
+    if args.json:
+        _print_json({"question": args.question, "relevant": result.relevant, "reason": result.reason,
+                     "scope": result.scope.to_dict(), "hits": [h.to_dict() for h in result.hits],
+                     "timings_ms": {k: round(v, 1) for k, v in result.timings_ms.items()}})
+        return 0
+    print(f"范围 scope: {', '.join(result.scope.doc_ids) or '全部文档'}; 相关 relevant: {result.relevant} ({result.reason})")
+    for rank, hit in enumerate(result.hits, 1):
+        print(f"{rank:2}. [{hit.clause_id}] fused {hit.score:.3f} | bm25 {hit.bm25:.2f} (#{hit.bm25_rank or '-'}) "
+              f"| dense {hit.dense:.3f} (#{hit.dense_rank or '-'})")
+        print(f"    {' > '.join(hit.clause['heading_path'])}")
+        print(f"    {hit.clause['text'][:160].replace(chr(10), ' ')}")
+    return 0
+
+
+def format_answer(answer) -> str:
+    lines = []
+    if answer.rewritten_question != answer.question:
+        lines.append(f"（按上文理解为：{answer.rewritten_question}）")
+    lines.append(answer.answer)
+    if answer.citations:
+        lines.append("\n来源 (sources):")
+        for c in answer.citations:
+            extra = " · ".join(x for x in (f"责任单位：{'、'.join(c.units)}" if c.units else "",
+                                           f"时间节点：{c.deadline}" if c.deadline else "") if x)
+            lines.append(f"[{c.n}] {c.doc_title}（{c.doc_number or '无文号'}） {' > '.join(c.heading_path)}"
+                         + (f"\n    {extra}" if extra else "") + f"\n    [{c.clause_id}]")
+    return "\n".join(lines)
+
+
+def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    assistant = _load_assistant(settings)
+    answer = assistant.ask(args.question, history=args.history, doc_filter=args.doc)
+    if args.json:
+        _print_json(answer.to_dict())
+    else:
+        print(format_answer(answer))
+    return 0
+
+
+def cmd_batch(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.batch import run_batch
+
+    counts = run_batch(args.input, args.output, _load_assistant(settings))
+    print(f"{counts['answered']} answered, {counts['errors']} errors -> {args.output}")
+    return 0
+
+
+def _register_pipeline(sub: argparse._SubParsersAction) -> None:
+    index = sub.add_parser("index", help="build or inspect the index")
+    isub = index.add_subparsers(dest="index_command", required=True)
+    p = isub.add_parser("build", help="bring the index up to date with corpus/")
+    p.add_argument("--rebuild", action="store_true", help="rebuild everything")
+    p.set_defaults(func=cmd_index_build)
+    p = isub.add_parser("status", help="print the manifest")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_index_status)
+
+    p = sub.add_parser("search", help="ranked clauses for a question")
+    p.add_argument("question")
+    p.add_argument("--doc", help="restrict to one document id")
+    p.add_argument("-k", type=int, default=5)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("ask", help="a cited answer")
+    p.add_argument("question")
+    p.add_argument("--doc", help="restrict to one document id")
+    p.add_argument("--history", nargs="*", default=[], help="earlier questions of the conversation, oldest first")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("batch", help="answer every line of a JSONL file")
+    p.add_argument("input")
+    p.add_argument("output")
+    p.set_defaults(func=cmd_batch)
+
+
+def _register_knowledge(sub: argparse._SubParsersAction) -> None:
+    from assistant.knowledge import register_commands
+
+    register_commands(sub)
+
+
+# Later pipeline steps add their subcommands here without touching the above.
+EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_register_pipeline, _register_knowledge]
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:

@@ -198,7 +198,7 @@ def load_index(settings: Settings) -> ClauseIndex:
             node = storage.docstore.get_node(clause_id, raise_error=False)
             if node is None:
                 raise IndexCorrupt(f"clause {clause_id} missing from the docstore")
-            clauses[clause_id] = dict(node.metadata)
+            clauses[clause_id] = {**node.metadata, "index_text": node.get_content()}
     if store.size != len(clauses):
         raise IndexCorrupt(f"{store.size} vectors for {len(clauses)} clauses")
     return ClauseIndex(path=build, manifest=manifest, vector_index=vector_index, clauses=clauses)

@@ -54,12 +54,14 @@ class Clause:
     deadline: str | None = None
     doc_title: str = ""
     part: int = 0                          # 1, 2 … when a long clause was split; 0 otherwise
+    search_terms: str = ""                 # indexed, never shown: what users call this part
 
     @property
     def index_text(self) -> str:
         """What gets indexed: document title and heading path in front of the clause."""
         units = f"\n责任单位：{'、'.join(self.units)}" if self.units and self.kind != "table_row" else ""
-        return "\n".join([self.doc_title, " > ".join(self.heading_path), self.text]) + units
+        terms = f"\n{self.search_terms}" if self.search_terms else ""
+        return "\n".join([self.doc_title, " > ".join(self.heading_path), self.text]) + units + terms
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -324,9 +326,22 @@ def parse_document(raw_text: str, doc_id: str, *, max_clause_chars: int = 360) -
     if footer:
         add_block("footer", "footer", ("版记",), footer)
         parts.extend(("footer", line.text) for line in footer)
+    _add_search_terms(clauses, meta)
     if not any(c.kind == "item" for c in clauses):
         raise StructureError(f"{doc_id}: 没有解析出任何条款 (no clauses parsed)")
     return Document(meta=meta, clean=clean, outline=builder.roots, clauses=clauses, tables=tables, parts=parts)
+
+
+def _add_search_terms(clauses: list[Clause], meta: DocumentMeta) -> None:
+    """Users ask for the notice's parts by names the text never uses ("文号", "落款", "主送")."""
+    for clause in clauses:
+        if clause.kind == "preamble":
+            clause.search_terms = (f"发文字号 文号 {meta.doc_number or '无文号'} 成文日期 落款日期 印发日期 {meta.date or ''} "
+                                   f"发文机关 {meta.issuer or ''} 主送机关 主送单位 印发通知")
+        elif clause.kind == "footer":
+            clause.search_terms = "版记 抄送 印发机关 印发日期 印数"
+        elif clause.kind == "closing":
+            clause.search_terms = "组织实施 任务分解 报送"
 
 
 def _closing_paragraphs(builder: _OutlineBuilder, lines: list[_Line]) -> list[_Line]:

@@ -1,0 +1,361 @@
+"""Extractive, grounded answers: every sentence of the body is taken verbatim from a cited clause.
+
+Shapes of answer:
+- refusal: the fixed REFUSAL sentence and what the corpus contains; no citations;
+- factoid: "答：<span>[n]" then the sentence it was found in;
+- one document: the sentences of its best clauses that answer the question, in document order;
+- several documents (no place named, the topic in several): one section per document, then the
+  requirements two or more documents share ("共同要求");
+- not stated: the named document does not state the asked-for detail; say so, and name where
+  another document states it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+
+from assistant import messages
+from assistant.facets import Facet, find_span, question_facet
+from assistant.retrieve import Hit, HybridRetriever, SearchResult
+from assistant.searchkey import compact, search_key
+from assistant.structure import sentences
+
+CROSS_DOC_MIN_SHARE = 0.45     # a document joins a cross-document answer within this share of the best score
+CLAUSE_MIN_SHARE = 0.6         # further clauses of one document must score this share of its best
+SHARED_MIN_SIMILARITY = 0.5    # character-bigram Dice above which two sentences state the same requirement
+
+
+@dataclass
+class Citation:
+    n: int
+    clause_id: str
+    doc_id: str
+    doc_title: str
+    heading_path: list[str]
+    units: list[str]
+    deadline: str | None
+    text: str
+    spans: list[tuple[int, int]] = field(default_factory=list)   # sentences used, offsets into text
+    doc_number: str | None = None
+    doc_date: str | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Answer:
+    question: str
+    rewritten_question: str
+    answer: str
+    refused: bool
+    scope: list[str]
+    citations: list[Citation]
+    retrieved: list[dict]
+    timings_ms: dict[str, float]
+    direct: str | None = None
+    kind: str = "extractive"   # extractive | factoid | cross_doc | not_stated | refusal | llm
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {
+            "question": self.question, "rewritten_question": self.rewritten_question, "answer": self.answer,
+            "refused": self.refused, "scope": self.scope,
+            "citations": [c.to_dict() for c in self.citations], "retrieved": self.retrieved,
+            "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
+            "direct": self.direct, "kind": self.kind, "notes": self.notes,
+        }
+
+
+def _bigrams(text: str) -> set[str]:
+    t = compact(text)
+    return {t[i:i + 2] for i in range(len(t) - 1)}
+
+
+def similarity(a: str, b: str) -> float:
+    x, y = _bigrams(a), _bigrams(b)
+    return 2 * len(x & y) / (len(x) + len(y)) if x and y else 0.0
+
+
+class _CitationList:
+    """Numbers citations in order of first use; one number per clause."""
+
+    def __init__(self, documents: dict[str, dict]) -> None:
+        self.documents = documents
+        self.items: list[Citation] = []
+
+    def cite(self, hit: Hit, sentence: str | None = None) -> int:
+        clause = hit.clause
+        existing = next((c for c in self.items if c.clause_id == hit.clause_id), None)
+        if existing is None:
+            meta = self.documents.get(hit.doc_id, {})
+            existing = Citation(
+                n=len(self.items) + 1, clause_id=hit.clause_id, doc_id=hit.doc_id, doc_title=clause["doc_title"],
+                heading_path=list(clause["heading_path"]), units=list(clause.get("units") or []),
+                deadline=clause.get("deadline"), text=clause["text"], doc_number=meta.get("doc_number"),
+                doc_date=meta.get("date"))
+            self.items.append(existing)
+        if sentence:
+            start = clause["text"].find(sentence)
+            if start >= 0 and (start, start + len(sentence)) not in existing.spans:
+                existing.spans.append((start, start + len(sentence)))
+                existing.spans.sort()
+        return existing.n
+
+
+class ExtractiveAnswerer:
+    """Builds answers from a search result, using only sentences of the retrieved clauses."""
+
+    def __init__(self, retriever: HybridRetriever) -> None:
+        self._avoid: set[str] = set()
+        self.retriever = retriever
+        self.documents = retriever.documents
+        self.settings = retriever.settings
+
+    # --- sentence choice ---------------------------------------------------------------------
+
+    def _words(self, question: str, result: SearchResult) -> list[str]:
+        return self.retriever.content_words(question, result.scope)
+
+    @staticmethod
+    def _is_heading(sentence: str, clause: dict) -> bool:
+        label = clause["heading_path"][-1] if clause["heading_path"] else ""
+        return compact(sentence).rstrip("。") == compact(label)
+
+    def _sentences(self, clause: dict) -> list[str]:
+        out = []
+        for line in clause["text"].split("\n"):
+            if clause.get("kind") == "table_row":
+                line = re.sub(r"^\d+\s+", "", line)  # the row number is not part of the task
+            out.extend(s for s in sentences(line) if compact(s))
+        return out
+
+    def pick_sentences(self, clause: dict, words: list[str], limit: int | None = None) -> list[str]:
+        """The clause's sentences that answer the question, in document order."""
+        limit = limit or self.settings.max_sentences_per_clause
+        candidates = [s for s in self._sentences(clause) if not self._is_heading(s, clause)] or self._sentences(clause)
+        fresh = [s for s in candidates if compact(s) not in self._avoid]
+        if not fresh:
+            return []
+        candidates = fresh
+        keys = [search_key(s) for s in candidates]
+        scores = [sum(len(w) for w in words if search_key(w) in key) for key in keys]
+        if not any(scores):
+            return candidates[:1]
+        best = max(scores)
+        chosen = sorted(range(len(candidates)), key=lambda i: -scores[i])[:limit]
+        chosen = [i for i in chosen if scores[i] >= max(1, best * 0.34)]
+        return [candidates[i] for i in sorted(chosen)]
+
+    # --- the shapes of answer ------------------------------------------------------------------
+
+    def answer(self, question: str, result: SearchResult, *, rewritten: str | None = None,
+               avoid_sentences: set[str] = frozenset()) -> Answer:
+        """`avoid_sentences`: already given in this conversation ("还有别的要求吗？")."""
+        rewritten = rewritten or question
+        self._avoid = {compact(s) for s in avoid_sentences}
+        hits = result.hits
+        base = dict(question=question, rewritten_question=rewritten, scope=result.scope.doc_ids,
+                    retrieved=[{"clause_id": h.clause_id, "doc_id": h.doc_id, "score": round(h.score, 5),
+                                "text": h.clause["text"]} for h in result.hits],
+                    timings_ms=dict(result.timings_ms))
+        if not result.relevant or not hits:
+            return Answer(answer=self.refusal_text(result), refused=True, citations=[], kind="refusal",
+                          notes=[result.reason], **base)
+        words = self._words(rewritten, result)
+        facet = question_facet(rewritten)
+        cites = _CitationList(self.documents)
+
+        docs = self._cross_doc_documents(result, hits, words)
+        if len(docs) >= 2:
+            return self._cross_doc(docs, words, facet, cites, base)
+        if facet is not None:
+            found = self._find_facet(facet, hits[:4], words)
+            if found is None:
+                return self._not_stated(rewritten, result, facet, hits, words, cites, base)
+            hit, sentence, span = found
+            n = cites.cite(hit, sentence)
+            lines = [messages.DIRECT.format(span=span, cite=messages.cite(n))]
+            if compact(sentence) != compact(span):
+                lines.append(messages.BASIS + sentence + messages.cite(n))
+            for extra in self._same_doc_hits(hits, hit)[:1]:
+                if self.retriever.coverage(words, [extra]) < 0.5:
+                    continue
+                more = [s for s in self.pick_sentences(extra.clause, words, 1) if compact(s) not in compact(sentence)]
+                if more and not self._duplicate(more[0], lines):
+                    lines.append(more[0] + messages.cite(cites.cite(extra, more[0])))
+            return Answer(answer="\n".join(lines), refused=False, citations=cites.items, direct=span,
+                          kind="factoid", **base)
+        return self._single(hits, words, cites, base)
+
+    def _find_facet(self, facet: Facet, hits: list[Hit], words: list[str]) -> tuple[Hit, str, str] | None:
+        top = hits[0].score
+        for hit in hits:
+            if hit.score < top * CLAUSE_MIN_SHARE:
+                break
+            text_key = search_key(hit.clause["text"] + " ".join(hit.clause["heading_path"]))
+            if facet.targets and not all(search_key(t) in text_key for t in facet.targets):
+                continue
+            ranked = sorted(self._sentences(hit.clause),
+                            key=lambda s: -sum(len(w) for w in words if search_key(w) in search_key(s)))
+            for sentence in ranked:
+                span = find_span(facet, sentence, hit.clause)
+                if span:
+                    return hit, sentence, span
+        return None
+
+    def _same_doc_hits(self, hits: list[Hit], first: Hit) -> list[Hit]:
+        return [h for h in hits[1:4] if h.doc_id == first.doc_id and h.clause_id != first.clause_id
+                and h.score >= hits[0].score * CLAUSE_MIN_SHARE]
+
+    @staticmethod
+    def _duplicate(sentence: str, lines: list[str]) -> bool:
+        """Already said: table rows repeat the body's tasks word for word."""
+        said = compact(re.sub(r"\[\d+\]", "", "".join(lines)))
+        return compact(sentence) in said or any(
+            similarity(sentence, other) > 0.8 for line in lines for other in sentences(line))
+
+    def _single(self, hits: list[Hit], words: list[str], cites: _CitationList, base: dict) -> Answer:
+        first = hits[0]
+        chosen = [first] + [h for h in hits[1:self.settings.top_k] if h.doc_id == first.doc_id
+                            and h.score >= first.score * CLAUSE_MIN_SHARE][:2]
+        label = self.documents.get(first.doc_id, {}).get("place") or first.clause["doc_title"]
+        lines = [messages.ACCORDING_TO.format(label=label)]
+        for hit in chosen:
+            picked = [s for s in self.pick_sentences(hit.clause, words) if not self._duplicate(s, lines)]
+            if picked:
+                n = cites.cite(hit)
+                for s in picked:
+                    cites.cite(hit, s)
+                lines.append("- " + "".join(picked) + messages.cite(n))
+        return Answer(answer="\n".join(lines), refused=False, citations=cites.items, kind="extractive", **base)
+
+    def _cross_doc_documents(self, result: SearchResult, hits: list[Hit], words: list[str]) -> list[list[Hit]]:
+        """Per document, its relevant hits, best document first — when no single place is asked."""
+        if result.scope.explicit or len(result.scope.doc_ids) == 1:
+            return []
+        top = hits[0].score
+        by_doc: dict[str, list[Hit]] = {}
+        for hit in hits:
+            if hit.score < top * CROSS_DOC_MIN_SHARE:
+                continue
+            if self.retriever.coverage(words, [hit]) < 0.5:
+                continue
+            by_doc.setdefault(hit.doc_id, []).append(hit)
+        return list(by_doc.values())
+
+    def _cross_doc(self, docs: list[list[Hit]], words: list[str], facet: Facet | None, cites: _CitationList,
+                   base: dict) -> Answer:
+        lines: list[str] = []
+        picked_by_doc: list[tuple[str, str, int]] = []   # (doc_id, sentence, citation n)
+        spans: list[tuple[str, str, int]] = []            # (doc_id, direct span, citation n)
+        for doc_hits in docs:
+            first = doc_hits[0]
+            lines.append(messages.PER_DOCUMENT.format(label=first.clause["doc_title"]))
+            section_start = len(lines)
+            found = self._find_facet(facet, doc_hits[:2], words) if facet else None
+            if found:
+                hit, sentence, span = found
+                n = cites.cite(hit, sentence)
+                spans.append((hit.doc_id, span, n))
+                lines.append(messages.DIRECT.format(span=span, cite=messages.cite(n)))
+                lines.append("- " + sentence + messages.cite(n))
+                picked_by_doc.append((hit.doc_id, sentence, n))
+                continue
+            for hit in doc_hits[:2]:
+                if hit is not first and hit.score < first.score * CLAUSE_MIN_SHARE:
+                    continue
+                # Dedupe within the document only: another document saying the same is the point.
+                picked = [s for s in self.pick_sentences(hit.clause, words)
+                          if not self._duplicate(s, lines[section_start:])]
+                if not picked:
+                    continue
+                n = cites.cite(hit)
+                for s in picked:
+                    cites.cite(hit, s)
+                    picked_by_doc.append((hit.doc_id, s, n))
+                lines.append("- " + "".join(picked) + messages.cite(n))
+        shared = self._shared_spans(spans) + self._shared(picked_by_doc)
+        if shared:
+            lines.append(messages.SHARED_HEADER)
+            lines.extend("- " + item for item in shared)
+        return Answer(answer="\n".join(lines), refused=False, citations=cites.items, kind="cross_doc", **base)
+
+    @staticmethod
+    def _shared_spans(spans: list[tuple[str, str, int]]) -> list[str]:
+        """Direct answers two or more documents give alike ("8月" and "8 月" are one)."""
+        by_key: dict[str, list[tuple[str, str, int]]] = {}
+        for item in spans:
+            by_key.setdefault(compact(item[1]), []).append(item)
+        return [messages.SHARED_ITEM.format(sentence=messages.DIRECT.format(span=group[0][1], cite=""),
+                                            cite=messages.cite(*sorted({n for _, _, n in group})),
+                                            count=len({d for d, _, _ in group}))
+                for group in by_key.values() if len({d for d, _, _ in group}) >= 2]
+
+    @staticmethod
+    def _shared(picked: list[tuple[str, str, int]]) -> list[str]:
+        """Requirements stated by two or more documents: near-identical sentences grouped."""
+        groups: list[list[tuple[str, str, int]]] = []
+        for item in picked:
+            for group in groups:
+                if item[0] not in {g[0] for g in group} and similarity(item[1], group[0][1]) >= SHARED_MIN_SIMILARITY:
+                    group.append(item)
+                    break
+            else:
+                groups.append([item])
+        out = []
+        for group in sorted((g for g in groups if len({d for d, _, _ in g}) >= 2), key=lambda g: -len(g)):
+            sentence = min((s for _, s, _ in group), key=len)
+            numbers = sorted({n for _, _, n in group})
+            out.append(messages.SHARED_ITEM.format(sentence=sentence, cite=messages.cite(*numbers),
+                                                   count=len({d for d, _, _ in group})))
+        return out
+
+    def _not_stated(self, question: str, result: SearchResult, facet: Facet, hits: list[Hit], words: list[str],
+                    cites: _CitationList, base: dict) -> Answer:
+        """The asked-for detail is not in the scoped document(s): say so and point elsewhere."""
+        scope_docs = result.scope.doc_ids or sorted({h.doc_id for h in hits[:3]})
+        label = "、".join(self.documents.get(d, {}).get("place") or d for d in scope_docs)
+        lines = [messages.NOT_STATED.format(label=label, facet=facet.label)]
+        related = hits[0]
+        near = self.pick_sentences(related.clause, words, 1)
+        # Show the closest thing the document does say, when it is on the question's topic.
+        on_topic = self.retriever.coverage(words, [related]) > 0.5 or facet.kind in ("duration", "date", "count", "units")
+        if near and on_topic:
+            lines.append(near[0] + messages.cite(cites.cite(related, near[0])))
+        if result.scope.doc_ids and facet.kind not in ("person", "place"):
+            elsewhere = self.retriever.search(question, exclude_docs=set(result.scope.doc_ids), k=6)
+            if elsewhere.relevant:
+                found = self._find_facet(facet, elsewhere.hits, words)
+                if found and self.retriever.coverage(words, [found[0]]) >= 0.5:
+                    hit, sentence, _ = found
+                    other = self.documents.get(hit.doc_id, {}).get("place") or hit.clause["doc_title"]
+                    lines.append(messages.ELSEWHERE)
+                    lines.append(f"【{other}】" + sentence + messages.cite(cites.cite(hit, sentence)))
+        return Answer(answer="\n".join(lines), refused=True, citations=cites.items, kind="not_stated", **base)
+
+    def refusal_text(self, result: SearchResult) -> str:
+        parts = [messages.REFUSAL]
+        if result.scope.unknown_places:
+            parts.append(messages.UNKNOWN_PLACE.format(names="、".join(result.scope.unknown_places)))
+        if result.scope.unknown_years:
+            parts.append(messages.UNKNOWN_YEAR.format(years="、".join(f"{y}年" for y in result.scope.unknown_years)))
+        if result.scope.related_docs:
+            parts.append(messages.RELATED_DOCS.format(
+                documents="、".join(self.documents[d]["title"] for d in result.scope.related_docs if d in self.documents)))
+        parts.append(messages.CORPUS_CONTAINS.format(documents="；".join(
+            f"{m['title']}（{m.get('issuer') or m.get('place')}）" for m in self.documents.values())))
+        return "".join(parts)
+
+
+def answer_sentences(answer_text: str) -> list[tuple[str, list[int]]]:
+    """Split an extractive answer into (sentence, citation numbers) for grounding checks."""
+    out = []
+    for line in answer_text.split("\n"):
+        for piece in re.findall(r"[^。！？]*[。！？]?(?:\[\d+\])*", line):
+            numbers = [int(n) for n in re.findall(r"\[(\d+)\]", piece)]
+            text = re.sub(r"\[\d+\]", "", piece).strip()
+            if text:
+                out.append((text, numbers))
+    return out

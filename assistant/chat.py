@@ -1,0 +1,145 @@
+"""Conversation state and follow-up rewriting.
+
+Elliptical questions are rewritten into standalone ones before retrieval, by fixed rules:
+- "那松江区呢？"         same question, another place;
+- "那“一江一河一带”呢？" same place and same ask, another topic;
+- "它由哪个部门负责？"    same subject, another facet;
+- "具体几天？"           same subject, a more precise facet;
+- "还有别的要求吗？"      the same question again, other sentences;
+- no place named         the conversation's place carries over.
+A question that stands alone is left as it is.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+from assistant.scope import named_places
+from assistant.segmentation import known_places
+
+_PLACE_SWAP = re.compile(r"^(?:那|那么|那如果是|换成)?\s*(?P<x>[^，,。？?]{1,30}?)\s*(?:的)?(?:情况|规定|要求)?呢[？?。!！]*$")
+_MORE = re.compile(r"^(?:那)?(?:还有|另外还有|此外还有|其他还有)(?:没有)?(?:别的|其他|其它|什么|哪些)?(?:要求|规定|内容|措施|举措|的)?(?:吗|呢|么)?[？?。，,]*")
+_PRONOUN = re.compile(r"^(?:那)?(?:它|其|这项|该项|这个|此项|这些|这一项|这条|该条|上述)")
+_LEADING_THAT = re.compile(r"^(?:那么|那|就是说|请问)")
+_INTERROGATIVE = re.compile(
+    r"(?:是什么|有什么|有哪些|是哪|在几月|什么时候|几月|多少|哪些|哪个|怎么|如何|由谁|谁负责|谁|吗|呢|要求|有没有|是否|具体|什么)")
+_CROSS_DOC = re.compile(r"各区|各地|各文件|所有文件|哪些文件|都要求|普遍|共同|分别")
+_FACET_ONLY_MAX = 12
+
+
+@dataclass
+class Turn:
+    question: str
+    rewritten: str
+    doc_ids: list[str] = field(default_factory=list)
+    used_sentences: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Rewrite:
+    question: str           # standalone form used for retrieval
+    rule: str | None        # which rule applied (None: the question stood alone)
+    avoid_sentences: set[str] = field(default_factory=set)
+
+
+def _fold(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).strip()
+
+
+def _place_phrase(question: str, documents: dict[str, dict]) -> tuple[int, int] | None:
+    """Span of the place a question names, district prefix included ("宝山淞南镇", "浦东新区")."""
+    places = named_places(question, documents)
+    if places:
+        alias = places[0][0]
+        start = question.find(alias)
+        end = start + len(alias)
+        for district in known_places():
+            if question[:start].endswith(district):
+                start -= len(district)
+                break
+        for suffix in ("新区", "街道", "区", "镇"):
+            if question[end:].startswith(suffix):
+                end += len(suffix)
+                break
+        return start, end
+    for name in known_places():
+        pos = question.find(name)
+        if pos >= 0:
+            return pos, pos + len(name)
+    return None
+
+
+def _is_place(text: str, documents: dict[str, dict]) -> bool:
+    span = _place_phrase(text, documents)
+    return span is not None and len(text) - (span[1] - span[0]) <= 2
+
+
+def _stem(question: str) -> str:
+    """The subject of a question: what comes before its interrogative part."""
+    m = _INTERROGATIVE.search(question)
+    stem = question[:m.start()] if m else question
+    return stem.rstrip("，,的是要在")
+
+
+def _tail(question: str) -> str:
+    m = _INTERROGATIVE.search(question)
+    return question[m.start():] if m else "？"
+
+
+def rewrite_followup(question: str, history: list[Turn], documents: dict[str, dict]) -> Rewrite:
+    """The standalone form of `question` given the earlier turns (see the module docstring)."""
+    q = _fold(question)
+    if not history:
+        return Rewrite(q, None)
+    prev = history[-1].rewritten
+    prev_place = _place_phrase(prev, documents)
+    place_text = prev[prev_place[0]:prev_place[1]] if prev_place else ""
+
+    if _MORE.match(q):
+        rest = _MORE.sub("", q).strip("，,。 ")
+        rewritten = prev.rstrip("？?。") + (f"，{rest}" if rest else "")
+        return Rewrite(rewritten, "more", set(history[-1].used_sentences))
+
+    m = _PLACE_SWAP.match(q)
+    if m:
+        x = m.group("x").strip()
+        if _is_place(x, documents):
+            new_place = x[slice(*_place_phrase(x, documents))]
+            if prev_place:
+                return Rewrite(prev[:prev_place[0]] + new_place + prev[prev_place[1]:], "place")
+            return Rewrite(new_place + prev, "place")
+        # Same place, same ask, another subject: "那“一江一河一带”建设情况公开呢？"
+        return Rewrite(place_text + x + _tail(prev), "topic")
+
+    own_place = _place_phrase(q, documents)
+    if _PRONOUN.match(q) or (len(q) <= _FACET_ONLY_MAX and own_place is None and q.startswith(("具体", "由", "谁", "什么时候", "几", "多少", "哪"))):
+        body = _PRONOUN.sub("", q)
+        return Rewrite(_stem(prev) + body, "facet")
+
+    if own_place is None and place_text and not _CROSS_DOC.search(q):
+        return Rewrite(place_text + _LEADING_THAT.sub("", q), "place-carried")
+    return Rewrite(q, None)
+
+
+@dataclass
+class Conversation:
+    """What a chat keeps between turns; one per user session."""
+
+    turns: list[Turn] = field(default_factory=list)
+
+    def rewrite(self, question: str, documents: dict[str, dict]) -> Rewrite:
+        return rewrite_followup(question, self.turns, documents)
+
+    def record(self, question: str, rewritten: str, doc_ids: list[str], used_sentences: list[str]) -> None:
+        self.turns.append(Turn(question, rewritten, list(doc_ids), list(used_sentences)))
+
+    @classmethod
+    def from_questions(cls, questions: list[str], documents: dict[str, dict]) -> "Conversation":
+        """Rebuild the state from earlier user questions (CLI --history, batch files)."""
+        conversation = cls()
+        for question in questions:
+            rewrite = conversation.rewrite(question, documents)
+            conversation.record(question, rewrite.question, [], [])
+        return conversation

@@ -1,0 +1,112 @@
+"""What a factoid question asks for (a month, a number of days, the responsible units …) and
+where that span is in a clause.
+
+The answer step leads with the span when it finds one, and says the document does not state it
+when it does not, instead of passing a neighbouring sentence off as the answer.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from assistant.tables import units_in_parentheses
+
+
+@dataclass(frozen=True)
+class Facet:
+    kind: str          # date | duration | count | units | theme | doc_number | money | person | place | number
+    label: str         # how the answer names what is missing ("具体时限")
+    targets: tuple[str, ...] = ()   # the noun the question asks about ("访问量" in "访问量是多少")
+
+
+# Order matters: the first matching kind wins ("几个工作日" is a duration, not a count).
+_FACETS: tuple[tuple[str, re.Pattern[str], str], ...] = (
+    ("doc_number", re.compile(r"文号|发文字号|字号"), "文号"),
+    ("person", re.compile(r"名字|姓名|叫什么|是谁(?!负责)"), "人员姓名"),
+    ("place", re.compile(r"地点|地址|在哪里举办|在哪儿举办|哪个地方|什么地方"), "地点"),
+    ("money", re.compile(r"多少钱|费用|收费|万元|金额|工资|预算是多少|经费是多少"), "金额"),
+    ("units", re.compile(r"哪个单位|哪些单位|哪个部门|哪些部门|谁负责|由谁|哪家|责任单位|牵头单位|谁来|归谁|归哪|哪个机关"), "责任单位"),
+    ("duration", re.compile(r"几个工作日|多少个工作日|几天|多少天|多久|多长时间|期限|时限"), "具体时限"),
+    ("date", re.compile(r"几月|哪个月|什么时候|何时|哪天|哪一天|什么时间|时间节点|日期|截止|几号|哪年"), "具体时间"),
+    ("count", re.compile(r"几次|多少次|几项|第几项|第几|几版|多少项|几个|几类"), "具体数量"),
+    ("theme", re.compile(r"主题|口号"), "主题"),
+    ("number", re.compile(r"多少|几"), "具体数字"),
+)
+
+_DATE = re.compile(
+    r"\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日|\d{1,2}\s*月\s*\d{1,2}\s*日前?|\d{1,2}\s*月(?:底|前|中旬|上旬|下旬)?"
+    r"|全年|年底前|年内|当天"
+)
+_DURATION = re.compile(r"\d+\s*个?\s*工作日(?:内)?|\d+\s*(?:日|天)内|\d+\s*个月|当天")
+_COUNT = re.compile(r"第\s*\d+\s*次|\d+(?:\.\d+)?\s*(?:次|项|个|版|份|类)|[一二三四五六七八九十两]+(?:次|项|类|个)|多次")
+_MONEY = re.compile(r"\d+(?:\.\d+)?\s*(?:万元|亿元|元)")
+_NUMBER = re.compile(r"\d+(?:\.\d+)?\s*[个次项版份天日月年类%％]?")
+_QUOTED = re.compile(r"“([^”]{2,40})”")
+_RESPONSIBLE = re.compile(r"([\u4e00-\u9fff、]{2,20}?)(?:牵头|协调推进|负责|主抓)")
+_BEFORE_TRIGGER = re.compile(r"([\u4e00-\u9fff]{2,8}?)(?:一年)?(?:的)?(?:是|有|为|要收|要)?(?:多少|几)")
+
+
+def question_facet(question: str) -> Facet | None:
+    """The facet a factoid question asks for, or None for an open question."""
+    for kind, pattern, label in _FACETS:
+        if pattern.search(question):
+            return Facet(kind=kind, label=label, targets=_targets(question, kind))
+    return None
+
+
+def _targets(question: str, kind: str) -> tuple[str, ...]:
+    """Nouns that must be in a clause for it to answer a 多少-style question."""
+    if kind not in ("number", "money"):
+        return ()
+    m = _BEFORE_TRIGGER.search(question)
+    if not m:
+        return ()
+    noun = re.sub(r"^(?:政府网站|政务公开|工作|政府)", "", m.group(1)) or m.group(1)
+    return (noun[-3:] if len(noun) > 3 else noun,)
+
+
+def find_span(facet: Facet, sentence: str, clause: dict) -> str | None:
+    """The verbatim span of `sentence` that answers `facet`, if there is one."""
+    kind = facet.kind
+    if kind in ("person", "place"):
+        return None  # the documents name no people or venues; never guess one
+    if kind == "units":
+        if clause.get("kind") == "table_row":
+            tail = clause["text"].split("\n")[-1]
+            deadline = clause.get("deadline") or ""
+            units = tail[: -len(deadline)].strip() if deadline and tail.endswith(deadline) else tail
+            return units or None
+        groups = units_in_parentheses(sentence)
+        if groups:
+            m = re.search(r"[（(]([^（）()]*%s[^（）()]*)[）)]" % re.escape(groups[0]), sentence)
+            if m:
+                return m.group(1)
+        m = _RESPONSIBLE.search(sentence)
+        return m.group(1).split("、")[-1] if m else None
+    if kind == "date":
+        if clause.get("kind") == "table_row" and clause.get("deadline"):
+            return clause["deadline"]
+        m = _DATE.search(sentence)
+        return m.group(0) if m else None
+    if kind == "duration":
+        m = _DURATION.search(sentence)
+        return m.group(0) if m else None
+    if kind == "count":
+        m = _COUNT.search(sentence)
+        return m.group(0) if m else None
+    if kind == "money":
+        m = _MONEY.search(sentence)
+        return m.group(0) if m else None
+    if kind == "theme":
+        if "主题" not in sentence and "品牌" not in sentence:
+            return None
+        m = _QUOTED.search(sentence)
+        return f"“{m.group(1)}”" if m else None
+    if kind == "doc_number":
+        m = re.search(r"[\u4e00-\u9fff]{1,8}\s*〔\s*\d{4}\s*〕\s*\d+\s*号", sentence)
+        return m.group(0) if m else None
+    if kind == "number":
+        m = _NUMBER.search(sentence)
+        return m.group(0).strip() if m and re.search(r"\d", m.group(0)) else None
+    return None

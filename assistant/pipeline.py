@@ -1,0 +1,92 @@
+"""The assistant as one object: index + retriever + answerer (+ optional language model).
+
+`Assistant.load(settings)` brings the index up to date and loads the models once; `ask` runs
+one question (with its conversation) through rewrite -> retrieve -> answer. The CLI, the batch
+runner, the evaluation and the app all go through here, so they answer alike.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import unicodedata
+
+from assistant import messages
+from assistant.answer import Answer, ExtractiveAnswerer
+from assistant.chat import Conversation
+from assistant.config import Settings
+from assistant.corpus import UnknownDocument
+from assistant.index import BuildReport, ClauseIndex, ensure_index
+from assistant.retrieve import HybridRetriever
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\ufeff]")
+_MEANINGFUL = re.compile(r"[\u3400-\u9fffA-Za-z0-9]")
+RETRIEVE_K = 20   # clauses handed to the answer step (cross-document answers need several per document)
+
+
+class InvalidQuestion(ValueError):
+    """A question that cannot be run (empty, too long, no words); the message says why."""
+
+
+def clean_question(question: str, settings: Settings) -> str:
+    """Control characters out, width folded, surrounding space trimmed; refuse what can't be asked."""
+    text = _CONTROL.sub("", question or "").strip()
+    if not text:
+        raise InvalidQuestion(messages.EMPTY_QUESTION)
+    if len(text) > settings.max_question_chars:
+        raise InvalidQuestion(messages.QUESTION_TOO_LONG.format(length=len(text), limit=settings.max_question_chars))
+    if not _MEANINGFUL.search(unicodedata.normalize("NFKC", text)):
+        raise InvalidQuestion(messages.NO_TEXT_IN_QUESTION)
+    return text
+
+
+class Assistant:
+    def __init__(self, settings: Settings, index: ClauseIndex, report: BuildReport | None = None) -> None:
+        self.settings = settings
+        self.index = index
+        self.build_report = report
+        self.retriever = HybridRetriever(index, settings)
+        self.answerer = ExtractiveAnswerer(self.retriever)
+        self.llm = None
+        if settings.llm_base_url and settings.llm_model:
+            from assistant.llm import LLMAnswerer  # only when configured: keeps start-up light
+            self.llm = LLMAnswerer(settings, self.answerer)
+
+    @classmethod
+    def load(cls, settings: Settings, *, progress: bool = False) -> "Assistant":
+        index, report = ensure_index(settings, progress=progress)
+        return cls(settings, index, report)
+
+    @property
+    def documents(self) -> dict[str, dict]:
+        return self.retriever.documents
+
+    def ask(self, question: str, *, conversation: Conversation | None = None, history: list[str] | None = None,
+            doc_filter: str | None = None) -> Answer:
+        """Answer one question. `conversation` is updated; `history` rebuilds one from earlier questions."""
+        started = time.perf_counter()
+        text = clean_question(question, self.settings)
+        if doc_filter and doc_filter not in self.documents:
+            raise UnknownDocument(doc_filter, sorted(self.documents))
+        if conversation is None:
+            conversation = Conversation.from_questions(
+                [clean_question(h, self.settings) for h in history or [] if h and h.strip()], self.documents)
+        rewrite = conversation.rewrite(text, self.documents)
+
+        t0 = time.perf_counter()
+        result = self.retriever.search(rewrite.question, doc_filter=doc_filter, k=RETRIEVE_K)
+        t1 = time.perf_counter()
+        if self.llm is not None and result.relevant:
+            answer = self.llm.answer(text, result, rewritten=rewrite.question)
+        else:
+            answer = self.answerer.answer(text, result, rewritten=rewrite.question,
+                                          avoid_sentences=rewrite.avoid_sentences)
+        t2 = time.perf_counter()
+        answer.retrieved = answer.retrieved[: self.settings.top_k * 2]
+        answer.timings_ms = {"retrieve": (t1 - t0) * 1000, "answer": (t2 - t1) * 1000,
+                             "total": (t2 - started) * 1000}
+        if rewrite.rule:
+            answer.notes.append(f"follow-up rule: {rewrite.rule}")
+        used = [c.text[a:b] for c in answer.citations for a, b in c.spans]
+        conversation.record(text, rewrite.question, answer.scope or sorted({c.doc_id for c in answer.citations}), used)
+        return answer
