@@ -237,6 +237,7 @@ def run_retrieval_bench(settings: Settings, questions_path: Path | str | None = 
                      "candidate_k": settings.candidate_k, "rrf_k": settings.rrf_k, "top_k": settings.top_k,
                      "embed_model": model_id(settings), "embed_threads": settings.embed_threads},
         "methods": {}, "per_question": [], "targets": {},
+        "machine": {"cpus": os.cpu_count(), "loadavg_start": round(os.getloadavg()[0], 2)},
     }
 
     # Cold build first, so that the child does not compete with this process for the CPU.
@@ -297,6 +298,7 @@ def run_retrieval_bench(settings: Settings, questions_path: Path | str | None = 
                             "p50": round(_percentile(latencies, 50), 2), "p95": round(_percentile(latencies, 95), 2),
                             "mean": round(sum(latencies) / max(len(latencies), 1), 2),
                             "max": round(max(latencies, default=float("nan")), 2)}
+    result["machine"]["loadavg_end"] = round(os.getloadavg()[0], 2)
     result["peak_rss_mb"] = {"bench_process": round(_peak_rss_mb(), 1),
                              "includes_naive_index": naive_index is not None}
 
@@ -387,6 +389,12 @@ def format_bench(result: dict) -> str:
     rss = result["peak_rss_mb"]
     lines.append(f"peak RSS of this process: {rss['bench_process']:.0f} MB"
                  + (" (index, 4 retrievers and the naive baseline loaded)" if rss["includes_naive_index"] else ""))
+    machine = result.get("machine") or {}
+    if machine:
+        busy = max(machine.get("loadavg_start", 0), machine.get("loadavg_end", 0)) > 0.5 * (machine.get("cpus") or 1)
+        lines.append(f"machine: {machine.get('cpus')} CPUs, 1-min load average {machine.get('loadavg_start')} at start, "
+                     f"{machine.get('loadavg_end')} at end"
+                     + ("  (other processes were busy: the timings above are inflated)" if busy else ""))
     return "\n".join(lines)
 
 

@@ -24,3 +24,22 @@ def parsed():
     from assistant.structure import parse_document
 
     return {doc_id: parse_document(raw_text(doc_id), doc_id) for doc_id in DOC_IDS}
+
+
+@pytest.fixture(scope="session")
+def built_settings(tmp_path_factory):
+    """Settings whose index (the whole corpus, the real model) is built once for the session."""
+    from assistant.config import load_settings
+    from assistant.index import ensure_index
+
+    settings = load_settings(index_dir=tmp_path_factory.mktemp("index"),
+                             feedback_log=tmp_path_factory.mktemp("feedback") / "feedback.jsonl")
+    ensure_index(settings)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def assistant(built_settings):
+    from assistant.pipeline import Assistant
+
+    return Assistant.load(built_settings)

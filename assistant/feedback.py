@@ -1,0 +1,200 @@
+"""User feedback (👍/👎 + optional comment) on answers, appended to a JSONL log.
+
+One line per vote::
+
+    {"time": "2024-06-01T10:20:30+08:00", "vote": "up" | "down", "comment": "…",
+     "question": "…", "rewritten_question": "…", "history": ["earlier question", …],
+     "scope": "2024-pudong" | null, "answer_scope": ["2024-pudong"], "kind": "factoid",
+     "answer": "…", "citations": [{"n": 1, "clause_id": "2024-pudong/3.3", "doc_id": "2024-pudong",
+                                  "quote": "a sentence the answer used"}]}
+
+`scope` is what the user picked in the scope selector (null: all documents); `answer_scope` the
+documents the answer was about. The log is only ever appended to — never rewritten — so several
+app workers (threads or processes) can vote at once: each append takes an exclusive `flock` on
+the file and writes one complete line with a single `os.write` on an `O_APPEND` descriptor, then
+fsyncs. A reader never sees half a line from a finished writer.
+
+`feedback_to_eval_item(line)` turns a logged line into a skeleton item for eval/questions.jsonl
+(id, type, question, history, doc_filter, gold, answer_points, notes); the gold quotes come
+from the cited clauses and must still be checked by whoever adds the item to the eval set.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Iterable
+
+VOTES = ("up", "down")
+MAX_COMMENT_CHARS = 2000
+MAX_TEXT_CHARS = 20_000          # question / answer text kept in the log
+EVAL_QUOTE_MAX_CHARS = 60        # eval/questions.jsonl: quotes are 8-60 characters on one line
+EVAL_QUOTE_MIN_CHARS = 8
+EVAL_TYPES = ("lookup", "requirement", "cross_doc", "table", "numeric", "followup", "unanswerable", "paraphrase")
+
+
+class FeedbackError(ValueError):
+    """A vote that cannot be recorded (unknown vote); the message says why."""
+
+
+def now_iso() -> str:
+    return datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+def _clip(text: Any, limit: int) -> str:
+    text = "" if text is None else str(text)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def citation_entries(citations: Iterable[Any]) -> list[dict]:
+    """{n, clause_id, doc_id, quote} for each citation (an answer.Citation or its dict form);
+    `quote` is the first sentence of the clause the answer used (empty when none is known)."""
+    out = []
+    for c in citations:
+        d = c if isinstance(c, dict) else c.to_dict()
+        text = d.get("text") or ""
+        spans = d.get("spans") or []
+        quote = d.get("quote")
+        if quote is None:
+            quote = text[spans[0][0]:spans[0][1]].strip() if spans else ""
+        out.append({"n": d.get("n"), "clause_id": d.get("clause_id"), "doc_id": d.get("doc_id"), "quote": quote})
+    return out
+
+
+def make_record(*, question: str, rewritten_question: str | None, answer: str, citations: Iterable[Any],
+                vote: str, comment: str = "", scope: str | None = None, answer_scope: list[str] | None = None,
+                history: list[str] | None = None, kind: str | None = None, time: str | None = None) -> dict:
+    """The dict written as one log line. Raises FeedbackError for an unknown vote."""
+    if vote not in VOTES:
+        raise FeedbackError(f"未知的评价 {vote!r}（vote must be one of {', '.join(VOTES)}）")
+    return {
+        "time": time or now_iso(),
+        "vote": vote,
+        "comment": _clip((comment or "").strip(), MAX_COMMENT_CHARS),
+        "question": _clip(question, MAX_TEXT_CHARS),
+        "rewritten_question": _clip(rewritten_question or question, MAX_TEXT_CHARS),
+        "history": [_clip(h, MAX_TEXT_CHARS) for h in history or []],
+        "scope": scope or None,
+        "answer_scope": list(answer_scope or []),
+        "kind": kind,
+        "answer": _clip(answer, MAX_TEXT_CHARS),
+        "citations": citation_entries(citations),
+    }
+
+
+def append_record(path: Path, record: dict) -> None:
+    """Append `record` as one JSON line: flock, one os.write on O_APPEND, fsync. Never rewrites."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    line = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+    data = (line + "\n").encode("utf-8")
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            size = os.fstat(fd).st_size
+            # A writer killed mid-line (disk full, power) must not glue its fragment to our line.
+            if size and os.pread(fd, 1, size - 1) != b"\n":
+                data = b"\n" + data
+            written = os.write(fd, data)
+            if written != len(data):  # regular files do not short-write short of a full disk
+                raise OSError(f"short write to {path}: {written} of {len(data)} bytes")
+            os.fsync(fd)
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def record_feedback(path: Path, **fields: Any) -> dict:
+    """make_record(**fields) appended to the log at `path`; returns the record."""
+    record = make_record(**fields)
+    append_record(path, record)
+    return record
+
+
+def read_feedback(path: Path) -> list[dict]:
+    """Every complete, valid line of the log (a damaged line is skipped)."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    out = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(obj, dict):
+            out.append(obj)
+    return out
+
+
+# --- feedback -> eval item ----------------------------------------------------------------------
+
+def _eval_quote(quote: str) -> str:
+    """A verbatim piece of one line of the quote, at most EVAL_QUOTE_MAX_CHARS characters."""
+    lines = [q.strip() for q in (quote or "").splitlines() if q.strip()]
+    if not lines:
+        return ""
+    best = max(lines, key=len)
+    return best[:EVAL_QUOTE_MAX_CHARS]
+
+
+def _eval_type(line: dict) -> str:
+    if line.get("history") and line.get("rewritten_question") and line["rewritten_question"] != line.get("question"):
+        return "followup"
+    if not line.get("citations") or line.get("kind") == "refusal":
+        return "unanswerable"
+    if line.get("kind") == "cross_doc" or len({c.get("doc_id") for c in line["citations"]}) > 1:
+        return "cross_doc"
+    if any("/table/" in (c.get("clause_id") or "") for c in line["citations"]):
+        return "table"
+    return "lookup"
+
+
+def feedback_to_eval_item(line: dict, *, item_id: str | None = None) -> dict:
+    """A skeleton item for eval/questions.jsonl from one logged feedback line.
+
+    gold: one {doc, quote} per cited clause with a known quote (a sentence of the clause the
+    answer used, cut to 60 characters) — for the evaluator to check against the document;
+    answer_points: empty, to be written by the evaluator; type: a guess from the logged answer.
+    A 👎 on a refusal becomes an "unanswerable" item with empty gold: the evaluator decides
+    whether the question was in fact answerable.
+    """
+    question = str(line.get("question") or "").strip()
+    digest = hashlib.sha1(f"{line.get('time')}|{question}".encode("utf-8")).hexdigest()[:8]
+    kind = _eval_type(line)
+    gold: list[dict] = []
+    if kind != "unanswerable":
+        seen = set()
+        for c in line.get("citations") or []:
+            quote = _eval_quote(c.get("quote") or "")
+            doc = c.get("doc_id") or (c.get("clause_id") or "").split("/")[0]
+            if not doc or len(quote) < EVAL_QUOTE_MIN_CHARS or (doc, quote) in seen:
+                continue
+            seen.add((doc, quote))
+            gold.append({"doc": doc, "quote": quote})
+    history = [str(h) for h in line.get("history") or [] if str(h).strip()] if kind == "followup" else []
+    comment = str(line.get("comment") or "").strip()
+    notes = f"from feedback {line.get('time', '')} vote={line.get('vote', '')}"
+    if line.get("rewritten_question") and line.get("rewritten_question") != question:
+        notes += f"; rewritten: {line['rewritten_question']}"
+    if comment:
+        notes += f"; comment: {comment}"
+    notes += "; gold quotes taken from the cited clauses, check before use"
+    return {
+        "id": item_id or f"fb-{digest}",
+        "type": kind,
+        "question": question,
+        "history": history,
+        "doc_filter": line.get("scope") or None,
+        "gold": gold,
+        "answer_points": [],
+        "notes": notes,
+    }
