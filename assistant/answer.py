@@ -200,7 +200,7 @@ class ExtractiveAnswerer:
             ranked = sorted(self._sentences(hit.clause),
                             key=lambda s: -sum(len(w) for w in words if search_key(w) in search_key(s)))
             for sentence in ranked:
-                span = find_span(facet, sentence, hit.clause)
+                span = find_span(facet, sentence, hit.clause, words)
                 if span:
                     return hit, sentence, span
         return None
@@ -216,10 +216,26 @@ class ExtractiveAnswerer:
         return compact(sentence) in said or any(
             similarity(sentence, other) > 0.8 for line in lines for other in sentences(line))
 
+    @staticmethod
+    def _prefer_body(chosen: list[Hit], hits: list[Hit]) -> list[Hit]:
+        """A task-table row repeats a body task in short; for an open question cite the body."""
+        out: list[Hit] = []
+        for hit in chosen:
+            if hit.clause.get("kind") == "table_row":
+                task = _bigrams(hit.clause["text"].split("\n")[0])
+                body = next((h for h in hits if h.doc_id == hit.doc_id and h.clause.get("kind") == "item"
+                             and task and len(task & _bigrams(h.clause["text"])) >= 0.7 * len(task)), None)
+                hit = body or hit
+            if hit not in out:
+                out.append(hit)
+        return out
+
     def _single(self, hits: list[Hit], words: list[str], cites: _CitationList, base: dict) -> Answer:
         first = hits[0]
         chosen = [first] + [h for h in hits[1:self.settings.top_k] if h.doc_id == first.doc_id
                             and h.score >= first.score * CLAUSE_MIN_SHARE][:2]
+        chosen = self._prefer_body(chosen, hits)
+        first = chosen[0]
         label = self.documents.get(first.doc_id, {}).get("place") or first.clause["doc_title"]
         lines = [messages.ACCORDING_TO.format(label=label)]
         for hit in chosen:
@@ -263,9 +279,8 @@ class ExtractiveAnswerer:
                 lines.append("- " + sentence + messages.cite(n))
                 picked_by_doc.append((hit.doc_id, sentence, n))
                 continue
-            for hit in doc_hits[:2]:
-                if hit is not first and hit.score < first.score * CLAUSE_MIN_SHARE:
-                    continue
+            for hit in self._prefer_body([h for h in doc_hits[:2] if h is first or h.score >= first.score * CLAUSE_MIN_SHARE],
+                                         doc_hits):
                 # Dedupe within the document only: another document saying the same is the point.
                 picked = [s for s in self.pick_sentences(hit.clause, words)
                           if not self._duplicate(s, lines[section_start:])]

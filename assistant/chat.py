@@ -45,7 +45,8 @@ class Rewrite:
 
 
 def _fold(text: str) -> str:
-    return unicodedata.normalize("NFKC", text).strip()
+    # Not NFKC: the rewritten question is shown to the user and keeps its full-width punctuation.
+    return unicodedata.normalize("NFC", text).strip()
 
 
 def _place_phrase(question: str, documents: dict[str, dict]) -> tuple[int, int] | None:

@@ -18,6 +18,7 @@ class Facet:
     kind: str          # date | duration | count | units | theme | doc_number | money | person | place | number
     label: str         # how the answer names what is missing ("具体时限")
     targets: tuple[str, ...] = ()   # the noun the question asks about ("访问量" in "访问量是多少")
+    unit: str | None = None         # the unit the question expects ("工作日" in "几个工作日")
 
 
 # Order matters: the first matching kind wins ("几个工作日" is a duration, not a count).
@@ -51,7 +52,8 @@ def question_facet(question: str) -> Facet | None:
     """The facet a factoid question asks for, or None for an open question."""
     for kind, pattern, label in _FACETS:
         if pattern.search(question):
-            return Facet(kind=kind, label=label, targets=_targets(question, kind))
+            unit = next((u for u in ("工作日", "个月", "天", "次", "项", "版", "月") if u in question), None)
+            return Facet(kind=kind, label=label, targets=_targets(question, kind), unit=unit)
     return None
 
 
@@ -66,7 +68,22 @@ def _targets(question: str, kind: str) -> tuple[str, ...]:
     return (noun[-3:] if len(noun) > 3 else noun,)
 
 
-def find_span(facet: Facet, sentence: str, clause: dict) -> str | None:
+def _best(pattern: re.Pattern[str], sentence: str, facet: Facet, words: list[str]) -> str | None:
+    """Of several candidate spans, the one with the asked unit, nearest to the question's words."""
+    matches = list(pattern.finditer(sentence))
+    if not matches:
+        return None
+    anchors = [m.end() for w in words for m in re.finditer(re.escape(w), sentence)]
+
+    def score(m: re.Match[str]) -> tuple[int, int]:
+        unit_ok = facet.unit is not None and facet.unit.replace("天", "日") in m.group(0).replace("天", "日")
+        distance = min((abs(m.start() - a) for a in anchors), default=0)
+        return (0 if unit_ok else 1, distance)
+
+    return min(matches, key=score).group(0)
+
+
+def find_span(facet: Facet, sentence: str, clause: dict, words: list[str] = ()) -> str | None:
     """The verbatim span of `sentence` that answers `facet`, if there is one."""
     kind = facet.kind
     if kind in ("person", "place"):
@@ -87,17 +104,13 @@ def find_span(facet: Facet, sentence: str, clause: dict) -> str | None:
     if kind == "date":
         if clause.get("kind") == "table_row" and clause.get("deadline"):
             return clause["deadline"]
-        m = _DATE.search(sentence)
-        return m.group(0) if m else None
+        return _best(_DATE, sentence, facet, list(words))
     if kind == "duration":
-        m = _DURATION.search(sentence)
-        return m.group(0) if m else None
+        return _best(_DURATION, sentence, facet, list(words))
     if kind == "count":
-        m = _COUNT.search(sentence)
-        return m.group(0) if m else None
+        return _best(_COUNT, sentence, facet, list(words))
     if kind == "money":
-        m = _MONEY.search(sentence)
-        return m.group(0) if m else None
+        return _best(_MONEY, sentence, facet, list(words))
     if kind == "theme":
         if "主题" not in sentence and "品牌" not in sentence:
             return None

@@ -77,7 +77,8 @@ class Assistant:
         result = self.retriever.search(rewrite.question, doc_filter=doc_filter, k=RETRIEVE_K)
         t1 = time.perf_counter()
         if self.llm is not None and result.relevant:
-            answer = self.llm.answer(text, result, rewritten=rewrite.question)
+            answer = self.llm.answer(text, result, rewritten=rewrite.question,
+                                     avoid_sentences=rewrite.avoid_sentences)
         else:
             answer = self.answerer.answer(text, result, rewritten=rewrite.question,
                                           avoid_sentences=rewrite.avoid_sentences)

@@ -99,9 +99,9 @@ def resolve_scope(question: str, documents: dict[str, dict], doc_filter: str | N
     for match in _YEAR.finditer(q):
         year = int(match.group(1))
         after = q[match.end():]
-        before = q[:match.start()]
-        about_document = bool(_DOC_WORDS.match(after)) or any(
-            before.rstrip().endswith(a) or after.lstrip().startswith(a) for a, _ in places)
+        # "2023年的工作计划" and "2023年松江区…" name a document's year; "松江区2023年国民经济…"
+        # names a year inside the content.
+        about_document = bool(_DOC_WORDS.match(after)) or any(after.lstrip().startswith(a) for a, _ in places)
         if not about_document:
             continue  # "2023年国民经济…计划" is content, not the document's year
         scope.years.append(year)

@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from assistant import messages
+from assistant.answer import answer_sentences
+from assistant.searchkey import compact
+
+pytestmark = pytest.mark.slow
+
+ALL_DOCS = {"2023-baoshan-songnan", "2024-minhang-pujin", "2024-pudong", "2024-qingpu-baihe", "2024-songjiang"}
+
+
+def _grounded(answer):
+    """Every body sentence is verbatim in a clause it cites (template wording excluded)."""
+    by_n = {c.n: compact(c.text) for c in answer.citations}
+    for sentence, numbers in answer_sentences(answer.answer):
+        body = re.sub(r"^(?:- |答：|依据：|【[^】]*】)", "", sentence)
+        body = re.sub(r"（\d+ 份文件）$", "", body)
+        if not numbers:
+            continue
+        assert any(compact(body) in by_n[n] for n in numbers), sentence
+
+
+def test_cross_document_question_covers_every_document_with_such_a_clause(assistant):
+    answer = assistant.ask("依申请公开办理有什么要求?")
+    assert answer.kind == "cross_doc" and not answer.refused
+    assert {c.doc_id for c in answer.citations} == ALL_DOCS
+    for title in ("2024年浦东新区政务公开工作要点", "2024年松江区政务公开工作要点", "2023年淞南镇政务公开工作计划"):
+        assert f"【{title}】" in answer.answer
+    assert messages.SHARED_HEADER in answer.answer
+    shared = answer.answer.split(messages.SHARED_HEADER)[1]
+    assert "强化办件规范，保障答复质效和办理时限。" in shared and "份文件）" in shared
+    _grounded(answer)
+
+
+def test_factoid_leads_with_the_span(assistant):
+    answer = assistant.ask("松江区任务分解表第24项由哪个单位负责？")
+    assert answer.kind == "factoid" and answer.direct == "区应急局"
+    assert answer.answer.startswith("答：区应急局[1]")
+    assert answer.citations[0].clause_id == "2024-songjiang/table/24"
+    _grounded(answer)
+
+
+@pytest.mark.parametrize("question,span", [
+    ("浦东新区政策解读优秀案例评选的时间节点是什么时候？", "5月"),
+    ("浦锦街道网上区长直通车的留言，最终回复不能超过几个工作日？", "5个工作日"),
+    ("淞南镇重大行政决策事项目录要在什么时间前向社会公开？", "3 月 31 日前"),
+    ("松江区2024年政务公开工作要点的文号是多少？", "沪松府办〔2024〕12 号"),
+    ("白鹤镇常态化政府开放日活动的主题是什么？", "“战略赋能区、数创新高地、幸福温暖家”"),
+])
+def test_direct_answer_spans(assistant, question, span):
+    answer = assistant.ask(question)
+    assert answer.direct == span
+    _grounded(answer)
+
+
+def test_question_about_one_document_cites_only_it(assistant):
+    answer = assistant.ask("浦东新区政策留言板建设有什么要求？")
+    assert {c.doc_id for c in answer.citations} == {"2024-pudong"}
+    assert "增设政策评价与建议窗口" in answer.answer
+    _grounded(answer)
+
+
+def test_detail_the_named_document_lacks_is_said_plainly(assistant):
+    answer = assistant.ask("浦东新区依申请公开的答复期限是多少个工作日？")
+    assert answer.refused and answer.kind == "not_stated"
+    assert answer.answer.startswith("浦东新区的文件中没有写明具体时限。")
+    assert all(c.doc_id == "2024-pudong" for c in answer.citations)  # nothing passed off from elsewhere
+
+
+def test_detail_stated_elsewhere_is_named_with_its_place(assistant):
+    answer = assistant.ask("白鹤镇班子领导每年至少听取几次政务公开工作汇报？")
+    assert answer.refused and answer.kind == "not_stated"
+    assert messages.ELSEWHERE in answer.answer and "【浦锦街道】" in answer.answer
+    assert any(c.doc_id == "2024-minhang-pujin" for c in answer.citations)
+
+
+@pytest.mark.parametrize("question", ["明天上海天气怎么样？", "徐汇区2024年的政府开放月安排在几月？", "北京市政务公开工作要点有哪些重点任务？"])
+def test_refusal_uses_the_fixed_sentence_lists_the_corpus_and_cites_nothing(assistant, question):
+    answer = assistant.ask(question)
+    assert answer.refused and answer.kind == "refusal"
+    assert answer.answer.startswith(messages.REFUSAL)
+    assert "2024年浦东新区政务公开工作要点" in answer.answer
+    assert answer.citations == []
+
+
+def test_refusal_names_the_place_that_is_missing(assistant):
+    answer = assistant.ask("徐汇区2024年的政府开放月安排在几月？")
+    assert messages.UNKNOWN_PLACE.format(names="徐汇区") in answer.answer
+
+
+def test_citations_carry_the_data_the_ui_needs(assistant):
+    answer = assistant.ask("松江区政策留言板建设由哪些单位负责?")
+    c = answer.citations[0]
+    assert c.n == 1 and c.clause_id.startswith("2024-songjiang/")
+    assert c.doc_title == "2024年松江区政务公开工作要点" and c.doc_number == "沪松府办〔2024〕12号"
+    assert c.heading_path[-1].endswith("加强政策留言板建设")
+    assert "区数据局" in c.units and c.deadline == "全年"
+    assert c.spans and all(0 <= a < b <= len(c.text) for a, b in c.spans)
+    used = [c.text[a:b] for a, b in c.spans]
+    assert any(u in answer.answer for u in used)
+
+
+def test_answer_picks_sentences_not_whole_clauses(assistant):
+    answer = assistant.ask("浦东新区的“四类推送法”具体是哪四类推送？")
+    assert "四类推送法" in answer.answer
+    cited = answer.citations[0]
+    assert len(answer.answer) < len(cited.text) + 60

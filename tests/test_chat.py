@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import pytest
+
+from assistant.chat import Conversation, rewrite_followup
+
+
+@pytest.fixture(scope="module")
+def documents(parsed):
+    return {doc_id: doc.meta.to_dict() for doc_id, doc in parsed.items()}
+
+
+def _rewrite(history, question, documents):
+    conversation = Conversation.from_questions(history, documents)
+    return rewrite_followup(question, conversation.turns, documents)
+
+
+def test_same_topic_new_place(documents):
+    r = _rewrite(["松江区政府开放月在几月？"], "那浦东新区呢？", documents)
+    assert r.question == "浦东新区政府开放月在几月？" and r.rule == "place"
+
+
+def test_place_swap_replaces_district_and_town_together(documents):
+    r = _rewrite(["宝山淞南镇的工作计划文号是多少？"], "那白鹤镇的呢？", documents)
+    assert r.question == "白鹤镇的工作计划文号是多少？"
+
+
+def test_place_swaps_chain_over_several_turns(documents):
+    r = _rewrite(["浦锦街道对公开内容只涉及部分特定对象的信息怎么处理？", "浦东新区呢？"], "松江区呢？", documents)
+    assert r.question == "松江区对公开内容只涉及部分特定对象的信息怎么处理？"
+
+
+def test_same_clause_new_facet_with_a_pronoun(documents):
+    r = _rewrite(["松江区任务分解表第24项是什么任务？"], "它由哪个部门负责？", documents)
+    assert r.question == "松江区任务分解表第24项由哪个部门负责？" and r.rule == "facet"
+
+
+def test_bare_facet_question_takes_the_previous_subject(documents):
+    r = _rewrite(["浦东新区政策解读优秀案例评选什么时候做？"], "由哪个部门负责？", documents)
+    assert r.question == "浦东新区政策解读优秀案例评选由哪个部门负责？"
+
+
+def test_more_precise_facet(documents):
+    r = _rewrite(["浦锦街道网上区长直通车的留言多久要有回应？"], "具体几天？", documents)
+    assert r.question.startswith("浦锦街道网上区长直通车的留言") and r.question.endswith("具体几天？")
+
+
+def test_same_place_same_ask_new_topic(documents):
+    r = _rewrite(["松江区重大事故隐患排查整治情况公开由谁负责？"], "那“一江一河一带”建设情况公开呢？", documents)
+    assert r.question == "松江区“一江一河一带”建设情况公开由谁负责？" and r.rule == "topic"
+
+
+def test_asking_for_more_repeats_the_question_and_avoids_what_was_said(documents):
+    conversation = Conversation()
+    conversation.record("浦东新区推动政府公报数字化转型有什么举措？", "浦东新区推动政府公报数字化转型有什么举措？",
+                        ["2024-pudong"], ["开通电子公报订阅渠道，进一步减少纸质版发行量。"])
+    r = conversation.rewrite("还有别的要求吗？", documents)
+    assert r.question == "浦东新区推动政府公报数字化转型有什么举措" and r.rule == "more"
+    assert r.avoid_sentences == {"开通电子公报订阅渠道，进一步减少纸质版发行量。"}
+
+
+def test_place_carries_over_to_a_question_that_names_none(documents):
+    r = _rewrite(["淞南镇的重大行政决策事项目录什么时候公开？"], "那决策出台后多久要公开意见采纳情况？", documents)
+    assert r.question == "淞南镇决策出台后多久要公开意见采纳情况？" and r.rule == "place-carried"
+
+
+@pytest.mark.parametrize("question", ["依申请公开办理有什么要求?", "浦东新区政府开放月在几月？"])
+def test_standalone_question_is_left_as_it_is(documents, question):
+    assert rewrite_followup(question, [], documents).question == question
+    r = _rewrite(["白鹤镇政府开放月是几月？"], "各区普遍怎么处理政策咨询？", documents)
+    assert r.question == "各区普遍怎么处理政策咨询？" and r.rule is None

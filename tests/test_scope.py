@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import pytest
+
+from assistant.scope import resolve_scope
+
+
+@pytest.fixture(scope="module")
+def documents(parsed):
+    return {doc_id: doc.meta.to_dict() for doc_id, doc in parsed.items()}
+
+
+@pytest.mark.parametrize("question,doc_ids", [
+    ("浦东政策解读有什么要求", ["2024-pudong"]),
+    ("松江区政策留言板建设由哪些单位负责?", ["2024-songjiang"]),
+    ("淞南镇重大行政决策事项目录什么时候公开", ["2023-baoshan-songnan"]),
+    ("宝山淞南镇的工作计划文号是多少", ["2023-baoshan-songnan"]),
+    ("青浦区白鹤镇的开放日主题", ["2024-qingpu-baihe"]),
+    ("浦锦街到的留言回复时限", ["2024-minhang-pujin"]),   # typo 街到: the short name still matches
+    ("2023年的工作计划里开放日在几月", ["2023-baoshan-songnan"]),
+    ("依申请公开办理有什么要求?", []),
+])
+def test_question_names_its_document(documents, question, doc_ids):
+    scope = resolve_scope(question, documents)
+    assert scope.doc_ids == doc_ids
+    assert scope.covered
+
+
+@pytest.mark.parametrize("question,unknown", [
+    ("徐汇区2024年的政府开放月安排在几月？", ["徐汇区"]),
+    ("嘉定区依申请公开的答复期限", ["嘉定区"]),
+    ("北京市政务公开工作要点", ["北京市"]),
+    ("七宝镇的政务公开要点", ["七宝镇"]),
+])
+def test_places_outside_the_corpus_are_reported_not_replaced(documents, question, unknown):
+    scope = resolve_scope(question, documents)
+    assert scope.unknown_places == unknown
+    assert not scope.covered
+
+
+def test_district_of_a_town_document_is_not_the_town(documents):
+    scope = resolve_scope("宝山区区级的政务公开工作要点", documents)
+    assert scope.unknown_places == ["宝山区"]
+    assert scope.related_docs == ["2023-baoshan-songnan"]
+
+
+@pytest.mark.parametrize("question,year", [
+    ("白鹤镇2023年的政务公开工作要点有哪些？", 2023),
+    ("松江区2019年政务公开工作要点里开放月是几月？", 2019),
+    ("浦东新区2025年政务公开工作要点有什么新变化？", 2025),
+])
+def test_years_the_named_document_does_not_have_are_reported(documents, question, year):
+    scope = resolve_scope(question, documents)
+    assert scope.unknown_years == [year]
+
+
+def test_a_year_inside_the_content_is_not_the_documents_year(documents):
+    scope = resolve_scope("松江区2023年国民经济和社会发展计划执行情况公开由谁负责", documents)
+    assert scope.covered and scope.doc_ids == ["2024-songjiang"]
+
+
+def test_explicit_filter_wins(documents):
+    scope = resolve_scope("依申请公开办理有什么要求", documents, doc_filter="2024-pudong")
+    assert scope.doc_ids == ["2024-pudong"] and scope.explicit
