@@ -101,7 +101,7 @@ COMPARE_FULL_COVERAGE = 0.6      # share of the topic's words a clause must cont
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\ufeff]")
 _MARKER = re.compile(r"\[(\d+)\]")
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+|~$!])")
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]#|~$])")
 _MD_LINE_START = re.compile(r"^(\s*)(\d+)([.)])")
 
 THEME = gr.themes.Soft(
@@ -167,7 +167,8 @@ mark { background: #fde68a; color: inherit; padding: 0 2px; border-radius: 3px; 
 .outline .clause { padding: 6px 14px 10px; font-size: 14px; line-height: 1.75; color: #1f2937; }
 .outline .clause + .clause { border-top: 1px dashed #e2e8f0; }
 .compare-topic { font-size: 15px; color: #334155; margin: 4px 0 10px; }
-.compare-grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(240px, 1fr)); gap: 12px; }
+.compare-topic .cmp-count { color: #64748b; font-size: 13px; }
+.compare-grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(210px, 1fr)); gap: 12px; }
 .cmp-card { border: 1px solid #e2e8f0; border-top: 4px solid #2563eb; border-radius: 10px; padding: 10px 12px;
   background: #fff; font-size: 14px; line-height: 1.7; }
 .cmp-card.weak { border-top-color: #cbd5e1; background: #f8fafc; }
@@ -201,7 +202,7 @@ def md_escape(text: str) -> str:
     lines = []
     for line in text.split("\n"):
         line = _MD_LINE_START.sub(r"\1\2\\\3", line)       # "1. x" is not a list
-        if line.lstrip().startswith(("-", ">", "=")):       # nor a bullet, quote or heading rule
+        if line.lstrip().startswith(("-", "+", ">", "=")):  # nor a bullet, quote or heading rule
             line = "\\" + line.lstrip()
         lines.append(line)
     return "\n".join(lines)
@@ -275,7 +276,8 @@ def answer_markdown(text: str) -> str:
         if m:
             blocks.append(f"**【{md_inline(m.group(1))}】**")
         elif line.startswith(("答：", "依据：")):
-            blocks.append(f"**{line[:3]}**{md_inline(line[3:])}")
+            label, rest = line.split("：", 1)
+            blocks.append(f"**{label}**：{md_inline(rest)}")  # "**答：**8" would not close in CommonMark
         elif line.endswith(("：", ":")) and len(line) <= 40:
             blocks.append(f"**{md_inline(line)}**")
         else:
@@ -541,16 +543,16 @@ def build_app(assistant: Assistant, settings: Settings, *, admin: bool | None = 
                             placeholder=CHAT_PLACEHOLDER, latex_delimiters=[], feedback_options=None,
                             buttons=["copy", "copy_all"], sanitize_html=True, allow_tags=False,
                             group_consecutive_messages=False)
-                        with gr.Row(equal_height=True):
+                        with gr.Row(equal_height=True, elem_id="input-row"):
+                            scope = gr.Dropdown(choices=scope_choices(documents), value=ALL_DOCS, show_label=False,
+                                                container=False, scale=3, min_width=200, elem_id="scope",
+                                                interactive=True)
                             question = gr.Textbox(placeholder=QUESTION_PLACEHOLDER, show_label=False, lines=1,
                                                   max_lines=4, scale=8, elem_id="question", autofocus=True,
                                                   container=False)
-                            send = gr.Button("发送", variant="primary", scale=1, min_width=80, elem_id="send-btn")
+                            send = gr.Button("发送", variant="primary", scale=1, min_width=72, elem_id="send-btn")
+                            new_chat = gr.Button("新对话", scale=1, min_width=84, elem_id="new-chat")
                         status = gr.Markdown("", elem_id="status-line")
-                        with gr.Row(equal_height=True):
-                            scope = gr.Dropdown(choices=scope_choices(documents), value=ALL_DOCS, label="检索范围",
-                                                scale=4, elem_id="scope", interactive=True)
-                            new_chat = gr.Button("🗨️ 新对话", scale=1, min_width=110, elem_id="new-chat")
                         gr.Markdown("**示例问题**（点击即问）")
                         with gr.Row(elem_classes="examples-row"):
                             example_buttons = [gr.Button(q, size="sm", variant="secondary") for q in EXAMPLE_QUESTIONS]
@@ -677,15 +679,17 @@ def build_app(assistant: Assistant, settings: Settings, *, admin: bool | None = 
                               citations=[c.to_dict() for c in answer.citations])
             state.answers = state.answers + [record]
             state.selected = len(state.answers) - 1
-            panel = sources_html(record)
+            # Stream the answer a sentence at a time; its sources appear with the last piece, so a
+            # filled sources panel also tells that the answer is complete.
+            waiting = empty_html(SOURCES_LOADING)
             shown = ""
             for piece in stream_chunks(body)[:-1]:
                 shown += piece
                 state.messages[msg_index] = {"role": "assistant", "content": shown}
-                yield state.messages, panel, "", note, state
+                yield state.messages, waiting, "", note, state
                 time.sleep(STREAM_DELAY_S)
             state.messages[msg_index] = {"role": "assistant", "content": body}
-            yield state.messages, panel, "", note, state
+            yield state.messages, sources_html(record), "", note, state
 
         gr.on([question.submit, send.click], ask, [question, scope, session], chat_outputs, api_name="ask",
               show_progress="minimal")
@@ -699,6 +703,8 @@ def build_app(assistant: Assistant, settings: Settings, *, admin: bool | None = 
 
         new_chat.click(clear_chat, [session], [chatbot, sources, question, status, comment, feedback_status, session],
                        api_name="new_chat")
+        chatbot.clear(clear_chat, [session], [chatbot, sources, question, status, comment, feedback_status, session],
+                      api_visibility="private")
 
         def on_select(state: ChatSession | None, evt: gr.SelectData):
             if not isinstance(state, ChatSession):
@@ -914,7 +920,7 @@ def compare_html(runtime: Runtime, text: str | None) -> str:
     if len(topic) > runtime.settings.max_question_chars:
         return empty_html(messages.QUESTION_TOO_LONG.format(length=len(topic),
                                                              limit=runtime.settings.max_question_chars))
-    cards = []
+    cards: list[tuple[int, str]] = []     # (0 covered | 1 nearest only | 2 not covered, html)
     for doc_id, meta in sorted(runtime.documents.items(), key=lambda kv: doc_label(kv[1])):
         result, words = runtime.search(topic, doc_id, k=1)
         hit = result.hits[0] if result.hits else None
@@ -922,7 +928,7 @@ def compare_html(runtime: Runtime, text: str | None) -> str:
         head = (f'<div class="cmp-doc">{esc(doc_label(meta))}</div>'
                 + (f'<div class="cmp-sub">{sub}</div>' if sub else ""))
         if hit is None or not result.relevant or result.coverage <= 0:
-            cards.append(f'<div class="cmp-card weak">{head}<div class="cmp-none">{COMPARE_NOT_COVERED}</div></div>')
+            cards.append((2, f'<div class="cmp-card weak">{head}<div class="cmp-none">{COMPARE_NOT_COVERED}</div></div>'))
             continue
         clause = hit.clause
         path = " › ".join(esc(h) for h in clause.get("heading_path") or [])
@@ -930,12 +936,15 @@ def compare_html(runtime: Runtime, text: str | None) -> str:
                 f'<div class="cmp-text">{highlight(clause["text"], word_spans(clause["text"], words))}</div>'
                 + tags_html(clause.get("units"), clause.get("deadline")))
         if result.coverage >= COMPARE_FULL_COVERAGE:
-            cards.append(f'<div class="cmp-card">{head}{body}</div>')
+            cards.append((0, f'<div class="cmp-card">{head}{body}</div>'))
         else:
-            cards.append(f'<div class="cmp-card weak">{head}<div class="cmp-none">{COMPARE_NOT_COVERED}</div>'
-                         f"<details><summary>{esc(COMPARE_WEAK)}</summary>{body}</details></div>")
-    return (f'<div class="compare-topic">专题：<b>{esc(topic)}</b></div>'
-            f'<div class="compare-grid">{"".join(cards)}</div>')
+            cards.append((1, f'<div class="cmp-card weak">{head}<div class="cmp-none">{COMPARE_NOT_COVERED}</div>'
+                             f"<details><summary>{esc(COMPARE_WEAK)}</summary>{body}</details></div>"))
+    cards.sort(key=lambda c: c[0])   # stable: by title within each group
+    covered = sum(1 for rank, _ in cards if rank == 0)
+    return (f'<div class="compare-topic">专题：<b>{esc(topic)}</b>　<span class="cmp-count">'
+            f'{covered} / {len(cards)} 份文件涉及</span></div>'
+            f'<div class="compare-grid">{"".join(html for _, html in cards)}</div>')
 
 
 def launch_app(demo: gr.Blocks, settings: Settings, *, port: int | None = None, inbrowser: bool = False,

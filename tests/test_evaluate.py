@@ -78,7 +78,7 @@ def test_a_quote_in_a_clause_of_another_document_is_not_a_hit():
 
 
 def test_one_wrong_document_citation_among_two():
-    answer = _answer("答：8月[1]\n另见：8 月集中组织开展以民生实事为主题的开放活动。[2]",
+    answer = _answer("答：8月[1]\n" + messages.ELSEWHERE + "\n【松江区】8 月集中组织开展以民生实事为主题的开放活动。[2]",
                      [_cite(1, "2024-pudong", CLAUSE_A), _cite(2, "2024-songjiang", CLAUSE_OTHER)],
                      [("2024-pudong", CLAUSE_A), ("2024-songjiang", CLAUSE_OTHER)])
     m = evaluate.aggregate([evaluate.score_item(ITEM, answer)])
