@@ -16,7 +16,7 @@ import re
 from dataclasses import asdict, dataclass, field
 
 from assistant import messages
-from assistant.facets import Facet, find_span, question_facet
+from assistant.facets import Facet, find_span, question_facets
 from assistant.retrieve import Hit, HybridRetriever, SearchResult
 from assistant.searchkey import compact, search_key
 from assistant.structure import sentences
@@ -164,14 +164,16 @@ class ExtractiveAnswerer:
             return Answer(answer=self.refusal_text(result), refused=True, citations=[], kind="refusal",
                           notes=[result.reason], **base)
         words = self._words(rewritten, result)
-        facet = question_facet(rewritten)
+        facets = question_facets(rewritten)
+        facet = facets[0] if facets else None
         cites = _CitationList(self.documents)
 
         docs = self._cross_doc_documents(result, hits, words)
         if len(docs) >= 2:
             return self._cross_doc(docs, words, facet, cites, base)
         if facet is not None:
-            found = self._find_facet(facet, hits[:4], words)
+            candidates = hits[:4] if facet.kind in ("date", "units", "recipients") else self._prefer_body(hits[:4], hits)
+            found = self._find_facet(facet, candidates, words)
             if found is None:
                 return self._not_stated(rewritten, result, facet, hits, words, cites, base)
             hit, sentence, span = found
@@ -179,6 +181,7 @@ class ExtractiveAnswerer:
             lines = [messages.DIRECT.format(span=span, cite=messages.cite(n))]
             if compact(sentence) != compact(span):
                 lines.append(messages.BASIS + sentence + messages.cite(n))
+            lines.extend(self._more_facts(hit, facets, span, sentence, words, n))
             for extra in self._same_doc_hits(hits, hit)[:1]:
                 if self.retriever.coverage(words, [extra]) < 0.5:
                     continue
@@ -190,20 +193,43 @@ class ExtractiveAnswerer:
         return self._single(hits, words, cites, base)
 
     def _find_facet(self, facet: Facet, hits: list[Hit], words: list[str]) -> tuple[Hit, str, str] | None:
-        top = hits[0].score
+        """The first good clause with the asked-for span, in a sentence that is about the question."""
+        top = max(h.score for h in hits)
         for hit in hits:
             if hit.score < top * CLAUSE_MIN_SHARE:
-                break
+                continue
             text_key = search_key(hit.clause["text"] + " ".join(hit.clause["heading_path"]))
             if facet.targets and not all(search_key(t) in text_key for t in facet.targets):
                 continue
-            ranked = sorted(self._sentences(hit.clause),
-                            key=lambda s: -sum(len(w) for w in words if search_key(w) in search_key(s)))
-            for sentence in ranked:
+            overlap = {s: sum(len(w) for w in words if search_key(w) in search_key(s)) for s in self._sentences(hit.clause)}
+            best = max(overlap.values(), default=0)
+            for sentence in sorted(overlap, key=lambda s: -overlap[s]):
+                # A span in a sentence about something else is not the answer ("8月" of the open
+                # month when the question asks when the 评选 ends).
+                if best and overlap[sentence] < 0.5 * best and hit.clause.get("kind") in ("item", "intro", "closing"):
+                    break
                 span = find_span(facet, sentence, hit.clause, words)
                 if span:
                     return hit, sentence, span
         return None
+
+    def _more_facts(self, hit: Hit, facets: list[Facet], span: str, sentence: str, words: list[str],
+                    n: int) -> list[str]:
+        """A task-table row's units and deadline, and any further facet the question asks for."""
+        clause = hit.clause
+        if clause.get("kind") == "table_row":
+            number = hit.clause_id.rsplit("/", 1)[-1]
+            tail = clause["text"].split("\n")[-1] if "\n" in clause["text"] else ""
+            deadline = clause.get("deadline") or ""
+            units = tail[: -len(deadline)].strip() if deadline and tail.endswith(deadline) else tail
+            return [messages.ROW_FACTS.format(number=number, units=units or "—", deadline=deadline or "—",
+                                              cite=messages.cite(n))]
+        lines = []
+        for extra in facets[1:]:
+            other = find_span(extra, sentence, clause, words)
+            if other and compact(other) != compact(span):
+                lines.append(messages.EXTRA_FACET.format(label=extra.label, span=other, cite=messages.cite(n)))
+        return lines
 
     def _same_doc_hits(self, hits: list[Hit], first: Hit) -> list[Hit]:
         return [h for h in hits[1:4] if h.doc_id == first.doc_id and h.clause_id != first.clause_id

@@ -13,14 +13,17 @@ Metrics (definitions in eval/README.md; the functions below are the reference):
 * citations (answerable items): recall = share of gold quotes contained in a cited clause of the
   quote's document; precision = share of an answer's citations that come from a gold document and
   contain or overlap one of its quotes ("overlap": a common substring of at least
-  `OVERLAP_MIN_SHARE` of the quote's characters, after the search-key folding of goldmatch);
+  `OVERLAP_MIN_SHARE` of the quote's characters, after the search-key folding of goldmatch); for
+  an item without doc_filter (cross_doc) a citation of any document that contains or overlaps
+  a gold quote counts, since several documents state the same requirement word for word;
   wrong-document citations: citations of another document than the one the question names
   (answerable items with a doc_filter, cross_doc excluded);
 * answer points: share of `answer_points` contained in the answer text (markers [n] removed,
   NFKC, lower case, no whitespace);
 * grounding: share of the answer's content sentences supported by the clauses they cite, and the
   sentences with no citation. Template lines (section labels, "根据…的文件：", the refusal
-  sentences …) are not document sentences and are excluded; "答：span[n]" is judged by its span.
+  sentences …) are not document sentences and are excluded; "答：span[n]" is judged by its span,
+  a filled template ("第N项 · 责任单位：units · 时间节点：deadline[n]") by its slots' text.
   A citation mark covers the sentences of its line back to the previous mark. Extractive
   answers: the sentence (prefix removed) is contained in a cited clause after whitespace removal.
   Language-model answers (kind "llm"): at least `LLM_SUPPORT_MIN` of the sentence's character
@@ -288,9 +291,31 @@ _SHARED_SUFFIX = re.compile(_template_regex(messages.SHARED_ITEM.split("{cite}",
                             + r"\s*$")
 
 
-def content_of(sentence: str) -> str:
-    """The document text of one answer sentence: list marks, "答：", "依据：", 【label】 and the
-    "（N 份文件）" suffix removed; "" for a template sentence (labels, fixed wording)."""
+# Templates that wrap document text: the slots named here are template data (a row number, a facet
+# label), every other slot holds text of the cited clause. Looked up by name so that a template not
+# (yet) in messages is simply skipped.
+_SLOT_TEMPLATES = [t for t in (getattr(messages, "ROW_FACTS", None), getattr(messages, "EXTRA_FACET", None)) if t]
+_DATA_SLOTS = {"number": r"\d+", "label": r"[^\s：:，,。；;、·]{1,12}"}
+_EMPTY_SLOT = {"—", "-", "–"}
+
+
+def _slot_regex(template: str) -> re.Pattern:
+    out = ""
+    for part in re.split(r"(\{[a-z_]+\})", template.replace("{cite}", "")):
+        name = part[1:-1] if part.startswith("{") and part.endswith("}") else None
+        out += f"(?P<{name}>{_DATA_SLOTS.get(name, '.+?')})" if name else re.escape(part)
+    return re.compile(out)
+
+
+_SLOT_REGEXES = [_slot_regex(t) for t in _SLOT_TEMPLATES]
+
+
+def content_of(sentence: str) -> list[str]:
+    """The pieces of document text in one answer sentence, each to be found in a cited clause.
+
+    List marks, "答：", "依据：", 【label】 and the "（N 份文件）" suffix are removed; a filled
+    template (a task row's "第N项 · 责任单位：… · 时间节点：…", "具体时间：…") gives the text of
+    its slots; a template sentence (labels, fixed wording) gives nothing."""
     text = sentence.strip()
     while True:
         stripped = _PREFIXES.sub("", text, count=1).strip()
@@ -299,8 +324,13 @@ def content_of(sentence: str) -> str:
         text = stripped
     text = _SHARED_SUFFIX.sub("", text).strip()
     if not compact(text) or _TEMPLATE_LINE.fullmatch(text):
-        return ""
-    return text
+        return []
+    for regex in _SLOT_REGEXES:
+        match = regex.fullmatch(text)
+        if match:
+            return [v.strip() for k, v in match.groupdict().items()
+                    if k not in _DATA_SLOTS and compact(v) and v.strip() not in _EMPTY_SLOT]
+    return [text]
 
 
 def cited_sentences(answer_text: str) -> list[tuple[str, list[int]]]:
@@ -331,19 +361,20 @@ def grounding_of(answer: dict) -> dict:
     llm = answer.get("kind") == "llm"
     rows = []
     for sentence, numbers in cited_sentences(answer.get("answer") or ""):
-        content = content_of(sentence)
-        if not content:
+        pieces = content_of(sentence)
+        if not pieces:
             continue
+        content = " … ".join(pieces)
         if not numbers:
             rows.append({"sentence": content, "cites": [], "status": "uncited"})
             continue
         texts = [by_n[n] for n in numbers if n in by_n]
         if llm:
-            score = bigram_support(content, texts)
+            score = bigram_support("".join(pieces), texts)
             ok = score >= LLM_SUPPORT_MIN
         else:
-            key = compact(content)
-            ok = any(key in compact(t) for t in texts)
+            keys = [compact(t) for t in texts]
+            ok = all(any(compact(piece) in key for key in keys) for piece in pieces)
             score = 1.0 if ok else 0.0
         rows.append({"sentence": content, "cites": numbers, "status": "supported" if ok else "unsupported",
                      "support": round(score, 3)})
@@ -373,8 +404,11 @@ def score_item(item: dict, answer: dict) -> dict:
 
     cites = []
     for c in citations:
-        best = max((quote_overlap(c.get("text", ""), g["quote"]) for g in gold if g["doc"] == c.get("doc_id")),
-                   default=0.0)
+        # A named document: only its quotes count. No document named (cross_doc): a clause of any
+        # document that states a gold quote counts — the set lists the documents found, and
+        # near-identical wording in a further document is an equally good source.
+        best = max((quote_overlap(c.get("text", ""), g["quote"]) for g in gold
+                    if g["doc"] == c.get("doc_id") or not doc_filter), default=0.0)
         wrong = bool(answerable and doc_filter and item["type"] != "cross_doc" and c.get("doc_id") != doc_filter)
         cites.append({"n": c.get("n"), "clause_id": c.get("clause_id"), "doc_id": c.get("doc_id"),
                       "overlap": round(best, 3), "relevant": best >= OVERLAP_MIN_SHARE, "wrong_doc": wrong})
@@ -514,11 +548,11 @@ def reasons(r: dict) -> list[str]:
             out.append(f"answered (kind {r['kind']}) a question the documents cannot answer")
         return out
     if r["refused"]:
-        why = "; ".join(n for n in r["notes"] if n) or r["kind"]
-        out.append(f"refused an answerable question (kind {r['kind']}: {_short(why, 120)})")
+        first = next((line for line in r["answer"].split("\n") if line.strip()), "")
+        out.append(f"refused an answerable question (kind {r['kind']}): «{_short(first, 80)}»")
     missing = [p["point"] for p in r["points"] if not p["found"]]
     if missing:
-        out.append("missing answer points: " + "、".join(missing))
+        out.append("missing answer points: " + "；".join(missing))
     for q in r["quotes"]:
         if not q["at_k"]:
             where = f"rank {q['rank']}" if q["rank"] else f"not in the top {MRR_DEPTH}"
@@ -863,7 +897,7 @@ def format_markdown(report: dict) -> str:
             lines.append("- history: " + " → ".join(w["history"]))
         lines.append(f"- question: {w['question']}")
         lines.append(f"- documents: {', '.join(w['docs']) or '—'}")
-        lines.append(f"- expected: {'、'.join(w['expected'])}")
+        lines.append(f"- expected: {'；'.join(w['expected'])}")
         lines.append(f"- got ({w['kind']}{', refused' if w['refused'] else ''}): "
                      + w["got"].replace("\n", " ⏎ "))
         lines.append("- why:")
@@ -924,7 +958,7 @@ def write_chart(report: dict, path: Path) -> Path | None:
     axes[1].set_ylim(0, 1.05)
     axes[1].set_ylabel("score")
     axes[1].set_title("Overall, system vs baselines")
-    axes[1].legend(fontsize=8)
+    axes[1].legend(fontsize=8, ncol=len(names), loc="upper center", bbox_to_anchor=(0.5, -0.1))
     axes[1].grid(axis="y", alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -24,10 +24,11 @@ class Facet:
 # Order matters: the first matching kind wins ("几个工作日" is a duration, not a count).
 _FACETS: tuple[tuple[str, re.Pattern[str], str], ...] = (
     ("doc_number", re.compile(r"文号|发文字号|字号"), "文号"),
-    ("person", re.compile(r"名字|姓名|叫什么|是谁(?!负责)"), "人员姓名"),
+    ("recipients", re.compile(r"主送|发给|印发给|下发给|抄送|发到|发送给"), "发送对象"),
+    ("person", re.compile(r"名字|姓名|叫什么|(?:领导|负责人|主任|局长|镇长|区长)是谁"), "人员姓名"),
     ("place", re.compile(r"地点|地址|在哪里举办|在哪儿举办|哪个地方|什么地方"), "地点"),
     ("money", re.compile(r"多少钱|费用|收费|万元|金额|工资|预算是多少|经费是多少"), "金额"),
-    ("units", re.compile(r"哪个单位|哪些单位|哪个部门|哪些部门|谁负责|由谁|哪家|责任单位|牵头单位|谁来|归谁|归哪|哪个机关"), "责任单位"),
+    ("units", re.compile(r"哪个单位|哪些单位|哪个部门|哪些部门|谁负责|由谁|哪家|责任单位|牵头单位|谁来|归谁|归哪|哪个机关|是谁"), "责任单位"),
     ("duration", re.compile(r"几个工作日|多少个工作日|几天|多少天|多久|多长时间|期限|时限"), "具体时限"),
     ("date", re.compile(r"几月|哪个月|什么时候|何时|哪天|哪一天|什么时间|时间节点|日期|截止|几号|哪年"), "具体时间"),
     ("count", re.compile(r"几次|多少次|几项|第几项|第几|几版|多少项|几个|几类"), "具体数量"),
@@ -45,7 +46,20 @@ _MONEY = re.compile(r"\d+(?:\.\d+)?\s*(?:万元|亿元|元)")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?\s*[个次项版份天日月年类%％]?")
 _QUOTED = re.compile(r"“([^”]{2,40})”")
 _RESPONSIBLE = re.compile(r"([\u4e00-\u9fff、]{2,20}?)(?:牵头|协调推进|负责|主抓)")
+# "政策制定单位要及时启动专题调查": an organisation as the subject of a requirement.
+_ACTOR = re.compile(r"([\u4e00-\u9fff]{2,10}(?:单位|机关|部门|办公室|党政办|办|局|委|中心))(?:要|应当|应|须|将|及时)")
+_RECIPIENTS = re.compile(r"^([^。]{2,80}?)[:：]$")
 _BEFORE_TRIGGER = re.compile(r"([\u4e00-\u9fff]{2,8}?)(?:一年)?(?:的)?(?:是|有|为|要收|要)?(?:多少|几)")
+
+
+def question_facets(question: str) -> list[Facet]:
+    """Every facet the question asks for, most specific first ("由谁负责，什么时候完成？" asks two)."""
+    facets = []
+    for kind, pattern, label in _FACETS:
+        if pattern.search(question) and not (kind == "number" and facets):
+            unit = next((u for u in ("工作日", "个月", "天", "次", "项", "版", "月") if u in question), None)
+            facets.append(Facet(kind=kind, label=label, targets=_targets(question, kind), unit=unit))
+    return facets
 
 
 def question_facet(question: str) -> Facet | None:
@@ -88,6 +102,14 @@ def find_span(facet: Facet, sentence: str, clause: dict, words: list[str] = ()) 
     kind = facet.kind
     if kind in ("person", "place"):
         return None  # the documents name no people or venues; never guess one
+    if kind == "recipients":
+        if clause.get("kind") == "footer":
+            m = re.search(r"(?:抄送|抄报)\s*[:：]\s*(\S[^\n]*)", sentence)
+            return m.group(1) if m else None
+        if clause.get("kind") == "preamble":
+            m = next((m for m in (_RECIPIENTS.match(line.strip()) for line in sentence.split("\n")) if m), None)
+            return m.group(1) if m else None
+        return None
     if kind == "units":
         if clause.get("kind") == "table_row":
             tail = clause["text"].split("\n")[-1]
@@ -100,7 +122,10 @@ def find_span(facet: Facet, sentence: str, clause: dict, words: list[str] = ()) 
             if m:
                 return m.group(1)
         m = _RESPONSIBLE.search(sentence)
-        return m.group(1).split("、")[-1] if m else None
+        if m:
+            return m.group(1).split("、")[-1]
+        m = _ACTOR.search(sentence)
+        return m.group(1) if m else None
     if kind == "date":
         if clause.get("kind") == "table_row" and clause.get("deadline"):
             return clause["deadline"]

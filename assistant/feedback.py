@@ -146,6 +146,19 @@ def _eval_quote(quote: str) -> str:
     return best[:EVAL_QUOTE_MAX_CHARS]
 
 
+def align_quote(quote: str, raw: str) -> str | None:
+    """The longest piece of `quote` (at least EVAL_QUOTE_MIN_CHARS) found verbatim in the raw
+    document text `raw`, so on one raw line — clause text is cleaned (PDF line breaks joined),
+    so a whole sentence may not occur in the raw file. None when no piece is found."""
+    quote = quote[:EVAL_QUOTE_MAX_CHARS]
+    for length in range(len(quote), EVAL_QUOTE_MIN_CHARS - 1, -1):
+        for start in range(len(quote) - length + 1):
+            piece = quote[start:start + length]
+            if piece.strip() == piece and piece in raw:
+                return piece
+    return None
+
+
 def _eval_type(line: dict) -> str:
     if line.get("history") and line.get("rewritten_question") and line["rewritten_question"] != line.get("question"):
         return "followup"
@@ -158,14 +171,16 @@ def _eval_type(line: dict) -> str:
     return "lookup"
 
 
-def feedback_to_eval_item(line: dict, *, item_id: str | None = None) -> dict:
+def feedback_to_eval_item(line: dict, *, item_id: str | None = None,
+                          raw_documents: dict[str, str] | None = None) -> dict:
     """A skeleton item for eval/questions.jsonl from one logged feedback line.
 
     gold: one {doc, quote} per cited clause with a known quote (a sentence of the clause the
     answer used, cut to 60 characters) — for the evaluator to check against the document;
     answer_points: empty, to be written by the evaluator; type: a guess from the logged answer.
     A 👎 on a refusal becomes an "unanswerable" item with empty gold: the evaluator decides
-    whether the question was in fact answerable.
+    whether the question was in fact answerable. With `raw_documents` ({doc_id: raw file text})
+    each quote is cut to its longest piece that occurs verbatim in the raw file (eval quotes must).
     """
     question = str(line.get("question") or "").strip()
     digest = hashlib.sha1(f"{line.get('time')}|{question}".encode("utf-8")).hexdigest()[:8]
@@ -176,6 +191,8 @@ def feedback_to_eval_item(line: dict, *, item_id: str | None = None) -> dict:
         for c in line.get("citations") or []:
             quote = _eval_quote(c.get("quote") or "")
             doc = c.get("doc_id") or (c.get("clause_id") or "").split("/")[0]
+            if raw_documents is not None and doc in raw_documents and quote not in raw_documents[doc]:
+                quote = align_quote(quote, raw_documents[doc]) or quote
             if not doc or len(quote) < EVAL_QUOTE_MIN_CHARS or (doc, quote) in seen:
                 continue
             seen.add((doc, quote))

@@ -1,4 +1,4 @@
-"""Hybrid retrieval: jieba BM25 + dense FAISS, fused by reciprocal rank, scoped by the question.
+"""Hybrid retrieval: jieba BM25 + dense FAISS, fused (weighted or RRF), scoped by the question.
 
 The relevance signal (`SearchResult.relevant`) says whether anything in the corpus answers the
 question; the answer step refuses when it is False. How it is decided is in `relevance`.
@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import bm25s
 import numpy as np
-from llama_index.core.schema import QueryBundle
+from llama_index.core.vector_stores.types import VectorStoreQuery
 
 from assistant.config import Settings
 from assistant.index import ClauseIndex
@@ -74,8 +74,8 @@ class HybridRetriever:
         self.bm25 = bm25s.BM25()
         self.bm25.index([self.tokenizer.tokens(index.clauses[i]["index_text"]) or ["∅"] for i in self.ids],
                         show_progress=False)
-        self.dense = index.vector_index.as_retriever(similarity_top_k=len(self.ids))
         self.embed_model = index.vector_index._embed_model
+        self._query_vectors: dict[str, list[float]] = {}
 
     def content_words(self, question: str, scope: Scope) -> list[str]:
         """The question's words that must be found in an answer (places and years excluded)."""
@@ -111,9 +111,7 @@ class HybridRetriever:
         tokens = self.tokenizer.tokens(question)
         bm25_scores = self.bm25.get_scores(tokens) if tokens else np.zeros(len(self.ids))
         t1 = time.perf_counter()
-        dense_scores = np.full(len(self.ids), -1.0)
-        for node in self.dense.retrieve(QueryBundle(question)):
-            dense_scores[self.position[node.node.node_id]] = float(node.score or 0.0)
+        dense_scores = self.dense_scores(question)
         t2 = time.perf_counter()
 
         candidates = [i for i, cid in enumerate(self.ids)
@@ -134,6 +132,23 @@ class HybridRetriever:
         return SearchResult(question=question, hits=hits, scope=scope, relevant=relevant, coverage=coverage,
                             reason=reason, timings_ms={"bm25": (t1 - t0) * 1000, "dense": (t2 - t1) * 1000,
                                                        "total": (t3 - t0) * 1000})
+
+    def dense_scores(self, question: str) -> np.ndarray:
+        """Cosine of the question to every clause, through the llama-index vector store.
+
+        The store is queried directly rather than through a retriever: every clause is scored
+        (the corpus is small) and the clause texts are already in memory, so fetching nodes
+        from the docstore would only add time."""
+        if question not in self._query_vectors:  # a question is often searched twice (scope, elsewhere)
+            if len(self._query_vectors) > 256:
+                self._query_vectors.clear()
+            self._query_vectors[question] = self.embed_model.get_query_embedding(question)
+        query = VectorStoreQuery(query_embedding=self._query_vectors[question], similarity_top_k=len(self.ids))
+        result = self.index.vector_store.query(query)
+        scores = np.full(len(self.ids), -1.0)
+        for node_id, similarity in zip(result.ids or [], result.similarities or []):
+            scores[self.position[node_id]] = float(similarity)
+        return scores
 
     def _fuse(self, candidates: list[int], bm25_scores: np.ndarray, dense_scores: np.ndarray,
               bm25_rank: dict[int, int], dense_rank: dict[int, int]) -> dict[int, float]:

@@ -49,20 +49,21 @@ EXAMPLE_QUESTIONS = [
     "依申请公开办理有什么要求?",
     "政府开放月在几月?",
     "松江区政策留言板建设由哪些单位负责?",
-    "浦东新区的“四类推送法”具体是哪四类推送？",
-    "各区对政策解读有哪些共同要求？",
+    "浦东新区的“四类推送法”是哪四类？",
+    "白鹤镇政府开放日活动的主题是什么？",
 ]
 CHAT_PLACEHOLDER = (
     "### 您好，我是政务公开助手\n"
     "可以问我已收录文件中的具体要求、责任单位和时间节点，例如“政府开放月在几月？”。"
     "每句回答都摘自原文，并用 [1]、[2] 标注出处；右侧显示原文条款。"
 )
-QUESTION_PLACEHOLDER = "输入问题，按回车发送；可以接着追问，如“那浦东新区呢？”"
+QUESTION_PLACEHOLDER = "请输入问题，回车发送"
 THINKING = "正在检索相关条款…"
 SOURCES_EMPTY = "提问后，这里显示回答所引用的原文条款。点击对话中较早的回答，可查看该回答的来源。"
 SOURCES_LOADING = "正在查找来源…"
 SOURCES_NONE = "这条回答没有引用原文：现有文件中没有找到能回答这个问题的内容。"
 SOURCES_HEADER = "第 {n} 条回答的来源"
+SOURCES_COUNT = "（{count} 处原文）"
 SOURCES_QUESTION = "问：{question}"
 REWRITTEN_NOTE = messages.REWRITTEN          # "（按上文理解为：{question}）"
 ERROR_REPLY = "抱歉，处理这个问题时出了错（已记录），请稍后再试或换个问法。"
@@ -134,9 +135,12 @@ CSS = """
 #chatbot sup.cite, .cite { color: #1d4ed8; font-weight: 600; font-size: 12px; margin-left: 1px; }
 #status-line { min-height: 0; }
 #status-line p { color: #b45309; margin: 2px 4px; font-size: 14px; }
-.examples-row button { font-size: 13px !important; }
-#sources { max-height: 640px; overflow-y: auto; padding-right: 4px; }
+.examples-row { flex-wrap: wrap !important; gap: 8px !important; }
+.examples-row button { flex: 0 0 auto !important; width: auto !important; min-width: 0 !important;
+  font-size: 13px !important; font-weight: 400 !important; padding: 4px 12px !important; border-radius: 999px !important; }
+#sources { max-height: 600px !important; overflow-y: auto !important; padding-right: 6px !important; }
 .src-header { font-weight: 700; font-size: 15px; color: #1e293b; margin: 2px 0 2px; }
+.src-header .src-count { font-weight: 400; color: #64748b; font-size: 13px; margin-left: 4px; }
 .src-question { color: #475569; font-size: 13px; margin-bottom: 10px; }
 .src-empty { color: #64748b; font-size: 14px; padding: 18px 12px; border: 1px dashed #cbd5e1;
   border-radius: 10px; background: #f8fafc; line-height: 1.7; }
@@ -158,7 +162,8 @@ mark { background: #fde68a; color: inherit; padding: 0 2px; border-radius: 3px; 
 .doc-meta { border: 1px solid #e2e8f0; border-radius: 12px; padding: 12px 16px; background: #fff; }
 .doc-meta h3 { margin: 0 0 8px; font-size: 18px; color: #0f172a; }
 .doc-meta table { border-collapse: collapse; font-size: 14px; }
-.doc-meta td { padding: 3px 12px 3px 0; vertical-align: top; border: none; }
+.doc-meta table, .doc-meta tr, .doc-meta td { border: none !important; background: transparent !important; }
+.doc-meta td { padding: 3px 14px 3px 0 !important; vertical-align: top; }
 .doc-meta td:first-child { color: #64748b; white-space: nowrap; }
 .outline details { border: 1px solid #e2e8f0; border-radius: 10px; margin: 6px 0; background: #fff; }
 .outline details details { margin: 6px 0 6px 10px; background: #f8fafc; }
@@ -173,7 +178,7 @@ mark { background: #fde68a; color: inherit; padding: 0 2px; border-radius: 3px; 
   background: #fff; font-size: 14px; line-height: 1.7; }
 .cmp-card.weak { border-top-color: #cbd5e1; background: #f8fafc; }
 .cmp-card .cmp-doc { font-weight: 700; color: #0f172a; }
-.cmp-card .cmp-sub { color: #64748b; font-size: 12px; margin-bottom: 6px; }
+.cmp-card .cmp-sub { color: #64748b; font-size: 12px; margin-bottom: 6px; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 .cmp-card .cmp-path { color: #334155; font-size: 13px; margin-bottom: 4px; font-weight: 500; }
 .cmp-card .cmp-none { color: #94a3b8; font-size: 20px; font-weight: 700; letter-spacing: 2px; padding: 14px 0 6px; }
 .cmp-card details summary { cursor: pointer; color: #64748b; font-size: 13px; }
@@ -323,7 +328,10 @@ def sources_html(record: dict | None) -> str:
     """The sources panel for one answer record (see ChatSession.answers)."""
     if not record:
         return empty_html(SOURCES_EMPTY)
-    head = (f'<div class="src-header">{esc(SOURCES_HEADER.format(n=record["n"]))}</div>'
+    count = len(record.get("citations") or [])
+    head = (f'<div class="src-header">{esc(SOURCES_HEADER.format(n=record["n"]))}'
+            + (f'<span class="src-count">{esc(SOURCES_COUNT.format(count=count))}</span>' if count else "")
+            + "</div>"
             f'<div class="src-question">{esc(SOURCES_QUESTION.format(question=_short(record["question"], 120)))}</div>')
     if record.get("notice"):
         return head + empty_html(record.get("answer") or SOURCES_NONE)
@@ -371,12 +379,13 @@ def scope_choices(documents: dict[str, dict]) -> list[tuple[str, str]]:
 
 # --- document tab ------------------------------------------------------------------------------
 
-def document_meta_html(meta: Any) -> str:
+def document_meta_html(meta: Any, extra: list[tuple[str, Any]] | None = None) -> str:
     m = meta.to_dict() if hasattr(meta, "to_dict") else dict(meta)
     level = " · ".join(x for x in (m.get("district") if m.get("district") != m.get("place") else None,
                                     m.get("place"), m.get("level")) if x)
     rows = [("发文机关", m.get("issuer")), ("文号", m.get("doc_number") or "（无文号）"), ("成文日期", m.get("date")),
             ("发布日期", m.get("published")), ("地区 / 层级", level), ("年份", m.get("year")), ("文档编号", m.get("doc_id"))]
+    rows += extra or []
     cells = "".join(f"<tr><td>{esc(k)}</td><td>{esc(v)}</td></tr>" for k, v in rows if v)
     return f'<div class="doc-meta"><h3>{esc(m.get("title"))}</h3><table>{cells}</table></div>'
 
@@ -545,7 +554,7 @@ def build_app(assistant: Assistant, settings: Settings, *, admin: bool | None = 
                             group_consecutive_messages=False)
                         with gr.Row(equal_height=True, elem_id="input-row"):
                             scope = gr.Dropdown(choices=scope_choices(documents), value=ALL_DOCS, show_label=False,
-                                                container=False, scale=3, min_width=200, elem_id="scope",
+                                                container=False, scale=2, min_width=170, elem_id="scope",
                                                 interactive=True)
                             question = gr.Textbox(placeholder=QUESTION_PLACEHOLDER, show_label=False, lines=1,
                                                   max_lines=4, scale=8, elem_id="question", autofocus=True,
@@ -581,8 +590,8 @@ def build_app(assistant: Assistant, settings: Settings, *, admin: bool | None = 
                     with gr.Column(scale=5):
                         gr.Markdown("**文件提纲**（点击标题展开条款，含责任单位与时间节点）")
                         doc_outline = gr.HTML(outline0, elem_id="doc-outline", js_on_load=None)
-                gr.Markdown("**任务分解表**")
-                doc_table = gr.Dataframe(value=table0, headers=TABLE_HEADERS, interactive=False, wrap=True,
+                doc_table_title = gr.Markdown(_table_title(table0))
+                doc_table = gr.Dataframe(value=table0, visible=bool(table0), headers=TABLE_HEADERS, interactive=False, wrap=True,
                                          column_widths=["6%", "22%", "44%", "18%", "10%"], max_height=520,
                                          elem_id="doc-table", show_search="search")
 
@@ -618,12 +627,12 @@ def build_app(assistant: Assistant, settings: Settings, *, admin: bool | None = 
                                                   js_on_load=None)
                     admin_status = gr.Markdown("", elem_id="admin-status")
                     gr.Markdown("**删除文件**")
-                    with gr.Row(equal_height=True):
+                    with gr.Row(equal_height=False):
                         remove_pick = gr.Dropdown(choices=doc_choices(documents), value=None, label="要删除的文件",
                                                   scale=4, elem_id="admin-remove-pick")
                         remove_confirm = gr.Checkbox(label="确认删除（从知识库和索引中移除）", value=False, scale=2,
                                                      elem_id="admin-remove-confirm")
-                        remove_btn = gr.Button("删除", variant="stop", scale=1, elem_id="admin-remove")
+                        remove_btn = gr.Button("删除", variant="stop", scale=1, min_width=90, elem_id="admin-remove")
                     gr.Markdown("**知识库中的文件**")
                     doc_list = gr.Dataframe(value=_admin_rows(settings), headers=ADMIN_DOC_COLUMNS,
                                             interactive=False, wrap=True, elem_id="admin-doc-list")
@@ -768,12 +777,14 @@ def build_app(assistant: Assistant, settings: Settings, *, admin: bool | None = 
         # ==================================================================== handlers: documents
         def show_document(doc_id: str | None):
             try:
-                return _document_view(doc_id, runtime.settings)
+                meta_html, outline, rows = _document_view(doc_id, runtime.settings)
             except Exception:
                 log.exception("could not show document %r", doc_id)
-                return empty_html(ERROR_SHORT), "", []
+                meta_html, outline, rows = empty_html(ERROR_SHORT), "", []
+            return meta_html, outline, _table_title(rows), gr.update(value=rows, visible=bool(rows))
 
-        doc_pick.change(show_document, [doc_pick], [doc_meta, doc_outline, doc_table], api_name="document")
+        doc_pick.change(show_document, [doc_pick], [doc_meta, doc_outline, doc_table_title, doc_table],
+                        api_name="document")
 
         # ==================================================================== handlers: compare
         def compare(text: str):
@@ -886,6 +897,10 @@ def _document_view(doc_id: str | None, settings: Settings) -> tuple[str, str, An
     return document_meta_html(document.meta), outline_html(document), rows
 
 
+def _table_title(rows: list) -> str:
+    return f"**任务分解表**（共 {len(rows)} 项，可搜索）" if rows else f"**任务分解表**：{DOC_NO_TABLE}"
+
+
 def _admin_rows(settings: Settings) -> list[list[Any]]:
     from assistant.knowledge import list_documents
     try:
@@ -906,9 +921,8 @@ def preview_html(preview: Any) -> str:
     tables = sum(len(t.rows) for t in preview.document.tables)
     extra = [("文档编号", preview.doc_id), ("条款数", preview.clause_count), ("任务表行数", tables or None),
              ("格式", getattr(preview.read, "kind", None))]
-    cells = "".join(f"<tr><td>{esc(k)}</td><td>{esc(v)}</td></tr>" for k, v in extra if v)
-    return ('<div class="admin-preview">' + document_meta_html(meta)
-            + f'<div class="doc-meta" style="margin-top:8px"><table>{cells}</table></div>' + warnings
+    meta_box = document_meta_html(meta.to_dict() | {"doc_id": None}, extra)
+    return ('<div class="admin-preview">' + meta_box + warnings
             + (f"<div><b>提纲</b><ol>{heads}</ol></div>" if heads else "") + "</div>")
 
 

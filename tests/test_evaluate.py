@@ -133,15 +133,27 @@ def test_a_mark_at_the_end_of_a_bullet_covers_its_sentences():
 
 
 def test_template_lines_are_not_document_sentences():
-    assert evaluate.content_of("【2024年浦东新区政务公开工作要点】") == ""
-    assert evaluate.content_of(messages.SHARED_HEADER) == ""
-    assert evaluate.content_of("根据浦东新区的文件：") == ""
-    assert evaluate.content_of(messages.REFUSAL) == ""
-    assert evaluate.content_of("浦东新区的文件中没有写明工资标准。") == ""
-    assert evaluate.content_of("（3 份文件）") == ""
-    assert evaluate.content_of("- 答：8月（2 份文件）") == "8月"
-    assert evaluate.content_of("依据：8月集中组织开展。") == "8月集中组织开展。"
-    assert evaluate.content_of("【松江区】8 月集中组织开展。") == "8 月集中组织开展。"
+    assert evaluate.content_of("【2024年浦东新区政务公开工作要点】") == []
+    assert evaluate.content_of(messages.SHARED_HEADER) == []
+    assert evaluate.content_of("根据浦东新区的文件：") == []
+    assert evaluate.content_of(messages.REFUSAL) == []
+    assert evaluate.content_of("浦东新区的文件中没有写明工资标准。") == []
+    assert evaluate.content_of("（3 份文件）") == []
+    assert evaluate.content_of("- 答：8月（2 份文件）") == ["8月"]
+    assert evaluate.content_of("依据：8月集中组织开展。") == ["8月集中组织开展。"]
+    assert evaluate.content_of("【松江区】8 月集中组织开展。") == ["8 月集中组织开展。"]
+
+
+@pytest.mark.skipif(not hasattr(messages, "ROW_FACTS"), reason="no task-row template in messages")
+def test_a_task_row_line_is_judged_by_its_units_and_deadline():
+    row = "46 压实承办单位主体责任，严格落实办理时限。 区城运中心、区政府各部门、各街镇 全年"
+    line = messages.ROW_FACTS.format(number=46, units="区城运中心、区政府各部门、各街镇", deadline="全年", cite="[1]")
+    assert evaluate.content_of(line.replace("[1]", "")) == ["区城运中心、区政府各部门、各街镇", "全年"]
+    good = _answer("答：区城运中心[1]\n" + line, [_cite(1, "2024-songjiang", row)], [("2024-songjiang", row)])
+    assert evaluate.grounding_of(good)["supported"] == evaluate.grounding_of(good)["sentences"] == 2
+    wrong = line.replace("全年", "6月")
+    bad = _answer(wrong, [_cite(1, "2024-songjiang", row)], [("2024-songjiang", row)])
+    assert evaluate.grounding_of(bad)["supported"] == 0
 
 
 def test_llm_sentences_are_judged_by_bigram_support():
