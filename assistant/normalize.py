@@ -15,7 +15,6 @@ import unicodedata
 from dataclasses import dataclass, field
 
 from assistant.numbering import match_marker
-from assistant.searchkey import compact, search_key  # noqa: F401  (re-exported)
 from assistant.tables import is_table_header, is_table_caption
 
 _PAGE_NUMBER = re.compile(
@@ -36,7 +35,6 @@ _CJK_PUNCT = r"\u3000-\u303f\uff00-\uffef“”‘’《》〈〉「」『』【
 _SPACE_BETWEEN_CJK = re.compile(rf"(?<=[{_CJK}{_CJK_PUNCT}])[ \t]+(?=[{_CJK}{_CJK_PUNCT}])")
 _DATE_LINE = re.compile(r"^\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日(?:\s*印发)?$")
 _DOC_NUMBER_LINE = re.compile(r"〔\s*\d{4}\s*〕\s*\d+\s*号$")
-_LETTERHEAD = re.compile(r"(?:文件|通知)$")
 _TITLE_LINE = re.compile(r"^\d{4}\s*年.*工作(?:要点|计划|方案)$")
 _STANDS_ALONE = re.compile(r"(?:的通知|特此通知。?|此件公开发布）)$")
 _FOOTER_START = re.compile(r"^(?:抄送|抄报|主送)\s*[:：]|印发$|^[（(]?\s*共印\s*\d+\s*份\s*[)）]?$")

@@ -13,8 +13,7 @@ _CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四":
               "六": 6, "七": 7, "八": 8, "九": 9}
 _CN_NUM = "[一二三四五六七八九十百零〇]+"
 
-# Rank 1 is the outermost level. The order of the patterns matters: （1） must be tried before
-# 1. would never match it anyway, but （一） and （1） share the bracket.
+# Rank 1 is the outermost level; （一） and （1） share the bracket and differ by numeral.
 _MARKERS: tuple[tuple[int, re.Pattern[str]], ...] = (
     (1, re.compile(rf"^(?P<marker>(?P<num>{_CN_NUM})\s*[、，,．.])")),
     (2, re.compile(rf"^(?P<marker>[（(]\s*(?P<num>{_CN_NUM})\s*[）)]\s*[、．.]?)")),
@@ -23,10 +22,6 @@ _MARKERS: tuple[tuple[int, re.Pattern[str]], ...] = (
     (5, re.compile(r"^(?P<marker>(?P<num>[①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯⑰⑱⑲⑳]))")),
 )
 
-# Markdown heading prefixes and bold markers may wrap a numbered heading ("### **三、…**").
-_MARKDOWN_PREFIX = re.compile(r"^\s*(?:#{1,6}\s*)?(?:\*\*|__)?")
-
-RANK_NAMES = {1: "一、", 2: "（一）", 3: "1.", 4: "（1）", 5: "①"}
 
 
 @dataclass(frozen=True)
@@ -68,11 +63,3 @@ def match_marker(line: str) -> Marker | None:
             return Marker(rank=rank, number=_number(m.group("num")), text=m.group("marker"),
                           rest=line[m.end():])
     return None
-
-
-def strip_markdown_prefix(line: str) -> str:
-    return _MARKDOWN_PREFIX.sub("", line, count=1)
-
-
-def starts_item(line: str) -> bool:
-    return match_marker(line.strip()) is not None
