@@ -28,7 +28,8 @@ def _print_json(data: object) -> None:
 
 def _meta_line(doc: Document) -> str:
     m = doc.meta
-    bits = [b for b in (m.doc_number, m.date, m.issuer, m.level) if b]
+    bits = [b for b in (m.doc_number, m.date, f"发布 {m.published}" if m.published else "", m.issuer,
+                        f"{m.level}级 · {m.place}" if m.level else "") if b]
     return f"{m.title}  ({m.doc_id})\n  " + " · ".join(bits)
 
 
@@ -68,8 +69,7 @@ def format_outline(doc: Document) -> str:
             lines.append(f"{label}  {_ids(ids)}")
 
     def walk(node: HeadingNode, depth: int) -> None:
-        count = _count_clauses(node)
-        suffix = f"  ({count} 条)" if node.children else ""
+        suffix = f"  ({len(node.children)} 项，{_count_clauses(node)} 条款)" if node.children else ""
         lines.append(f"{'  ' * depth}{node.label}{suffix}  {_ids(node.clause_ids)}".rstrip())
         for child in node.children:
             walk(child, depth + 1)
