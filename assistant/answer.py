@@ -24,6 +24,7 @@ from assistant.structure import sentences
 CROSS_DOC_MIN_SHARE = 0.45     # a document joins a cross-document answer within this share of the best score
 CLAUSE_MIN_SHARE = 0.6         # further clauses of one document must score this share of its best
 SHARED_MIN_SIMILARITY = 0.5    # character-bigram Dice above which two sentences state the same requirement
+EXTRA_MIN_COVERAGE = 0.5       # a second or third clause must contain this share of the question's words
 
 
 @dataclass
@@ -183,7 +184,7 @@ class ExtractiveAnswerer:
                 lines.append(messages.BASIS + sentence + messages.cite(n))
             lines.extend(self._more_facts(hit, facets, span, sentence, words, n))
             for extra in self._same_doc_hits(hits, hit)[:1]:
-                if self.retriever.coverage(words, [extra]) < 0.5:
+                if self.retriever.coverage(words, [extra]) < EXTRA_MIN_COVERAGE:
                     continue
                 more = [s for s in self.pick_sentences(extra.clause, words, 1) if compact(s) not in compact(sentence)]
                 if more and not self._duplicate(more[0], lines):
@@ -258,8 +259,10 @@ class ExtractiveAnswerer:
 
     def _single(self, hits: list[Hit], words: list[str], cites: _CitationList, base: dict) -> Answer:
         first = hits[0]
+        # Further clauses only when they are about the question too, not merely close in score.
         chosen = [first] + [h for h in hits[1:self.settings.top_k] if h.doc_id == first.doc_id
-                            and h.score >= first.score * CLAUSE_MIN_SHARE][:2]
+                            and h.score >= first.score * CLAUSE_MIN_SHARE
+                            and self.retriever.coverage(words, [h]) >= EXTRA_MIN_COVERAGE][:2]
         chosen = self._prefer_body(chosen, hits)
         first = chosen[0]
         label = self.documents.get(first.doc_id, {}).get("place") or first.clause["doc_title"]
@@ -270,7 +273,7 @@ class ExtractiveAnswerer:
                 n = cites.cite(hit)
                 for s in picked:
                     cites.cite(hit, s)
-                lines.append("- " + "".join(picked) + messages.cite(n))
+                lines.append("- " + join_cited(picked, n))
         return Answer(answer="\n".join(lines), refused=False, citations=cites.items, kind="extractive", **base)
 
     def _cross_doc_documents(self, result: SearchResult, hits: list[Hit], words: list[str]) -> list[list[Hit]]:
@@ -316,7 +319,7 @@ class ExtractiveAnswerer:
                 for s in picked:
                     cites.cite(hit, s)
                     picked_by_doc.append((hit.doc_id, s, n))
-                lines.append("- " + "".join(picked) + messages.cite(n))
+                lines.append("- " + join_cited(picked, n))
         shared = self._shared_spans(spans) + self._shared(picked_by_doc)
         if shared:
             lines.append(messages.SHARED_HEADER)
@@ -391,12 +394,26 @@ class ExtractiveAnswerer:
 
 
 def answer_sentences(answer_text: str) -> list[tuple[str, list[int]]]:
-    """Split an extractive answer into (sentence, citation numbers) for grounding checks."""
+    """Split an extractive answer into (sentence, citation numbers) for grounding checks.
+
+    A sentence ends at 。！？ or at a run of citation marks (a quoted line without closing
+    punctuation, such as a notice title, carries its own mark)."""
     out = []
     for line in answer_text.split("\n"):
-        for piece in re.findall(r"[^。！？]*[。！？]?(?:\[\d+\])*", line):
+        for piece in re.findall(r"(?:[^。！？\[]|\[(?!\d+\]))*[。！？]?(?:\[\d+\])*", line):
             numbers = [int(n) for n in re.findall(r"\[(\d+)\]", piece)]
             text = re.sub(r"\[\d+\]", "", piece).strip()
             if text:
                 out.append((text, numbers))
     return out
+
+
+def join_cited(sentences_: list[str], n: int) -> str:
+    """Sentences of one clause as one bullet; a sentence without closing punctuation keeps its own
+    mark so it never runs into the next one."""
+    parts = []
+    for i, sentence in enumerate(sentences_):
+        parts.append(sentence)
+        if i < len(sentences_) - 1 and sentence[-1:] not in "。！？；;":
+            parts.append(messages.cite(n))
+    return "".join(parts) + messages.cite(n)

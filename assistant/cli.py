@@ -271,8 +271,15 @@ def _register_knowledge(sub: argparse._SubParsersAction) -> None:
     register_commands(sub)
 
 
+def _register_eval(sub: argparse._SubParsersAction) -> None:
+    from assistant.evaluate import register_commands
+
+    register_commands(sub)
+
+
 # Later pipeline steps add their subcommands here without touching the above.
-EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_register_pipeline, _register_knowledge]
+EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_register_pipeline, _register_knowledge,
+                                                                       _register_eval]
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:

@@ -157,7 +157,10 @@ mark { background: #fde68a; color: inherit; padding: 0 2px; border-radius: 3px; 
 .tag { display: inline-block; font-size: 12px; padding: 1px 8px; border-radius: 999px;
   background: #eff6ff; color: #1e40af; border: 1px solid #dbeafe; }
 .tag.deadline { background: #fef3c7; color: #92400e; border-color: #fde68a; }
-#feedback-box { margin-top: 6px; }
+#feedback-box { margin-top: 8px; padding: 10px 12px; border: 1px solid #e2e8f0; border-radius: 12px;
+  background: #fff; gap: 8px; }
+#feedback-box .fb-prompt { font-weight: 600; color: #1e293b; font-size: 14px; padding-top: 4px; }
+#feedback-comment { border: none !important; box-shadow: none !important; }
 #feedback-status p { color: #15803d; font-size: 13px; margin: 2px 4px; }
 .doc-meta { border: 1px solid #e2e8f0; border-radius: 12px; padding: 12px 16px; background: #fff; }
 .doc-meta h3 { margin: 0 0 8px; font-size: 18px; color: #0f172a; }
@@ -171,6 +174,7 @@ mark { background: #fde68a; color: inherit; padding: 0 2px; border-radius: 3px; 
 .outline details details summary { font-weight: 500; }
 .outline .clause { padding: 6px 14px 10px; font-size: 14px; line-height: 1.75; color: #1f2937; }
 .outline .clause + .clause { border-top: 1px dashed #e2e8f0; }
+#compare-row { align-items: flex-end !important; }
 .compare-topic { font-size: 15px; color: #334155; margin: 4px 0 10px; }
 .compare-topic .cmp-count { color: #64748b; font-size: 13px; }
 .compare-grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(210px, 1fr)); gap: 12px; }
@@ -178,7 +182,8 @@ mark { background: #fde68a; color: inherit; padding: 0 2px; border-radius: 3px; 
   background: #fff; font-size: 14px; line-height: 1.7; }
 .cmp-card.weak { border-top-color: #cbd5e1; background: #f8fafc; }
 .cmp-card .cmp-doc { font-weight: 700; color: #0f172a; }
-.cmp-card .cmp-sub { color: #64748b; font-size: 12px; margin-bottom: 6px; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+.cmp-card .cmp-sub { color: #64748b; font-size: 12px; margin-bottom: 6px; }
+.cmp-card .cmp-sub span { white-space: nowrap; }
 .cmp-card .cmp-path { color: #334155; font-size: 13px; margin-bottom: 4px; font-weight: 500; }
 .cmp-card .cmp-none { color: #94a3b8; font-size: 20px; font-weight: 700; letter-spacing: 2px; padding: 14px 0 6px; }
 .cmp-card details summary { cursor: pointer; color: #64748b; font-size: 13px; }
@@ -567,11 +572,13 @@ def build_app(assistant: Assistant, settings: Settings, *, admin: bool | None = 
                             example_buttons = [gr.Button(q, size="sm", variant="secondary") for q in EXAMPLE_QUESTIONS]
                     with gr.Column(scale=5, min_width=340):
                         sources = gr.HTML(empty_html(SOURCES_EMPTY), elem_id="sources", js_on_load=None)
-                        with gr.Group(elem_id="feedback-box"):
-                            gr.Markdown(f"&nbsp;**{FEEDBACK_PROMPT}**")
+                        with gr.Column(elem_id="feedback-box"):
                             with gr.Row(equal_height=True):
-                                vote_up = gr.Button(VOTE_LABELS["up"], size="sm", elem_id="vote-up")
-                                vote_down = gr.Button(VOTE_LABELS["down"], size="sm", elem_id="vote-down")
+                                gr.HTML(f'<div class="fb-prompt">{esc(FEEDBACK_PROMPT)}</div>', js_on_load=None)
+                                vote_up = gr.Button(VOTE_LABELS["up"], size="sm", scale=0, min_width=96,
+                                                    elem_id="vote-up")
+                                vote_down = gr.Button(VOTE_LABELS["down"], size="sm", scale=0, min_width=96,
+                                                      elem_id="vote-down")
                             comment = gr.Textbox(placeholder=FEEDBACK_COMMENT_PLACEHOLDER, show_label=False,
                                                  lines=1, max_lines=3, elem_id="feedback-comment", container=False)
                         feedback_status = gr.Markdown("", elem_id="feedback-status")
@@ -598,12 +605,12 @@ def build_app(assistant: Assistant, settings: Settings, *, admin: bool | None = 
             # ---------------------------------------------------------------- 对比
             with gr.Tab("⚖️ 专题对比", id="compare"):
                 gr.Markdown(COMPARE_HINT)
-                with gr.Row(equal_height=True):
+                with gr.Row(equal_height=False, elem_id="compare-row"):
                     topic_pick = gr.Dropdown(choices=runtime.topics(), value=None, label="常见专题", scale=3,
                                              elem_id="topic-pick")
                     topic = gr.Textbox(label="或输入关键词", placeholder="如：政府开放活动、政策解读", scale=3,
                                        elem_id="topic")
-                    compare_btn = gr.Button("对比", variant="primary", scale=1, min_width=80, elem_id="compare-btn")
+                    compare_btn = gr.Button("对比", variant="primary", scale=0, min_width=120, elem_id="compare-btn")
                 compare_out = gr.HTML(empty_html(COMPARE_HINT), elem_id="compare-out", js_on_load=None)
 
             # ---------------------------------------------------------------- 文档管理
@@ -822,10 +829,10 @@ def build_app(assistant: Assistant, settings: Settings, *, admin: bool | None = 
                     return empty_html(ERROR_SHORT), None, ERROR_SHORT
                 return preview_html(p), {"path": str(path), "doc_id": p.doc_id}, "请核对解析结果，无误后点击“确认加入知识库”。"
 
-            a["upload"].upload(admin_preview, [a["upload"], a["new_id"]],
-                               [a["preview_out"], a["pending"], a["admin_status"]], api_visibility="private")
             preview_btn.click(admin_preview, [a["upload"], a["new_id"]],
                               [a["preview_out"], a["pending"], a["admin_status"]], api_name="admin_preview")
+            a["upload"].upload(admin_preview, [a["upload"], a["new_id"]],
+                               [a["preview_out"], a["pending"], a["admin_status"]], api_visibility="private")
 
             def admin_add(pend: dict | None):
                 from assistant.knowledge import KnowledgeError, add_documents
@@ -938,7 +945,7 @@ def compare_html(runtime: Runtime, text: str | None) -> str:
     for doc_id, meta in sorted(runtime.documents.items(), key=lambda kv: doc_label(kv[1])):
         result, words = runtime.search(topic, doc_id, k=1)
         hit = result.hits[0] if result.hits else None
-        sub = " · ".join(esc(x) for x in (meta.get("doc_number"), meta.get("date")) if x)
+        sub = " · ".join(f"<span>{esc(x)}</span>" for x in (meta.get("doc_number"), meta.get("date")) if x)
         head = (f'<div class="cmp-doc">{esc(doc_label(meta))}</div>'
                 + (f'<div class="cmp-sub">{sub}</div>' if sub else ""))
         if hit is None or not result.relevant or result.coverage <= 0:

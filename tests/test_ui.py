@@ -267,10 +267,13 @@ def test_document_endpoint(app):
     assert "沪松府办〔2024〕12号" in meta and "2024-05-10" in meta
     assert "<details>" in outline and "常态化推进政府开放活动" in outline and "时间节点：8月" in outline
     assert "共 51 项" in title
+    table = table.get("value", table)  # an update: {"visible": …, "value": {"headers", "data"}}
+    assert table["visible"] if "visible" in table else True
     assert table["headers"] == ["序号", "类别/指标", "任务", "责任单位", "时间节点"]
     assert len(table["data"]) == 51
     meta, outline, title, table = client(app["url"]).predict("2023-baoshan-songnan", api_name="/document")
     assert "宝淞府〔2023〕8号" in meta and "没有任务分解表" in title
+    assert table.get("visible") is False
 
 
 @pytest.mark.slow
@@ -343,7 +346,7 @@ def test_admin_preview_add_ask_remove(admin_app):
 
     c = client(admin_app["url"])
     endpoints = c.view_api(print_info=False, return_format="dict")["named_endpoints"]
-    assert {"/admin_preview", "/admin_add", "/admin_cancel", "/admin_remove"} <= set(endpoints)
+    assert {"/admin_preview", "/admin_add", "/admin_cancel", "/admin_remove"} <= set(endpoints), sorted(endpoints)
     path = admin_app["tmp"] / "jiading-test.txt"
     path.write_text(NEW_DOC, encoding="utf-8")
 

@@ -1,0 +1,141 @@
+"""The app in a real browser: Debian's headless Chromium driven by Playwright (sync API).
+
+Needs /usr/bin/chromium (`apt-get install -y chromium fonts-noto-cjk fonts-noto-color-emoji`);
+Playwright's own browser downloads are never used. Screenshots go to test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import screenshots as flow  # noqa: E402  (scripts/screenshots.py: the shared browser steps)
+
+ARTIFACTS = ROOT / "test-artifacts"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.skipif(not flow.CHROMIUM.exists(),
+                       reason="needs Debian's Chromium at /usr/bin/chromium: apt-get install -y chromium fonts-noto-cjk"),
+]
+
+
+@pytest.fixture(scope="session")
+def shared_index(tmp_path_factory) -> Path:
+    return tmp_path_factory.getbasetemp() / "ui-index"   # the same folder tests/test_ui.py builds
+
+
+@pytest.fixture(scope="module")
+def app(shared_index, tmp_path_factory):
+    from assistant.config import load_settings
+
+    tmp = tmp_path_factory.mktemp("browser")
+    settings = load_settings(index_dir=shared_index, feedback_log=tmp / "feedback.jsonl", host="127.0.0.1")
+    demo, url = flow.start_app(settings, admin=False)
+    yield {"url": url, "settings": settings}
+    demo.close()
+
+
+@pytest.fixture(scope="module")
+def page():
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = flow.launch_browser(p)
+        pg = flow.new_page(browser)
+        pg.set_default_timeout(30_000)
+        yield pg
+        browser.close()
+
+
+def test_chat_sources_feedback_and_compare(app, page):
+    log = Path(app["settings"].feedback_log)
+    flow.open_app(page, app["url"])
+    assert "政务公开助手" in page.locator("#app-header").inner_text()
+
+    # Ask; the answer streams in, then its sources appear.
+    flow.ask(page, flow.CHAT_QUESTION)
+    answer = flow.last_bot_text(page)
+    assert "[1]" in answer and "浦东新区" in answer and "松江区" in answer
+    sources = page.locator("#sources")
+    assert "第 1 条回答的来源" in sources.inner_text()
+    path = sources.locator(".src-path", has_text="依法规范答复信息公开申请").first
+    path.scroll_into_view_if_needed()
+    assert path.is_visible()
+    assert sources.locator("mark").first.is_visible()
+    page.screenshot(path=str(ARTIFACTS / "chat-sources.png"))
+
+    # 👍 on the answer: one JSON line with vote "up".
+    assert not log.exists()
+    page.locator("#vote-up").click()
+    page.locator("#feedback-status", has_text="已记录").wait_for()
+    lines = log.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 1
+    record = json.loads(lines[0])
+    assert record["vote"] == "up" and record["question"] == flow.CHAT_QUESTION and record["citations"]
+
+    # A follow-up is rewritten; selecting the first answer brings its sources back.
+    flow.ask(page, flow.CHAT_FOLLOW_UP)
+    assert "按上文理解为" in flow.last_bot_text(page)
+    assert "第 2 条回答的来源" in sources.inner_text()
+    flow.select_answer(page, 1)
+    assert "第 1 条回答的来源" in sources.inner_text()
+    assert sources.locator(".src-card").count() >= 3
+
+    # Compare tab.
+    flow.compare_flow(page)
+    cards = page.locator("#compare-out .cmp-card")
+    assert cards.count() == len(app_documents(app))
+    assert page.locator("#compare-out .cmp-card:not(.weak)").count() >= 4
+    page.screenshot(path=str(ARTIFACTS / "compare.png"), full_page=True)
+
+
+def test_typed_html_is_shown_as_text(app, page):
+    flow.open_app(page, app["url"])
+    page.evaluate("() => { window.__xss = 0; }")
+    typed = "<img src=x onerror=\"window.__xss=1\"><script>window.__xss=2</script>政府开放月在几月？"
+    flow.ask(page, typed)
+    user = page.locator("#chatbot .message.user").last.inner_text()
+    assert "<img src=x" in user and "<script>" in user          # shown literally
+    assert page.evaluate("() => window.__xss") == 0              # nothing ran
+    assert page.locator("#chatbot img[src='x']").count() == 0
+
+
+def test_invalid_input_shows_a_message(app, page):
+    flow.open_app(page, app["url"])
+    box = page.locator("#question textarea")
+    box.fill("😀😀")
+    box.press("Enter")
+    page.locator("#status-line", has_text="没有看懂这个问题").wait_for()
+    assert page.locator("#chatbot .message").count() == 0
+
+
+def test_document_tab_shows_outline_and_table(app, page):
+    flow.open_app(page, app["url"])
+    page.get_by_role("tab", name="文件浏览").click()
+    pick = page.locator("#doc-pick input").first
+    pick.click()
+    page.locator("[role=option]", has_text="2024年松江区政务公开工作要点").first.click()
+    page.locator("#doc-meta", has_text="沪松府办〔2024〕12号").wait_for()
+    heading = page.locator("#doc-outline .outline > details > summary", has_text="深入践行人民城市理念").first
+    heading.click()
+    sub = page.locator("#doc-outline summary", has_text="常态化推进政府开放活动").first
+    sub.click()
+    clause = page.locator("#doc-outline details[open] .clause", has_text="政府开放月").first
+    assert clause.is_visible() and "时间节点：8月" in clause.inner_text()
+    assert page.locator("#doc-table").is_visible()
+    page.screenshot(path=str(ARTIFACTS / "documents.png"), full_page=True)
+
+
+def app_documents(app) -> list[str]:
+    from assistant.corpus import corpus_files
+
+    return [f.doc_id for f in corpus_files(app["settings"])]
