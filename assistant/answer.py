@@ -24,7 +24,7 @@ from assistant.structure import sentences
 CROSS_DOC_MIN_SHARE = 0.45     # a document joins a cross-document answer within this share of the best score
 CLAUSE_MIN_SHARE = 0.6         # further clauses of one document must score this share of its best
 SHARED_MIN_SIMILARITY = 0.5    # character-bigram Dice above which two sentences state the same requirement
-EXTRA_MIN_COVERAGE = 0.5       # a second or third clause must contain this share of the question's words
+EXTRA_MIN_COVERAGE = 0.5       # a second or third clause must hold this (inverse-frequency weighted) share of the question's words
 
 
 @dataclass
@@ -141,12 +141,12 @@ class ExtractiveAnswerer:
             return []
         candidates = fresh
         keys = [search_key(s) for s in candidates]
-        scores = [sum(len(w) for w in words if search_key(w) in key) for key in keys]
+        scores = [sum(self.retriever.word_weight(w) for w in words if search_key(w) in key) for key in keys]
         if not any(scores):
             return candidates[:1]
         best = max(scores)
         chosen = sorted(range(len(candidates)), key=lambda i: -scores[i])[:limit]
-        chosen = [i for i in chosen if scores[i] >= max(1, best * 0.34)]
+        chosen = [i for i in chosen if scores[i] >= best * 0.4]
         return [candidates[i] for i in sorted(chosen)]
 
     # --- the shapes of answer ------------------------------------------------------------------
@@ -173,8 +173,7 @@ class ExtractiveAnswerer:
         if len(docs) >= 2:
             return self._cross_doc(docs, words, facet, cites, base)
         if facet is not None:
-            candidates = hits[:4] if facet.kind in ("date", "units", "recipients") else self._prefer_body(hits[:4], hits)
-            found = self._find_facet(facet, candidates, words)
+            found = self._find_facet(facet, self._facet_candidates(facet, hits), words)
             if found is None:
                 return self._not_stated(rewritten, result, facet, hits, words, cites, base)
             hit, sentence, span = found
@@ -183,8 +182,11 @@ class ExtractiveAnswerer:
             if compact(sentence) != compact(span):
                 lines.append(messages.BASIS + sentence + messages.cite(n))
             lines.extend(self._more_facts(hit, facets, span, sentence, words, n))
-            for extra in self._same_doc_hits(hits, hit)[:1]:
-                if self.retriever.coverage(words, [extra]) < EXTRA_MIN_COVERAGE:
+            row = self._matching_row(hit, hits[:6]) if hit.clause.get("kind") == "item" and facet.kind == "units" else None
+            if row is not None:
+                lines.extend(self._more_facts(row, facets, span, sentence, words, cites.cite(row)))
+            for extra in ([] if hit.named else self._same_doc_hits(hits, hit)[:1]):
+                if self.retriever.coverage(words, [extra], weighted=True) < EXTRA_MIN_COVERAGE:
                     continue
                 more = [s for s in self.pick_sentences(extra.clause, words, 1) if compact(s) not in compact(sentence)]
                 if more and not self._duplicate(more[0], lines):
@@ -197,12 +199,13 @@ class ExtractiveAnswerer:
         """The first good clause with the asked-for span, in a sentence that is about the question."""
         top = max(h.score for h in hits)
         for hit in hits:
-            if hit.score < top * CLAUSE_MIN_SHARE:
+            if hit.score < top * CLAUSE_MIN_SHARE and not hit.named:
                 continue
             text_key = search_key(hit.clause["text"] + " ".join(hit.clause["heading_path"]))
             if facet.targets and not all(search_key(t) in text_key for t in facet.targets):
                 continue
-            overlap = {s: sum(len(w) for w in words if search_key(w) in search_key(s)) for s in self._sentences(hit.clause)}
+            overlap = {s: sum(self.retriever.word_weight(w) for w in words if search_key(w) in search_key(s))
+                       for s in self._sentences(hit.clause)}
             best = max(overlap.values(), default=0)
             for sentence in sorted(overlap, key=lambda s: -overlap[s]):
                 # A span in a sentence about something else is not the answer ("8月" of the open
@@ -212,6 +215,32 @@ class ExtractiveAnswerer:
                 span = find_span(facet, sentence, hit.clause, words)
                 if span:
                     return hit, sentence, span
+        return None
+
+    def _facet_candidates(self, facet: Facet, hits: list[Hit]) -> list[Hit]:
+        """Where to look for the span: the body states units in context, a task-table row states the
+        deadline, the footer the 印发 date."""
+        top = hits[:4]
+        if top and top[0].named:  # "第50项": that row is the answer's source
+            return top
+        if facet.kind == "date":
+            if facet.issued:
+                footer = [h for h in hits if h.clause.get("kind") == "footer"]
+                return footer + [h for h in top if h not in footer]
+            return top
+        if facet.kind == "recipients":
+            return top
+        body_first = self._prefer_body(top, hits)
+        return body_first + [h for h in top if h not in body_first]
+
+    def _matching_row(self, body: Hit, hits: list[Hit]) -> Hit | None:
+        """The task-table row that repeats (part of) a body clause, for its deadline."""
+        body_bigrams = _bigrams(body.clause["text"])
+        for hit in hits:
+            if hit.doc_id == body.doc_id and hit.clause.get("kind") == "table_row":
+                task = _bigrams(hit.clause["text"].split("\n")[0])
+                if task and len(task & body_bigrams) >= 0.7 * len(task):
+                    return hit
         return None
 
     def _more_facts(self, hit: Hit, facets: list[Facet], span: str, sentence: str, words: list[str],
@@ -262,7 +291,7 @@ class ExtractiveAnswerer:
         # Further clauses only when they are about the question too, not merely close in score.
         chosen = [first] + [h for h in hits[1:self.settings.top_k] if h.doc_id == first.doc_id
                             and h.score >= first.score * CLAUSE_MIN_SHARE
-                            and self.retriever.coverage(words, [h]) >= EXTRA_MIN_COVERAGE][:2]
+                            and self.retriever.coverage(words, [h], weighted=True) >= EXTRA_MIN_COVERAGE][:2]
         chosen = self._prefer_body(chosen, hits)
         first = chosen[0]
         label = self.documents.get(first.doc_id, {}).get("place") or first.clause["doc_title"]

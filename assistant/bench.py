@@ -5,9 +5,10 @@ history) it measures Recall@1, Recall@5 and MRR@10 of
 
 * BM25 alone and dense alone: the two legs of the same `HybridRetriever`, run as weighted fusion
   with `fusion_alpha` 1.0 / 0.0. The fused ranking then follows one leg; the hits are re-sorted
-  by that leg's own rank (`Hit.bm25_rank` / `Hit.dense_rank`) so that ties are broken as the leg
-  breaks them, and for BM25 clauses with a zero BM25 score (which only the dense leg brought in)
-  are dropped. Both legs keep the retriever's scope (doc filter, places named in the question);
+  by that leg's own rank (`Hit.bm25_rank` / `Hit.dense_rank`) so that exact score ties are broken
+  as the leg breaks them, and for BM25 clauses with a zero BM25 score (which only the dense leg
+  brought in) are dropped; the result equals ranking the in-scope clauses by that leg's score.
+  Both legs keep the retriever's scope (doc filter, places named in the question);
 * hybrid as configured (`settings.fusion`), and hybrid with the other fusion for comparison;
 * a naive llama-index baseline: the raw corpus files as Documents, default `SentenceSplitter()`
   chunks, the same embedder, an in-memory `VectorStoreIndex`, `as_retriever(similarity_top_k=10)`

@@ -19,6 +19,7 @@ class Facet:
     label: str         # how the answer names what is missing ("具体时限")
     targets: tuple[str, ...] = ()   # the noun the question asks about ("访问量" in "访问量是多少")
     unit: str | None = None         # the unit the question expects ("工作日" in "几个工作日")
+    issued: bool = False            # asks for the 印发 date (the footer's), not the signing date
 
 
 # Order matters: the first matching kind wins ("几个工作日" is a duration, not a count).
@@ -30,7 +31,7 @@ _FACETS: tuple[tuple[str, re.Pattern[str], str], ...] = (
     ("money", re.compile(r"多少钱|费用|收费|万元|金额|工资|预算是多少|经费是多少"), "金额"),
     ("units", re.compile(r"哪个单位|哪些单位|哪个部门|哪些部门|谁负责|由谁|哪家|责任单位|牵头单位|谁来|归谁|归哪|哪个机关|是谁"), "责任单位"),
     ("duration", re.compile(r"几个工作日|多少个工作日|几天|多少天|多久|多长时间|期限|时限"), "具体时限"),
-    ("date", re.compile(r"几月|哪个月|什么时候|何时|哪天|哪一天|什么时间|时间节点|日期|截止|几号|哪年"), "具体时间"),
+    ("date", re.compile(r"几月|哪个月|什么时候|啥时候|几时|何时|哪天|哪一天|什么时间|时间节点|日期|截止|几号|哪年"), "具体时间"),
     ("count", re.compile(r"几次|多少次|几项|第几项|第几|几版|多少项|几个|几类"), "具体数量"),
     ("theme", re.compile(r"主题|口号"), "主题"),
     ("number", re.compile(r"多少|几"), "具体数字"),
@@ -58,7 +59,8 @@ def question_facets(question: str) -> list[Facet]:
     for kind, pattern, label in _FACETS:
         if pattern.search(question) and not (kind == "number" and facets):
             unit = next((u for u in ("工作日", "个月", "天", "次", "项", "版", "月") if u in question), None)
-            facets.append(Facet(kind=kind, label=label, targets=_targets(question, kind), unit=unit))
+            facets.append(Facet(kind=kind, label=label, targets=_targets(question, kind), unit=unit,
+                                issued="印发" in question))
     return facets
 
 
@@ -67,7 +69,8 @@ def question_facet(question: str) -> Facet | None:
     for kind, pattern, label in _FACETS:
         if pattern.search(question):
             unit = next((u for u in ("工作日", "个月", "天", "次", "项", "版", "月") if u in question), None)
-            return Facet(kind=kind, label=label, targets=_targets(question, kind), unit=unit)
+            return Facet(kind=kind, label=label, targets=_targets(question, kind), unit=unit,
+                         issued="印发" in question)
     return None
 
 
@@ -129,6 +132,9 @@ def find_span(facet: Facet, sentence: str, clause: dict, words: list[str] = ()) 
     if kind == "date":
         if clause.get("kind") == "table_row" and clause.get("deadline"):
             return clause["deadline"]
+        if facet.issued and clause.get("kind") == "footer":
+            m = re.search(r"(\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日)\s*印发", sentence)
+            return m.group(1) if m else None
         return _best(_DATE, sentence, facet, list(words))
     if kind == "duration":
         return _best(_DURATION, sentence, facet, list(words))

@@ -6,6 +6,8 @@ question; the answer step refuses when it is False. How it is decided is in `rel
 
 from __future__ import annotations
 
+import math
+import re
 import time
 from dataclasses import dataclass, field
 
@@ -30,6 +32,7 @@ class Hit:
     bm25_rank: int | None
     dense_rank: int | None
     clause: dict                 # the clause fields (text, heading_path, units, deadline …)
+    named: bool = False          # the question names this clause ("第50项")
 
     def to_dict(self) -> dict:
         return {"clause_id": self.clause_id, "doc_id": self.doc_id, "score": round(self.score, 5),
@@ -56,6 +59,7 @@ class SearchResult:
 # documents do not state ("工资标准是多少") pass this gate and are caught by the answer step,
 # which checks that the asked-for detail is in the cited clause.
 MIN_COVERAGE = 0.3
+_ROW_REFERENCE = re.compile(r"第\s*(\d{1,3})\s*(?:项|行|条任务)")
 PARAPHRASE_MIN_DENSE = 0.86
 
 
@@ -76,6 +80,7 @@ class HybridRetriever:
                         show_progress=False)
         self.embed_model = index.vector_index._embed_model
         self._query_vectors: dict[str, list[float]] = {}
+        self._weights: dict[str, float] = {}
 
     def content_words(self, question: str, scope: Scope) -> list[str]:
         """The question's words that must be found in an answer (places and years excluded)."""
@@ -90,11 +95,22 @@ class HybridRetriever:
         # Keep the longest forms: "依申请公开" covers "申请", "公开", "依申请".
         return [w for w in words if not any(w != o and w in o for o in words)]
 
-    def coverage(self, words: list[str], hits: list[Hit]) -> float:
+    def word_weight(self, word: str) -> float:
+        """Inverse clause frequency: "政务公开" is in most clauses and says little; "经费" says a lot."""
+        key = search_key(word)
+        if key not in self._weights:
+            df = sum(1 for k in self.keys if key in k)
+            self._weights[key] = math.log((len(self.keys) + 1) / (df + 0.5))
+        return self._weights[key]
+
+    def coverage(self, words: list[str], hits: list[Hit], *, weighted: bool = False) -> float:
+        """Share of the question's words found in the hits (by inverse frequency if `weighted`)."""
         if not words:
             return 0.0
         text = "".join(self.keys[self.position[h.clause_id]] for h in hits)
-        return sum(1 for w in words if search_key(w) in text) / len(words)
+        weight = self.word_weight if weighted else (lambda w: 1.0)
+        total = sum(weight(w) for w in words) or 1.0
+        return sum(weight(w) for w in words if search_key(w) in text) / total
 
     def search(self, question: str, *, doc_filter: str | None = None, k: int | None = None,
                exclude_docs: set[str] | None = None) -> SearchResult:
@@ -123,15 +139,25 @@ class HybridRetriever:
         dense_rank = {i: r for r, i in enumerate(dense_order[:n], 1)}
         fused = self._fuse(candidates, bm25_scores, dense_scores, bm25_rank, dense_rank)
         ranked = sorted(fused, key=lambda i: (-fused[i], -dense_scores[i]))
-        hits = [Hit(clause_id=self.ids[i], doc_id=self.index.clauses[self.ids[i]]["doc_id"], score=fused[i],
+        ranked, named = self._rows_named_first(question, ranked, candidates)
+        hits = [Hit(clause_id=self.ids[i], doc_id=self.index.clauses[self.ids[i]]["doc_id"], score=fused.get(i, 0.0),
                     bm25=float(bm25_scores[i]), dense=float(dense_scores[i]), bm25_rank=bm25_rank.get(i),
-                    dense_rank=dense_rank.get(i), clause=self.index.clauses[self.ids[i]])
+                    dense_rank=dense_rank.get(i), clause=self.index.clauses[self.ids[i]], named=i in named)
                 for i in ranked[:max(k, 1)]]
         relevant, coverage, reason = self.relevance(question, scope, hits)
         t3 = time.perf_counter()
         return SearchResult(question=question, hits=hits, scope=scope, relevant=relevant, coverage=coverage,
                             reason=reason, timings_ms={"bm25": (t1 - t0) * 1000, "dense": (t2 - t1) * 1000,
                                                        "total": (t3 - t0) * 1000})
+
+    def _rows_named_first(self, question: str, ranked: list[int], candidates: list[int]) -> list[int]:
+        """"分解表第50项" names a task-table row: that row leads, whatever the scores say."""
+        numbers = {int(n) for n in _ROW_REFERENCE.findall(question)}
+        if not numbers:
+            return ranked, set()
+        named = [i for i in candidates if self.ids[i].rsplit("/", 2)[-2:-1] == ["table"]
+                 and int(self.ids[i].rsplit("/", 1)[-1]) in numbers]
+        return named + [i for i in ranked if i not in named], set(named)
 
     def dense_scores(self, question: str) -> np.ndarray:
         """Cosine of the question to every clause, through the llama-index vector store.

@@ -126,3 +126,14 @@ def test_answer_picks_sentences_not_whole_clauses(assistant):
     assert "四类推送法" in answer.answer
     cited = answer.citations[0]
     assert len(answer.answer) < len(cited.text) + 60
+
+
+def test_named_table_row_is_the_source(assistant):
+    answer = assistant.ask("松江区分解表中“加强业务能力建设”（第50项）的责任单位是哪个？")
+    assert answer.direct == "区政府办公室"
+    assert answer.citations[0].clause_id == "2024-songjiang/table/50"
+
+
+def test_issue_date_comes_from_the_footer_not_the_signing_date(assistant):
+    assert assistant.ask("浦东新区的工作要点通知是哪天印发的？").direct == "2024年4月28日"
+    assert assistant.ask("浦东新区的工作要点是哪天签发的？").direct == "2024年4月26日"

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -20,6 +21,8 @@ import screenshots as flow  # noqa: E402  (scripts/screenshots.py: the shared br
 ARTIFACTS = ROOT / "test-artifacts"
 
 pytestmark = [
+    pytest.mark.filterwarnings("ignore:.*no_silent_downcasting"),
+    pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
     pytest.mark.browser,
     pytest.mark.slow,
     pytest.mark.skipif(not flow.CHROMIUM.exists(),
@@ -69,8 +72,8 @@ def test_chat_sources_feedback_and_compare(app, page):
     assert "第 1 条回答的来源" in sources.inner_text()
     path = sources.locator(".src-path", has_text="依法规范答复信息公开申请").first
     path.scroll_into_view_if_needed()
-    assert path.is_visible()
-    assert sources.locator("mark").first.is_visible()
+    expect(path).to_be_visible()
+    expect(sources.locator("mark").first).to_be_visible()
     page.screenshot(path=str(ARTIFACTS / "chat-sources.png"))
 
     # 👍 on the answer: one JSON line with vote "up".
@@ -126,12 +129,15 @@ def test_document_tab_shows_outline_and_table(app, page):
     page.locator("[role=option]", has_text="2024年松江区政务公开工作要点").first.click()
     page.locator("#doc-meta", has_text="沪松府办〔2024〕12号").wait_for()
     heading = page.locator("#doc-outline .outline > details > summary", has_text="深入践行人民城市理念").first
+    expect(heading).to_be_visible()
     heading.click()
     sub = page.locator("#doc-outline summary", has_text="常态化推进政府开放活动").first
     sub.click()
     clause = page.locator("#doc-outline details[open] .clause", has_text="政府开放月").first
-    assert clause.is_visible() and "时间节点：8月" in clause.inner_text()
-    assert page.locator("#doc-table").is_visible()
+    expect(clause).to_be_visible()
+    expect(clause).to_contain_text("时间节点：8月")
+    expect(page.locator("#doc-table")).to_be_visible()
+    expect(page.locator("#doc-table")).to_contain_text("区政府各部门")
     page.screenshot(path=str(ARTIFACTS / "documents.png"), full_page=True)
 
 

@@ -30,6 +30,10 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 CROSS_DOC_QUESTION = "依申请公开办理有什么要求?"
 
+# Gradio's queue trips pandas 3 deprecation warnings on every event; not ours to fix.
+pytestmark = [pytest.mark.filterwarnings("ignore:.*no_silent_downcasting"),
+              pytest.mark.filterwarnings("ignore:The copy keyword is deprecated")]
+
 
 # --- fast: rendering -----------------------------------------------------------------------------
 
