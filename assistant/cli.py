@@ -272,9 +272,11 @@ def _register_knowledge(sub: argparse._SubParsersAction) -> None:
 
 
 def _register_eval(sub: argparse._SubParsersAction) -> None:
-    from assistant.evaluate import register_commands
+    from assistant.bench import register_commands as register_bench
+    from assistant.evaluate import register_commands as register_eval
 
-    register_commands(sub)
+    register_eval(sub)
+    register_bench(sub)
 
 
 # Later pipeline steps add their subcommands here without touching the above.
