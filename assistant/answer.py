@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from assistant import messages
 from assistant.facets import Facet, find_span, question_facets
 from assistant.retrieve import Hit, HybridRetriever, SearchResult
-from assistant.searchkey import compact, search_key
+from assistant.searchkey import bigrams, compact, search_key
 from assistant.structure import sentences
 
 CROSS_DOC_MIN_SHARE = 0.45     # a document joins a cross-document answer within this share of the best score
@@ -69,13 +69,8 @@ class Answer:
         }
 
 
-def _bigrams(text: str) -> set[str]:
-    t = compact(text)
-    return {t[i:i + 2] for i in range(len(t) - 1)}
-
-
 def similarity(a: str, b: str) -> float:
-    x, y = _bigrams(a), _bigrams(b)
+    x, y = bigrams(a), bigrams(b)
     return 2 * len(x & y) / (len(x) + len(y)) if x and y else 0.0
 
 
@@ -235,10 +230,10 @@ class ExtractiveAnswerer:
 
     def _matching_row(self, body: Hit, hits: list[Hit]) -> Hit | None:
         """The task-table row that repeats (part of) a body clause, for its deadline."""
-        body_bigrams = _bigrams(body.clause["text"])
+        body_bigrams = bigrams(body.clause["text"])
         for hit in hits:
             if hit.doc_id == body.doc_id and hit.clause.get("kind") == "table_row":
-                task = _bigrams(hit.clause["text"].split("\n")[0])
+                task = bigrams(hit.clause["text"].split("\n")[0])
                 if task and len(task & body_bigrams) >= 0.7 * len(task):
                     return hit
         return None
@@ -278,9 +273,9 @@ class ExtractiveAnswerer:
         out: list[Hit] = []
         for hit in chosen:
             if hit.clause.get("kind") == "table_row":
-                task = _bigrams(hit.clause["text"].split("\n")[0])
+                task = bigrams(hit.clause["text"].split("\n")[0])
                 body = next((h for h in hits if h.doc_id == hit.doc_id and h.clause.get("kind") == "item"
-                             and task and len(task & _bigrams(h.clause["text"])) >= 0.7 * len(task)), None)
+                             and task and len(task & bigrams(h.clause["text"])) >= 0.7 * len(task)), None)
                 hit = body or hit
             if hit not in out:
                 out.append(hit)

@@ -56,7 +56,6 @@ import re
 import sys
 import time
 import tomllib
-import unicodedata
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
@@ -65,7 +64,7 @@ from assistant import messages
 from assistant.answer import answer_sentences
 from assistant.config import PROJECT_ROOT, Settings
 from assistant.goldmatch import first_hit_rank, quote_hits, quote_key, text_key
-from assistant.searchkey import compact, search_key
+from assistant.searchkey import bigrams, compact, search_key, support  # noqa: F401  (bigrams re-exported)
 
 RECALL_K = 5
 MRR_DEPTH = 10
@@ -250,25 +249,9 @@ def point_found(point: str, answer_text: str) -> bool:
     return search_key(point) in answer_key(answer_text)
 
 
-_CJK_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaffA-Za-z0-9]+")
 
 
-def bigrams(text: str) -> set[str]:
-    """Character bigrams inside runs of CJK characters, letters and digits (NFKC, lower case)."""
-    out: set[str] = set()
-    for run in _CJK_RUN.findall(unicodedata.normalize("NFKC", text).lower()):
-        out.update(run[i:i + 2] for i in range(len(run) - 1))
-    return out
-
-
-def bigram_support(sentence: str, texts: list[str]) -> float:
-    wanted = bigrams(sentence)
-    if not wanted:
-        return 0.0
-    have: set[str] = set()
-    for text in texts:
-        have |= bigrams(text)
-    return len(wanted & have) / len(wanted)
+bigram_support = support  # the measure the LLM mode verifies with (assistant.searchkey.support)
 
 
 # --------------------------------------------------------------------------------------------

@@ -50,7 +50,7 @@ from assistant import messages
 from assistant.answer import Answer, ExtractiveAnswerer, _CitationList
 from assistant.config import Settings
 from assistant.retrieve import Hit, SearchResult
-from assistant.searchkey import compact
+from assistant.searchkey import bigrams, compact, support  # noqa: F401  (bigrams: part of this module's API)
 from assistant.structure import sentences as split_sentences
 
 # --- prompt -------------------------------------------------------------------------------------
@@ -90,31 +90,11 @@ SPAN_MIN_SHARE = 0.5      # a further clause sentence is a span when this share 
 _MARK = re.compile(r"[\[［【]\s*(\d+(?:\s*[,，、]\s*\d+)*)\s*[\]］】]")
 _PIECE = re.compile(r"[^。！？!?]*[。！？!?]?(?:\s*[\[［【]\s*\d+(?:\s*[,，、]\s*\d+)*\s*[\]］】])*")
 _BULLET = re.compile(r"^\s*(?:[-*•·]|\d{1,2}[.、)）]|[（(]\d{1,2}[)）])\s*")
-_RUN = re.compile(r"[0-9a-z\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 
 
 def _fold(text: str) -> str:
     return compact(unicodedata.normalize("NFKC", text)).lower()
-
-
-def bigrams(text: str) -> set[str]:
-    """Character bigrams inside runs of CJK characters, letters and digits (NFKC, lower case)."""
-    out: set[str] = set()
-    for run in _RUN.findall(_fold(text)):
-        out.update(run[i:i + 2] for i in range(len(run) - 1))
-    return out
-
-
-def support(sentence: str, clause_texts: list[str]) -> float:
-    """Share of the sentence's bigrams that occur in the clause texts (0.0 when it has none)."""
-    wanted = bigrams(sentence)
-    if not wanted:
-        return 0.0
-    have: set[str] = set()
-    for text in clause_texts:
-        have |= bigrams(text)
-    return len(wanted & have) / len(wanted)
 
 
 def missing_numbers(sentence: str, clause_texts: list[str]) -> list[str]:

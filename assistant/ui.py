@@ -598,8 +598,8 @@ def build_app(assistant: Assistant, settings: Settings, *, admin: bool | None = 
                         gr.Markdown("**文件提纲**（点击标题展开条款，含责任单位与时间节点）")
                         doc_outline = gr.HTML(outline0, elem_id="doc-outline", js_on_load=None)
                 doc_table_title = gr.Markdown(_table_title(table0))
-                doc_table = gr.Dataframe(value=table0, visible=bool(table0), headers=TABLE_HEADERS, interactive=False, wrap=True,
-                                         column_widths=["6%", "22%", "44%", "18%", "10%"], max_height=520,
+                doc_table = gr.Dataframe(value=table0, visible=bool(table0), headers=TABLE_HEADERS, interactive=False,
+                                         wrap=True, column_widths=["6%", "22%", "44%", "18%", "10%"], max_height=520,
                                          elem_id="doc-table", show_search="search")
 
             # ---------------------------------------------------------------- 对比
@@ -656,15 +656,16 @@ def build_app(assistant: Assistant, settings: Settings, *, admin: bool | None = 
                 yield from _ask(text, scope_value, state)
             except Exception:
                 log.exception("chat handler failed for %r", (text or "")[:200] if isinstance(text, str) else text)
-                state.messages = [m for m in state.messages if m.get("content") != f"*{THINKING}*"]
-                yield state.messages, sources_html(state.current), "", f"⚠️ {ERROR_REPLY}", state
+                state.messages = [{"role": m["role"], "content": md_escape(ERROR_REPLY)}
+                                  if m.get("content") == f"*{THINKING}*" else m for m in state.messages]
+                yield state.messages, sources_html(state.current), "", "", state
 
         def _ask(text: str, scope_value: str, state: ChatSession):
             text = text if isinstance(text, str) else ""
             current = sources_html(state.current)
             try:
                 # Validation first: an invalid question leaves the chat alone and keeps the text.
-                clean_question(text, runtime.settings)
+                cleaned = clean_question(text, runtime.settings)
             except InvalidQuestion as exc:
                 yield state.messages, current, text, f"⚠️ {exc}", state
                 return
@@ -677,7 +678,7 @@ def build_app(assistant: Assistant, settings: Settings, *, admin: bool | None = 
                                                {"role": "assistant", "content": f"*{THINKING}*"}]
             msg_index = len(state.messages) - 1
             yield state.messages, empty_html(SOURCES_LOADING), "", note, state
-            record: dict = {"n": len(state.answers) + 1, "msg_index": msg_index, "question": text.strip(),
+            record: dict = {"n": len(state.answers) + 1, "msg_index": msg_index, "question": cleaned,
                             "history": history, "scope": doc_filter}
             try:
                 answer = runtime.ask(text, state.conversation, doc_filter)
@@ -689,7 +690,7 @@ def build_app(assistant: Assistant, settings: Settings, *, admin: bool | None = 
                 body = md_escape(ERROR_REPLY)
                 record.update(notice=True, answer=ERROR_REPLY, citations=[])
             else:
-                body = rewritten_markdown(text.strip(), answer.rewritten_question) + answer_markdown(answer.answer)
+                body = rewritten_markdown(cleaned, answer.rewritten_question) + answer_markdown(answer.answer)
                 record.update(answer=answer.answer, rewritten_question=answer.rewritten_question, kind=answer.kind,
                               refused=answer.refused, answer_scope=list(answer.scope or []),
                               citations=[c.to_dict() for c in answer.citations])
@@ -949,7 +950,8 @@ def compare_html(runtime: Runtime, text: str | None) -> str:
         head = (f'<div class="cmp-doc">{esc(doc_label(meta))}</div>'
                 + (f'<div class="cmp-sub">{sub}</div>' if sub else ""))
         if hit is None or not result.relevant or result.coverage <= 0:
-            cards.append((2, f'<div class="cmp-card weak">{head}<div class="cmp-none">{COMPARE_NOT_COVERED}</div></div>'))
+            none = f'<div class="cmp-none">{COMPARE_NOT_COVERED}</div>'
+            cards.append((2, f'<div class="cmp-card weak">{head}{none}</div>'))
             continue
         clause = hit.clause
         path = " › ".join(esc(h) for h in clause.get("heading_path") or [])

@@ -26,7 +26,8 @@ pytestmark = [
     pytest.mark.browser,
     pytest.mark.slow,
     pytest.mark.skipif(not flow.CHROMIUM.exists(),
-                       reason="needs Debian's Chromium at /usr/bin/chromium: apt-get install -y chromium fonts-noto-cjk"),
+                       reason="needs Debian's Chromium at /usr/bin/chromium "
+                              "(apt-get install -y chromium fonts-noto-cjk fonts-noto-color-emoji)"),
 ]
 
 
