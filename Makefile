@@ -29,8 +29,8 @@ $(STAMP): pyproject.toml
 # Headless Chromium and a CJK font for the browser test (Debian packages; no browser download).
 browser-deps:
 	@if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi 'noto.*cjk'; then \
-		echo "installing chromium and fonts-noto-cjk (apt)"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
+		echo "installing chromium and CJK/emoji fonts (apt)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk fonts-noto-color-emoji >/dev/null; \
 	fi
 
 index: setup

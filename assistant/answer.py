@@ -104,7 +104,6 @@ class ExtractiveAnswerer:
     """Builds answers from a search result, using only sentences of the retrieved clauses."""
 
     def __init__(self, retriever: HybridRetriever) -> None:
-        self._avoid: set[str] = set()
         self.retriever = retriever
         self.documents = retriever.documents
         self.settings = retriever.settings
@@ -127,11 +126,13 @@ class ExtractiveAnswerer:
             out.extend(s for s in sentences(line) if compact(s))
         return out
 
-    def pick_sentences(self, clause: dict, words: list[str], limit: int | None = None) -> list[str]:
-        """The clause's sentences that answer the question, in document order."""
+    def pick_sentences(self, clause: dict, words: list[str], limit: int | None = None,
+                       avoid: frozenset[str] = frozenset()) -> list[str]:
+        """The clause's sentences that answer the question, in document order; none already in
+        `avoid` (compact forms of sentences this conversation has given)."""
         limit = limit or self.settings.max_sentences_per_clause
         candidates = [s for s in self._sentences(clause) if not self._is_heading(s, clause)] or self._sentences(clause)
-        fresh = [s for s in candidates if compact(s) not in self._avoid]
+        fresh = [s for s in candidates if compact(s) not in avoid]
         if not fresh:
             return []
         candidates = fresh
@@ -150,7 +151,7 @@ class ExtractiveAnswerer:
                avoid_sentences: set[str] = frozenset()) -> Answer:
         """`avoid_sentences`: already given in this conversation ("还有别的要求吗？")."""
         rewritten = rewritten or question
-        self._avoid = {compact(s) for s in avoid_sentences}
+        avoid = frozenset(compact(s) for s in avoid_sentences)
         hits = result.hits
         base = dict(question=question, rewritten_question=rewritten, scope=result.scope.doc_ids,
                     retrieved=[{"clause_id": h.clause_id, "doc_id": h.doc_id, "score": round(h.score, 5),
@@ -166,7 +167,7 @@ class ExtractiveAnswerer:
 
         docs = self._cross_doc_documents(result, hits, words)
         if len(docs) >= 2:
-            return self._cross_doc(docs, words, facet, cites, base)
+            return self._cross_doc(docs, words, facet, cites, base, avoid)
         if facet is not None:
             found = self._find_facet(facet, self._facet_candidates(facet, hits), words)
             if found is None:
@@ -188,7 +189,7 @@ class ExtractiveAnswerer:
                     lines.append(more[0] + messages.cite(cites.cite(extra, more[0])))
             return Answer(answer="\n".join(lines), refused=False, citations=cites.items, direct=span,
                           kind="factoid", **base)
-        return self._single(hits, words, cites, base)
+        return self._single(hits, words, cites, base, avoid)
 
     def _find_facet(self, facet: Facet, hits: list[Hit], words: list[str]) -> tuple[Hit, str, str] | None:
         """The first good clause with the asked-for span, in a sentence that is about the question."""
@@ -281,7 +282,8 @@ class ExtractiveAnswerer:
                 out.append(hit)
         return out
 
-    def _single(self, hits: list[Hit], words: list[str], cites: _CitationList, base: dict) -> Answer:
+    def _single(self, hits: list[Hit], words: list[str], cites: _CitationList, base: dict,
+                avoid: frozenset[str]) -> Answer:
         first = hits[0]
         # Further clauses only when they are about the question too, not merely close in score.
         chosen = [first] + [h for h in hits[1:self.settings.top_k] if h.doc_id == first.doc_id
@@ -292,7 +294,7 @@ class ExtractiveAnswerer:
         label = self.documents.get(first.doc_id, {}).get("place") or first.clause["doc_title"]
         lines = [messages.ACCORDING_TO.format(label=label)]
         for hit in chosen:
-            picked = [s for s in self.pick_sentences(hit.clause, words) if not self._duplicate(s, lines)]
+            picked = [s for s in self.pick_sentences(hit.clause, words, avoid=avoid) if not self._duplicate(s, lines)]
             if picked:
                 n = cites.cite(hit)
                 for s in picked:
@@ -315,7 +317,7 @@ class ExtractiveAnswerer:
         return list(by_doc.values())
 
     def _cross_doc(self, docs: list[list[Hit]], words: list[str], facet: Facet | None, cites: _CitationList,
-                   base: dict) -> Answer:
+                   base: dict, avoid: frozenset[str]) -> Answer:
         lines: list[str] = []
         picked_by_doc: list[tuple[str, str, int]] = []   # (doc_id, sentence, citation n)
         spans: list[tuple[str, str, int]] = []            # (doc_id, direct span, citation n)
@@ -335,7 +337,7 @@ class ExtractiveAnswerer:
             for hit in self._prefer_body([h for h in doc_hits[:2] if h is first or h.score >= first.score * CLAUSE_MIN_SHARE],
                                          doc_hits):
                 # Dedupe within the document only: another document saying the same is the point.
-                picked = [s for s in self.pick_sentences(hit.clause, words)
+                picked = [s for s in self.pick_sentences(hit.clause, words, avoid=avoid)
                           if not self._duplicate(s, lines[section_start:])]
                 if not picked:
                     continue

@@ -27,6 +27,7 @@ _INTERROGATIVE = re.compile(
     r"(?:是什么|有什么|有哪些|是哪|在几月|什么时候|几月|多少|哪些|哪个|怎么|如何|由谁|谁负责|谁|吗|呢|要求|有没有|是否|具体|什么)")
 _CROSS_DOC = re.compile(r"各区|各地|各文件|所有文件|哪些文件|都要求|普遍|共同|分别")
 _FACET_ONLY_MAX = 12
+_CONTINUATION = ("还", "另外", "此外", "其中", "具体", "同时", "再", "又")
 
 
 @dataclass
@@ -119,7 +120,11 @@ def rewrite_followup(question: str, history: list[Turn], documents: dict[str, di
         body = _PRONOUN.sub("", q)
         return Rewrite(_stem(prev) + body, "facet")
 
-    if own_place is None and place_text and not _CROSS_DOC.search(q):
+    # The conversation's place carries over only to a question that leans on what came before:
+    # "那…", "具体…", or one too short to stand alone. "依申请公开办理有什么要求？" after a 浦东
+    # question asks about every document again.
+    elliptical = _LEADING_THAT.match(q) or q.startswith(_CONTINUATION) or len(q) <= _FACET_ONLY_MAX
+    if own_place is None and place_text and elliptical and not _CROSS_DOC.search(q):
         return Rewrite(place_text + _LEADING_THAT.sub("", q), "place-carried")
     return Rewrite(q, None)
 

@@ -33,7 +33,7 @@ class Settings:
     eval_dir: Path = PROJECT_ROOT / "eval"
     cache_dir: Path = field(default_factory=_default_cache_dir)
     feedback_log: Path = PROJECT_ROOT / "feedback" / "feedback.jsonl"
-    # Optional per-document metadata overrides (JSON files named <doc_id>.json).
+    # Optional per-document metadata overrides (JSON files named <doc_id>.json); follows corpus_dir.
     overrides_dir: Path = PROJECT_ROOT / "corpus" / "overrides"
 
     # Ingestion.
@@ -73,7 +73,12 @@ class Settings:
     max_question_chars: int = 500
 
     def replace(self, **changes: object) -> "Settings":
-        return dataclasses.replace(self, **_coerce_all(changes))
+        changes = _coerce_all(changes)
+        # Override files live in the corpus folder unless placed elsewhere on purpose.
+        if "corpus_dir" in changes and "overrides_dir" not in changes \
+                and self.overrides_dir == self.corpus_dir / "overrides":
+            changes["overrides_dir"] = Path(changes["corpus_dir"]) / "overrides"
+        return dataclasses.replace(self, **changes)
 
 
 def _coerce(name: str, value: object) -> object:

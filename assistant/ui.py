@@ -489,8 +489,8 @@ class ChatSession:
 
 
 class Runtime:
-    """The loaded assistant, shared by all sessions. `ask` is serialised (the answerer keeps
-    per-question state); `reload` builds a new Assistant and swaps it in."""
+    """The loaded assistant, shared by all sessions; `reload` builds a new Assistant and swaps it
+    in. Questions run concurrently up to the queue's limit (each takes the assistant it finds)."""
 
     def __init__(self, assistant: Assistant, settings: Settings,
                  loader: Callable[[Settings], Assistant] | None = None) -> None:
@@ -506,14 +506,12 @@ class Runtime:
         return self.assistant.documents
 
     def ask(self, question: str, conversation: Conversation, doc_filter: str | None):
-        with self._lock:
-            return self.assistant.ask(question, conversation=conversation, doc_filter=doc_filter)
+        return self.assistant.ask(question, conversation=conversation, doc_filter=doc_filter)
 
     def search(self, topic: str, doc_id: str, k: int = 1):
-        with self._lock:
-            result = self.assistant.retriever.search(topic, doc_filter=doc_id, k=k)
-            words = self.assistant.retriever.content_words(topic, result.scope)
-        return result, words
+        retriever = self.assistant.retriever
+        result = retriever.search(topic, doc_filter=doc_id, k=k)
+        return result, retriever.content_words(topic, result.scope)
 
     def topics(self) -> list[tuple[str, str]]:
         if self._topics is None:

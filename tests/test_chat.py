@@ -69,3 +69,8 @@ def test_standalone_question_is_left_as_it_is(documents, question):
     assert rewrite_followup(question, [], documents).question == question
     r = _rewrite(["白鹤镇政府开放月是几月？"], "各区普遍怎么处理政策咨询？", documents)
     assert r.question == "各区普遍怎么处理政策咨询？" and r.rule is None
+
+
+def test_a_full_new_question_does_not_inherit_the_place(documents):
+    r = _rewrite(["浦东新区政府开放月在几月？"], "依申请公开办理有什么要求？", documents)
+    assert r.question == "依申请公开办理有什么要求？" and r.rule is None
