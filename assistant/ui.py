@@ -98,7 +98,7 @@ ADMIN_BUSY = "另一项文档管理操作正在进行，请稍后再试。"
 STREAM_DELAY_S = 0.03            # pause between streamed chunks of an answer
 MAX_ECHO_CHARS = 600             # a longer question is echoed in the chat cut to this length
 ADMIN_DOC_COLUMNS = ["编号", "标题", "年份", "地区", "文号", "日期", "条款数", "已索引"]
-COMPARE_FULL_COVERAGE = 0.6      # share of the topic's words a clause must contain to count as covering it
+COMPARE_FULL_COVERAGE = 0.5      # share of the topic's words a clause must contain to count as covering it
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\ufeff]")
 _MARKER = re.compile(r"\[(\d+)\]")
