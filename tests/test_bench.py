@@ -89,3 +89,15 @@ def test_bench_on_six_easy_questions(tmp_path):
     text = bench.format_bench(result)
     for label in ("BM25 only", "dense only", "hybrid (weighted", "hybrid (rrf", "naive llama-index", "p95", "cold build"):
         assert label in text, label
+
+
+@pytest.mark.slow
+def test_ask_bench_reports_percentiles(built_settings, tmp_path):
+    from assistant.bench import run_ask_bench
+
+    questions = tmp_path / "q.jsonl"
+    questions.write_text("\n".join(json.dumps({"question": q, "history": h}, ensure_ascii=False) for q, h in [
+        ("政府开放月在几月?", []), ("那浦东新区呢？", ["松江区政府开放月在几月？"]), ("明天天气怎么样", [])]),
+        encoding="utf-8")
+    result = run_ask_bench(built_settings, questions, rounds=1)
+    assert result["questions"] == 3 and 0 < result["p50_ms"] <= result["p95_ms"] <= result["max_ms"]
