@@ -6,6 +6,7 @@ question; the answer step refuses when it is False. How it is decided is in `rel
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import time
@@ -20,6 +21,9 @@ from assistant.index import ClauseIndex
 from assistant.scope import Scope, resolve_scope
 from assistant.searchkey import search_key
 from assistant.segmentation import ChineseTokenizer
+
+# bm25s logs every index build at DEBUG on its own logger; the app's console is for people.
+logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 
 @dataclass
