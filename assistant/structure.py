@@ -232,6 +232,37 @@ def _span_clauses(doc_id: str, base_id: str, kind: str, path: tuple[str, ...], t
     return clauses
 
 
+@dataclass
+class _Regions:
+    """Where the parts of a document start, as line indexes into the clean text."""
+
+    title: int | None        # the document's own title line ("2024年…工作要点")
+    first_heading: int       # "一、"
+    body_end: int            # first line after the numbered body
+    table_from: int          # caption of the task table (== body_end when there is none)
+    table_header: int | None
+    footer: int              # 抄送 / 印发 lines (len(lines) when none)
+
+
+def _regions(doc_id: str, texts: list[str]) -> _Regions:
+    first_heading = next((i for i, text in enumerate(texts)
+                          if (m := match_marker(text)) and m.rank == 1 and m.number == 1), None)
+    if first_heading is None:
+        raise StructureError(f"{doc_id}: 找不到“一、”开头的一级标题，无法解析结构 "
+                             f"(no top-level heading '一、' found)")
+    header = next((i for i in range(first_heading, len(texts)) if is_table_header(texts[i])), None)
+    footer = next((i for i in range(first_heading, len(texts)) if _FOOTER_START.search(texts[i])), len(texts))
+    table_from = header if header is not None else footer
+    if header is not None:
+        while table_from > first_heading and (is_table_caption(texts[table_from - 1])
+                                              or _ATTACHMENT.match(texts[table_from - 1])):
+            table_from -= 1
+        footer = next((i for i in range(header, len(texts)) if _FOOTER_START.search(texts[i])), len(texts))
+    title = next((i for i in range(first_heading - 1, -1, -1) if _TITLE_LINE.match(texts[i])), None)
+    return _Regions(title=title, first_heading=first_heading, body_end=min(table_from, footer),
+                    table_from=table_from, table_header=header, footer=footer)
+
+
 def parse_document(raw_text: str, doc_id: str, *, max_clause_chars: int = 360) -> Document:
     """Parse one document's raw text. Raises StructureError naming the document if it cannot."""
     if not raw_text.strip():
@@ -241,95 +272,79 @@ def parse_document(raw_text: str, doc_id: str, *, max_clause_chars: int = 360) -
     clean = normalize(raw_text)
     lines = _lines(clean.text)
     texts = [line.text for line in lines]
-
-    first_heading = next((i for i, line in enumerate(lines)
-                          if (m := match_marker(line.text)) and m.rank == 1 and m.number == 1), None)
-    if first_heading is None:
-        raise StructureError(f"{doc_id}: 找不到“一、”开头的一级标题，无法解析结构 "
-                             f"(no top-level heading '一、' found)")
-    header_at = next((i for i in range(first_heading, len(lines)) if is_table_header(texts[i])), None)
-    footer_at = next((i for i in range(first_heading, len(lines)) if _FOOTER_START.search(texts[i])),
-                     len(lines))
-    table_from = header_at if header_at is not None else footer_at
-    if header_at is not None:
-        while table_from > first_heading and (is_table_caption(texts[table_from - 1])
-                                              or _ATTACHMENT.match(texts[table_from - 1])):
-            table_from -= 1
-    body_end = min(table_from, footer_at)
-
-    title_at = next((i for i in range(first_heading - 1, -1, -1) if _TITLE_LINE.match(texts[i])), None)
-    preamble_end = title_at if title_at is not None else first_heading
-    meta = extract_metadata(doc_id, texts[:preamble_end],
-                            texts[title_at] if title_at is not None else None,
+    at = _regions(doc_id, texts)
+    preamble_end = at.title if at.title is not None else at.first_heading
+    meta = extract_metadata(doc_id, texts[:preamble_end], texts[at.title] if at.title is not None else None,
                             published=clean.published, source=clean.source)
-    title = meta.title
-    parts: list[tuple[str, str]] = [("preamble", t) for t in texts[:preamble_end]]
     clauses: list[Clause] = []
-    limit = max_clause_chars
+    parts: list[tuple[str, str]] = [("preamble", t) for t in texts[:preamble_end]]
 
     def add_block(kind: str, base_id: str, path: tuple[str, ...], span: list[_Line]) -> None:
-        if not span:
-            return
-        text = clean.text[span[0].start:span[-1].end]
-        clauses.extend(_span_clauses(doc_id, base_id, kind, path, text, span[0].start, title, limit))
+        if span:
+            text = clean.text[span[0].start:span[-1].end]
+            clauses.extend(_span_clauses(doc_id, base_id, kind, path, text, span[0].start, meta.title,
+                                         max_clause_chars))
 
-    if preamble_end:
-        add_block("preamble", "preamble", ("发文通知",), lines[:preamble_end])
-    if title_at is not None:
-        parts.append(("title", texts[title_at]))
-        intro = lines[title_at + 1:first_heading]
+    # Notice and introduction.
+    add_block("preamble", "preamble", ("发文通知",), lines[:preamble_end])
+    if at.title is not None:
+        intro = lines[at.title + 1:at.first_heading]
+        parts.append(("title", texts[at.title]))
         parts.extend(("intro", line.text) for line in intro)
         add_block("intro", "intro", ("总体要求",), intro)
 
+    # The numbered body: heading tree, one clause block per node with text of its own.
     builder = _OutlineBuilder()
-    for line in lines[first_heading:body_end]:
+    for line in lines[at.first_heading:at.body_end]:
         marker = match_marker(line.text)
         if marker and builder.accepts(marker):
             builder.open(marker, line)
         else:
             builder.add_paragraph(line)
-
     closing = _closing_paragraphs(builder, lines)
     for node, path in _walk(builder.roots):
-        labels = tuple(n.label for n in path)
         spans = set(node.paragraphs)
-        own = [line for line in lines if (line.start, line.end) in spans]
         before = len(clauses)
-        add_block("item", node.key, labels, own)
+        add_block("item", node.key, tuple(n.label for n in path), [ln for ln in lines if (ln.start, ln.end) in spans])
         node.clause_ids = [c.id for c in clauses[before:]]
-    # Parts in document order: heading lines and clause texts, as the text has them.
-    body_parts: list[tuple[int, str, str]] = [(line.start, "heading", line.text) for line in builder.heading_lines]
+    body_parts = [(line.start, "heading", line.text) for line in builder.heading_lines]
     body_parts += [(c.start, "clause", c.text) for c in clauses if c.kind == "item"]
     parts.extend((kind, text) for _, kind, text in sorted(body_parts))
-
     if closing:
         add_block("closing", "closing", ("结语",), closing)
         parts.append(("closing", clean.text[closing[0].start:closing[-1].end]))
 
-    tables: list[Table] = []
-    if header_at is not None:
-        table_end = next((i for i in range(header_at, len(lines)) if _FOOTER_START.search(texts[i])), len(lines))
-        caption_lines = texts[table_from:header_at]
-        caption = next((t for t in reversed(caption_lines) if is_table_caption(t)), "任务分解表")
-        titles = _heading_titles(builder.roots)
-        rows = parse_table(texts[header_at:table_end], titles)
-        tables.append(Table(caption=re.sub(r"^附件\s*\d*\s*[:：]\s*", "", caption), rows=rows))
-        parts.extend(("table", t) for t in texts[table_from:header_at + 1])
-        for row in rows:
-            parts.append(("table_row", "".join(row.own_cells)))
-            first, last = (lines[header_at + i] for i in row.lines)
-            clauses.append(_row_clause(doc_id, tables[-1].caption, row, title, first.start, last.end))
-        _link_deadlines(clauses, rows)
-        footer_at = table_end
-    footer = lines[footer_at:] if footer_at < len(lines) else []
-    footer = [line for line in footer if line.text]
-    if footer:
-        add_block("footer", "footer", ("版记",), footer)
-        parts.extend(("footer", line.text) for line in footer)
+    # The task table and the footer.
+    tables = []
+    if at.table_header is not None:
+        table, rows = _parse_task_table(doc_id, meta.title, lines, at, builder.roots)
+        tables.append(table)
+        clauses.extend(rows)
+        parts.extend(("table", t) for t in texts[at.table_from:at.table_header + 1])
+        parts.extend(("table_row", "".join(row.own_cells)) for row in table.rows)
+        _link_deadlines(clauses, table.rows)
+    footer = [line for line in lines[at.footer:] if line.text]
+    add_block("footer", "footer", ("版记",), footer)
+    parts.extend(("footer", line.text) for line in footer)
+
     _add_search_terms(clauses, meta)
     if not any(c.kind == "item" for c in clauses):
         raise StructureError(f"{doc_id}: 没有解析出任何条款 (no clauses parsed)")
     return Document(meta=meta, clean=clean, outline=builder.roots, clauses=clauses, tables=tables, parts=parts)
+
+
+def _parse_task_table(doc_id: str, title: str, lines: list[_Line], at: _Regions,
+                      outline: list[HeadingNode]) -> tuple[Table, list[Clause]]:
+    """The task table below the body: its rows, each also a clause citable on its own."""
+    texts = [line.text for line in lines]
+    captions = [t for t in texts[at.table_from:at.table_header] if is_table_caption(t)]
+    caption = re.sub(r"^附件\s*\d*\s*[:：]\s*", "", captions[-1] if captions else "任务分解表")
+    rows = parse_table(texts[at.table_header:at.footer], _heading_titles(outline))
+    clauses = []
+    for row in rows:
+        first, last = (lines[at.table_header + i] for i in row.lines)
+        clauses.append(_row_clause(doc_id, caption, row, title, first.start, last.end))
+    return Table(caption=caption, rows=rows), clauses
 
 
 def _add_search_terms(clauses: list[Clause], meta: DocumentMeta) -> None:
