@@ -293,7 +293,7 @@ def _ensure(settings: Settings, *, rebuild: bool, progress: bool) -> tuple[Claus
         vector_index = current.vector_index
         for doc_id in report.removed + report.updated:
             vector_index.delete_ref_doc(doc_id, delete_from_docstore=True)
-        vector_index.insert_nodes(new_nodes)
+        vector_index.insert_nodes(new_nodes, show_progress=progress)
 
     documents = {doc_id: old_docs[doc_id] for doc_id in report.kept}
     for doc_id, doc in parsed.items():
