@@ -16,7 +16,7 @@ import re
 from dataclasses import asdict, dataclass, field
 
 from assistant import messages
-from assistant.facets import Facet, find_span, question_facets
+from assistant.facets import Facet, find_span, question_facets, row_units
 from assistant.retrieve import Hit, HybridRetriever, SearchResult
 from assistant.searchkey import bigrams, compact, search_key
 from assistant.structure import sentences
@@ -245,11 +245,8 @@ class ExtractiveAnswerer:
         clause = hit.clause
         if clause.get("kind") == "table_row":
             number = hit.clause_id.rsplit("/", 1)[-1]
-            tail = clause["text"].split("\n")[-1] if "\n" in clause["text"] else ""
-            deadline = clause.get("deadline") or ""
-            units = tail[: -len(deadline)].strip() if deadline and tail.endswith(deadline) else tail
-            return [messages.ROW_FACTS.format(number=number, units=units or "—", deadline=deadline or "—",
-                                              cite=messages.cite(n))]
+            return [messages.ROW_FACTS.format(number=number, units=row_units(clause) or "—",
+                                              deadline=clause.get("deadline") or "—", cite=messages.cite(n))]
         lines = []
         for extra in facets[1:]:
             other = find_span(extra, sentence, clause, words)

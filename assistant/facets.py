@@ -64,16 +64,6 @@ def question_facets(question: str) -> list[Facet]:
     return facets
 
 
-def question_facet(question: str) -> Facet | None:
-    """The facet a factoid question asks for, or None for an open question."""
-    for kind, pattern, label in _FACETS:
-        if pattern.search(question):
-            unit = next((u for u in ("工作日", "个月", "天", "次", "项", "版", "月") if u in question), None)
-            return Facet(kind=kind, label=label, targets=_targets(question, kind), unit=unit,
-                         issued="印发" in question)
-    return None
-
-
 def _targets(question: str, kind: str) -> tuple[str, ...]:
     """Nouns that must be in a clause for it to answer a 多少-style question."""
     if kind not in ("number", "money"):
@@ -83,6 +73,13 @@ def _targets(question: str, kind: str) -> tuple[str, ...]:
         return ()
     noun = re.sub(r"^(?:政府网站|政务公开|工作|政府)", "", m.group(1)) or m.group(1)
     return (noun[-3:] if len(noun) > 3 else noun,)
+
+
+def row_units(clause: dict) -> str:
+    """A task-table row's 责任单位 as written: its second line, less the deadline after it."""
+    tail = clause["text"].split("\n")[-1] if "\n" in clause["text"] else ""
+    deadline = clause.get("deadline") or ""
+    return tail[: -len(deadline)].strip() if deadline and tail.endswith(deadline) else tail
 
 
 def _best(pattern: re.Pattern[str], sentence: str, facet: Facet, words: list[str]) -> str | None:
@@ -115,10 +112,7 @@ def find_span(facet: Facet, sentence: str, clause: dict, words: list[str] = ()) 
         return None
     if kind == "units":
         if clause.get("kind") == "table_row":
-            tail = clause["text"].split("\n")[-1]
-            deadline = clause.get("deadline") or ""
-            units = tail[: -len(deadline)].strip() if deadline and tail.endswith(deadline) else tail
-            return units or None
+            return row_units(clause) or None
         groups = units_in_parentheses(sentence)
         if groups:
             m = re.search(r"[（(]([^（）()]*%s[^（）()]*)[）)]" % re.escape(groups[0]), sentence)
