@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 
 from assistant import messages
 from assistant.facets import Facet, find_span, question_facets, row_units
+from assistant.query.understand import Query
 from assistant.retrieve import Hit, HybridRetriever, SearchResult
 from assistant.searchkey import bigrams, compact, search_key
 from assistant.structure import sentences
@@ -56,8 +57,9 @@ class Answer:
     retrieved: list[dict]
     timings_ms: dict[str, float]
     direct: str | None = None
-    kind: str = "extractive"   # extractive | factoid | cross_doc | not_stated | refusal | llm
+    kind: str = "extractive"   # extractive | factoid | cross_doc | not_stated | refusal | closest | llm
     notes: list[str] = field(default_factory=list)
+    query: Query | None = None   # how the question was understood
 
     def to_dict(self) -> dict:
         return {
@@ -66,6 +68,7 @@ class Answer:
             "citations": [c.to_dict() for c in self.citations], "retrieved": self.retrieved,
             "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
             "direct": self.direct, "kind": self.kind, "notes": self.notes,
+            "query": self.query.to_dict() if self.query else None,
         }
 
 
@@ -160,8 +163,9 @@ class ExtractiveAnswerer:
         if not result.relevant or not hits:
             return Answer(answer=self.refusal_text(result), refused=True, citations=[], kind="refusal",
                           notes=[result.reason], **base)
-        words = self._words(rewritten, result)
-        facets = question_facets(rewritten)
+        query = result.query
+        words = query.content_words if query else self._words(rewritten, result)
+        facets = query.facets if query else question_facets(rewritten)
         facet = facets[0] if facets else None
         cites = _CitationList(self.documents)
 
@@ -392,7 +396,7 @@ class ExtractiveAnswerer:
         if near and on_topic:
             lines.append(near[0] + messages.cite(cites.cite(related, near[0])))
         if result.scope.doc_ids and facet.kind not in ("person", "place"):
-            elsewhere = self.retriever.search(question, exclude_docs=set(result.scope.doc_ids), k=6)
+            elsewhere = self.retriever.search(result.query or question, exclude_docs=set(result.scope.doc_ids), k=6)
             if elsewhere.relevant:
                 found = self._find_facet(facet, elsewhere.hits, words)
                 if found and self.retriever.coverage(words, [found[0]]) >= 0.5:

@@ -53,6 +53,7 @@ class Settings:
     fusion: str = "weighted"  # "weighted" (min-max normalised scores) or "rrf"
     fusion_alpha: float = 0.6  # weight of BM25 in weighted fusion
     scope_boost: float = 1.0
+    expansion_weight: float = 0.5  # weight of thesaurus terms' BM25 scores beside the question's own
 
     # Answering.
     max_sentences_per_clause: int = 3

@@ -25,6 +25,9 @@ class Facet:
 # Order matters: the first matching kind wins ("几个工作日" is a duration, not a count).
 _FACETS: tuple[tuple[str, re.Pattern[str], str], ...] = (
     ("doc_number", re.compile(r"文号|发文字号|字号"), "文号"),
+    ("issuer", re.compile(r"谁发的|谁印发|谁制定|谁出的|谁签发|发文机关|发文单位|发文机构|印发单位|发布单位|发布机构|发布机关"
+                          r"|制定单位|制发单位|哪个(?:单位|部门|机关)(?:印发|发布|制定|出台|发的|下发)|落款"), "发文单位"),
+    ("title", re.compile(r"标题|全称|文件名|(?:文件|要点|计划|方案)(?:的名字|叫什么)|题目"), "标题"),
     ("recipients", re.compile(r"主送|发给|印发给|下发给|抄送|发到|发送给"), "发送对象"),
     ("person", re.compile(r"名字|姓名|叫什么|(?:领导|负责人|主任|局长|镇长|区长)是谁"), "人员姓名"),
     ("place", re.compile(r"地点|地址|在哪里举办|在哪儿举办|哪个地方|什么地方"), "地点"),
@@ -32,9 +35,10 @@ _FACETS: tuple[tuple[str, re.Pattern[str], str], ...] = (
     ("units", re.compile(r"哪个单位|哪些单位|哪个部门|哪些部门|谁负责|由谁|哪家|责任单位|牵头单位|谁来|归谁|归哪|哪个机关|是谁"), "责任单位"),
     ("duration", re.compile(r"几个工作日|多少个工作日|几天|多少天|多久|多长时间|期限|时限"), "具体时限"),
     ("date", re.compile(r"几月|哪个月|什么时候|啥时候|几时|何时|哪天|哪一天|什么时间|时间节点|日期|截止|几号|哪年"), "具体时间"),
-    ("count", re.compile(r"几次|多少次|几项|第几项|第几|几版|多少项|几个|几类"), "具体数量"),
+    # "哪几类/哪几个方面/哪些环节" asks for the items themselves (a list), not how many.
+    ("count", re.compile(r"(?<!哪)(?:几次|多少次|几项|第几项|第几|几版|多少项|几个|几类|几条|几方面)"), "具体数量"),
     ("theme", re.compile(r"主题|口号"), "主题"),
-    ("number", re.compile(r"多少|几"), "具体数字"),
+    ("number", re.compile(r"多少|(?<!哪)几(?![乎])"), "具体数字"),
 )
 
 _DATE = re.compile(
@@ -45,6 +49,7 @@ _DURATION = re.compile(r"\d+\s*个?\s*工作日(?:内)?|\d+\s*(?:日|天)内|\d+
 _COUNT = re.compile(r"第\s*\d+\s*次|\d+(?:\.\d+)?\s*(?:次|项|个|版|份|类)|[一二三四五六七八九十两]+(?:次|项|类|个)|多次")
 _MONEY = re.compile(r"\d+(?:\.\d+)?\s*(?:万元|亿元|元)")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?\s*[个次项版份天日月年类%％]?")
+_RESPONSIBILITY = re.compile(r"负责|牵头|责任单位|落实|承办")
 _QUOTED = re.compile(r"“([^”]{2,40})”")
 _RESPONSIBLE = re.compile(r"([\u4e00-\u9fff、]{2,20}?)(?:牵头|协调推进|负责|主抓)")
 # "政策制定单位要及时启动专题调查": an organisation as the subject of a requirement.
@@ -61,6 +66,10 @@ def question_facets(question: str) -> list[Facet]:
             unit = next((u for u in ("工作日", "个月", "天", "次", "项", "版", "月") if u in question), None)
             facets.append(Facet(kind=kind, label=label, targets=_targets(question, kind), unit=unit,
                                 issued="印发" in question))
+    kinds = {f.kind for f in facets}
+    # "哪个单位印发的" and "主送哪些单位" name a unit without asking who is responsible.
+    if kinds & {"issuer", "recipients"} and not _RESPONSIBILITY.search(question):
+        facets = [f for f in facets if f.kind != "units"]
     return facets
 
 
@@ -100,7 +109,7 @@ def _best(pattern: re.Pattern[str], sentence: str, facet: Facet, words: list[str
 def find_span(facet: Facet, sentence: str, clause: dict, words: list[str] = ()) -> str | None:
     """The verbatim span of `sentence` that answers `facet`, if there is one."""
     kind = facet.kind
-    if kind in ("person", "place"):
+    if kind in ("person", "place", "issuer", "title"):
         return None  # the documents name no people or venues; never guess one
     if kind == "recipients":
         if clause.get("kind") == "footer":

@@ -13,10 +13,11 @@ import unicodedata
 
 from assistant import messages
 from assistant.answer import Answer, ExtractiveAnswerer
-from assistant.chat import Conversation
+from assistant.query.followup import Conversation
 from assistant.config import Settings
 from assistant.corpus import UnknownDocument
 from assistant.index import BuildReport, ClauseIndex, ensure_index
+from assistant.query.understand import Query
 from assistant.retrieve import HybridRetriever
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\ufeff]")
@@ -71,23 +72,30 @@ class Assistant:
         if conversation is None:
             conversation = Conversation.from_questions(
                 [clean_question(h, self.settings) for h in history or [] if h and h.strip()], self.documents)
-        rewrite = conversation.rewrite(text, self.documents)
+        query = self.retriever.understanding.understand(text, conversation, doc_filter)
 
         t0 = time.perf_counter()
-        result = self.retriever.search(rewrite.question, doc_filter=doc_filter, k=RETRIEVE_K)
+        result = self.retriever.search(query, k=RETRIEVE_K)
         t1 = time.perf_counter()
         if self.llm is not None and result.relevant:
-            answer = self.llm.answer(text, result, rewritten=rewrite.question,
-                                     avoid_sentences=rewrite.avoid_sentences)
+            answer = self.llm.answer(text, result, rewritten=query.rewrite, avoid_sentences=query.avoid_sentences)
         else:
-            answer = self.answerer.answer(text, result, rewritten=rewrite.question,
-                                          avoid_sentences=rewrite.avoid_sentences)
+            answer = self.answerer.answer(text, result, rewritten=query.rewrite, avoid_sentences=query.avoid_sentences)
         t2 = time.perf_counter()
         answer.retrieved = answer.retrieved[: self.settings.top_k * 2]
         answer.timings_ms = {"retrieve": (t1 - t0) * 1000, "answer": (t2 - t1) * 1000,
                              "total": (t2 - started) * 1000}
-        if rewrite.rule:
-            answer.notes.append(f"follow-up rule: {rewrite.rule}")
+        answer.query = query
+        if query.rule:
+            answer.notes.append(f"follow-up rule: {query.rule}")
         used = [c.text[a:b] for c in answer.citations for a, b in c.spans]
-        conversation.record(text, rewrite.question, answer.scope or sorted({c.doc_id for c in answer.citations}), used)
+        conversation.record(text, query.rewrite, answer.scope or sorted({c.doc_id for c in answer.citations}), used)
         return answer
+
+    def understand(self, question: str, *, history: list[str] | None = None,
+                   doc_filter: str | None = None) -> Query:
+        """How the assistant reads `question` after `history` (what `ask --explain` prints)."""
+        text = clean_question(question, self.settings)
+        conversation = Conversation.from_questions(
+            [clean_question(h, self.settings) for h in history or [] if h and h.strip()], self.documents)
+        return self.retriever.understanding.understand(text, conversation, doc_filter)

@@ -18,7 +18,8 @@ from llama_index.core.vector_stores.types import VectorStoreQuery
 
 from assistant.config import Settings
 from assistant.index import ClauseIndex
-from assistant.scope import Scope, resolve_scope
+from assistant.query.understand import Query, QueryUnderstanding
+from assistant.query.scope import Scope
 from assistant.searchkey import search_key
 from assistant.segmentation import ChineseTokenizer
 
@@ -53,6 +54,7 @@ class SearchResult:
     coverage: float              # share of the question's content words found in the best hits
     reason: str = ""
     timings_ms: dict[str, float] = field(default_factory=dict)
+    query: Query | None = None   # the understood question this result answers
 
 
 # Relevance gate. Measured on eval/questions.jsonl (see README, "How refusal is decided"): the
@@ -82,22 +84,14 @@ class HybridRetriever:
         self.bm25 = bm25s.BM25()
         self.bm25.index([self.tokenizer.tokens(index.clauses[i]["index_text"]) or ["∅"] for i in self.ids],
                         show_progress=False)
+        self.understanding = QueryUnderstanding(self.documents, self.tokenizer)
         self.embed_model = index.vector_index._embed_model
         self._query_vectors: dict[str, list[float]] = {}
         self._weights: dict[str, float] = {}
 
     def content_words(self, question: str, scope: Scope) -> list[str]:
-        """The question's words that must be found in an answer (places and years excluded)."""
-        names = set(scope.places) | set(scope.unknown_places)
-        for meta in self.documents.values():
-            names.update(meta.get("aliases") or [])
-        words = []
-        for token in dict.fromkeys(self.tokenizer.tokens(question)):
-            if any(token in name for name in names) or token.isdigit() or token.endswith("年"):
-                continue
-            words.append(token)
-        # Keep the longest forms: "依申请公开" covers "申请", "公开", "依申请".
-        return [w for w in words if not any(w != o and w in o for o in words)]
+        """The question's words that must be found in an answer (see QueryUnderstanding)."""
+        return self.understanding.content_words(question, scope)
 
     def word_weight(self, word: str) -> float:
         """Inverse clause frequency: "政务公开" is in most clauses and says little; "经费" says a lot."""
@@ -116,13 +110,16 @@ class HybridRetriever:
         total = sum(weight(w) for w in words) or 1.0
         return sum(weight(w) for w in words if search_key(w) in text) / total
 
-    def search(self, question: str, *, doc_filter: str | None = None, k: int | None = None,
+    def search(self, question: str | Query, *, doc_filter: str | None = None, k: int | None = None,
                exclude_docs: set[str] | None = None) -> SearchResult:
-        """Rank clauses for `question`. `exclude_docs` searches the rest of the corpus instead of
-        the question's own scope (to say where else a detail is stated)."""
+        """Rank clauses for an understood `Query` (a plain string is understood first, standing
+        alone). `exclude_docs` searches the rest of the corpus instead of the question's own scope
+        (to say where else a detail is stated)."""
         k = k or self.settings.top_k
         t0 = time.perf_counter()
-        scope = resolve_scope(question, self.documents, doc_filter)
+        query = question if isinstance(question, Query) else self.understanding.understand(question, None, doc_filter)
+        question = query.rewrite
+        scope = query.scope
         allowed = set(scope.doc_ids)
         if exclude_docs:
             allowed = set(self.documents) - exclude_docs
@@ -130,6 +127,11 @@ class HybridRetriever:
 
         tokens = self.tokenizer.tokens(question)
         bm25_scores = self.bm25.get_scores(tokens) if tokens else np.zeros(len(self.ids))
+        extra = self.tokenizer.tokens(" ".join(query.expansions))
+        if extra:
+            # Thesaurus terms help a colloquial question find the plan's wording, at a discount:
+            # they are our reading of the question, not the user's words.
+            bm25_scores = bm25_scores + self.settings.expansion_weight * self.bm25.get_scores(extra)
         t1 = time.perf_counter()
         dense_scores = self.dense_scores(question)
         t2 = time.perf_counter()
@@ -148,11 +150,11 @@ class HybridRetriever:
                     bm25=float(bm25_scores[i]), dense=float(dense_scores[i]), bm25_rank=bm25_rank.get(i),
                     dense_rank=dense_rank.get(i), clause=self.index.clauses[self.ids[i]], named=i in named)
                 for i in ranked[:max(k, 1)]]
-        relevant, coverage, reason = self.relevance(question, scope, hits)
+        relevant, coverage, reason = self.relevance(query, scope, hits)
         t3 = time.perf_counter()
         return SearchResult(question=question, hits=hits, scope=scope, relevant=relevant, coverage=coverage,
                             reason=reason, timings_ms={"bm25": (t1 - t0) * 1000, "dense": (t2 - t1) * 1000,
-                                                       "total": (t3 - t0) * 1000})
+                                                       "total": (t3 - t0) * 1000}, query=query)
 
     def _rows_named_first(self, question: str, ranked: list[int], candidates: list[int]) -> list[int]:
         """"分解表第50项" names a task-table row: that row leads, whatever the scores say."""
@@ -202,13 +204,13 @@ class HybridRetriever:
         return {i: alpha * bm25_scores[i] / top_bm25 + (1 - alpha) * (dense_scores[i] - low) / spread
                 for i in pool}
 
-    def relevance(self, question: str, scope: Scope, hits: list[Hit]) -> tuple[bool, float, str]:
+    def relevance(self, query: Query, scope: Scope, hits: list[Hit]) -> tuple[bool, float, str]:
         if not hits:
             return False, 0.0, "no clause matched"
         if not scope.covered:
             missing = scope.unknown_places + [f"{y}年" for y in scope.unknown_years]
             return False, 0.0, f"not covered by the corpus: {'、'.join(map(str, missing))}"
-        words = self.content_words(question, scope)
+        words = query.content_words
         coverage = self.coverage(words, hits[:3])
         best_dense = max(h.dense for h in hits[:3])
         if coverage == 0:

@@ -29,19 +29,13 @@ def stopwords() -> frozenset[str]:
     return frozenset(_lines(LEXICON_DIR / "stopwords.txt"))
 
 
-@lru_cache(maxsize=1)
-def known_places() -> tuple[str, ...]:
-    """Place names a question may use (districts, cities), longest first."""
-    return tuple(sorted(set(_lines(LEXICON_DIR / "places.txt")), key=len, reverse=True))
-
-
 class ChineseTokenizer:
     """jieba in search mode with the field's terms and the corpus's place names as words."""
 
     def __init__(self, extra_words: list[str] = ()) -> None:
         self._jieba = jieba.Tokenizer()
         self._jieba.load_userdict(str(LEXICON_DIR / "userdict.txt"))
-        for word in list(extra_words) + list(known_places()):
+        for word in extra_words:
             self._jieba.add_word(word, freq=100)
         self._stop = stopwords()
 

@@ -30,7 +30,7 @@ from typing import Any, Callable
 import gradio as gr
 
 from assistant import messages
-from assistant.chat import Conversation
+from assistant.query.followup import Conversation
 from assistant.config import Settings
 from assistant.corpus import SUPPORTED_SUFFIXES, UnknownDocument, load_corpus, load_document
 from assistant.feedback import FeedbackError, record_feedback

@@ -25,7 +25,7 @@ from assistant.config import load_settings
 from assistant.llm import (SUPPORT_THRESHOLD, LLMAnswerer, bigrams, is_refusal, missing_numbers, parse_reply,
                            support, validate_llm_settings)
 from assistant.retrieve import Hit, SearchResult
-from assistant.scope import Scope
+from assistant.query.scope import Scope
 from assistant.searchkey import compact
 from assistant.structure import sentences
 

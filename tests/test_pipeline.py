@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from assistant import messages
-from assistant.chat import Conversation
+from assistant.query.followup import Conversation
 from assistant.corpus import UnknownDocument
 from assistant.pipeline import InvalidQuestion
 

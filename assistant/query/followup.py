@@ -16,8 +16,9 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
-from assistant.scope import named_places
-from assistant.segmentation import known_places
+from assistant.query.scope import named_places
+from assistant.query.gazetteer import places_in
+from assistant.query.normalize import normalize_question
 
 _PLACE_SWAP = re.compile(r"^(?:那|那么|那如果是|换成)?\s*(?P<x>[^，,。？?]{1,30}?)\s*(?:的)?(?:情况|规定|要求)?呢[？?。!！]*$")
 _MORE = re.compile(r"^(?:那)?(?:还有|另外还有|此外还有|其他还有)(?:没有)?(?:别的|其他|其它|什么|哪些)?(?:要求|规定|内容|措施|举措|的)?(?:吗|呢|么)?[？?。，,]*")
@@ -25,6 +26,8 @@ _PRONOUN = re.compile(r"^(?:那)?(?:它|其|这项|该项|这个|此项|这些|�
 _LEADING_THAT = re.compile(r"^(?:那么|那|就是说|请问)")
 _INTERROGATIVE = re.compile(
     r"(?:是什么|有什么|有哪些|是哪|在几月|什么时候|几月|多少|哪些|哪个|怎么|如何|由谁|谁负责|谁|吗|呢|要求|有没有|是否|具体|什么)")
+_NEW_TOPIC = re.compile(r"^(?:换个问题|换个话题|另外问一下|另一个问题|再问一个|再问个|问个别的|另问)[^，,：:。]{0,4}[，,：:。\s]+")
+_SAME_QUESTION = re.compile(r"^(?:同样的问题|同一个问题|一样的问题|同样)[，,：:\s]*(?P<x>[^，,。？?]{1,20}?)(?:是)?(?:怎么说|怎么规定|如何规定|是怎么规定的|的情况|又如何|呢)?[？?。]*$")
 _CROSS_DOC = re.compile(r"各区|各地|各文件|所有文件|哪些文件|都要求|普遍|共同|分别")
 _FACET_ONLY_MAX = 12
 _CONTINUATION = ("还", "另外", "此外", "其中", "具体", "同时", "再", "又")
@@ -57,20 +60,16 @@ def _place_phrase(question: str, documents: dict[str, dict]) -> tuple[int, int] 
         alias = places[0][0]
         start = question.find(alias)
         end = start + len(alias)
-        for district in known_places():
-            if question[:start].endswith(district):
-                start -= len(district)
-                break
+        before = [(pos, name) for pos, name in places_in(question[:start]) if pos + len(name) == start]
+        if before:
+            start = before[-1][0]
         for suffix in ("新区", "街道", "区", "镇"):
             if question[end:].startswith(suffix):
                 end += len(suffix)
                 break
         return start, end
-    for name in known_places():
-        pos = question.find(name)
-        if pos >= 0:
-            return pos, pos + len(name)
-    return None
+    named = places_in(question)
+    return (named[0][0], named[0][0] + len(named[0][1])) if named else None
 
 
 def _is_place(text: str, documents: dict[str, dict]) -> bool:
@@ -93,8 +92,13 @@ def _tail(question: str) -> str:
 def rewrite_followup(question: str, history: list[Turn], documents: dict[str, dict]) -> Rewrite:
     """The standalone form of `question` given the earlier turns (see the module docstring)."""
     q = _fold(question)
-    if not history:
-        return Rewrite(q, None)
+    fresh = _NEW_TOPIC.match(q)
+    if not history or fresh:
+        # "换个问题，…": whatever follows stands alone; nothing carries over.
+        return Rewrite(q[fresh.end():] if fresh else q, "new-topic" if fresh else None)
+    same = _SAME_QUESTION.match(q)
+    if same and _place_phrase(same.group("x"), documents):
+        q = same.group("x").strip() + "呢？"
     prev = history[-1].rewritten
     prev_place = _place_phrase(prev, documents)
     place_text = prev[prev_place[0]:prev_place[1]] if prev_place else ""
@@ -146,6 +150,6 @@ class Conversation:
         """Rebuild the state from earlier user questions (CLI --history, batch files)."""
         conversation = cls()
         for question in questions:
-            rewrite = conversation.rewrite(question, documents)
+            rewrite = conversation.rewrite(normalize_question(question), documents)
             conversation.record(question, rewrite.question, [], [])
         return conversation

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.chat import Conversation, rewrite_followup
+from assistant.query.followup import Conversation, rewrite_followup
 
 
 @pytest.fixture(scope="module")

@@ -10,10 +10,8 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
-from assistant.segmentation import known_places
+from assistant.query.gazetteer import full_name, parents, places_in
 
-_TOWN = re.compile(r"([\u4e00-\u9fff]{2,4}?(?:街道|镇|乡))")
-_GENERIC_TOWN = re.compile(r"^(?:乡镇|城镇|各镇|本镇|街镇|全镇|该镇|集镇|各街道|本街道|该街道|全街道|各乡|.*各街镇)$")
 _YEAR = re.compile(r"((?:19|20)\d{2})\s*年(?:度)?")
 _DOC_WORDS = re.compile(r"^\s*(?:年度)?(?:的)?\s*(?:政务公开|工作要点|工作计划|要点|计划|文件)")
 
@@ -55,8 +53,20 @@ def named_places(question: str, documents: dict[str, dict]) -> list[tuple[str, s
     return [(alias, doc_id) for _, alias, doc_id in sorted(found)]
 
 
-def _district_short(name: str) -> str:
-    return re.sub(r"(?:新区|区|县)$", "", name)
+def _ancestors(meta: dict) -> set[str]:
+    """Every division a document's place lies in (白鹤镇 -> 青浦区, 上海市)."""
+    out = {meta.get(k) for k in ("district", "city", "province")} - {None, meta.get("place")}
+    for name in list(out) + [meta.get("place")]:
+        if name:
+            out |= parents(name)
+    return out
+
+
+def _drop_qualifiers(places: list[tuple[str, str]], documents: dict[str, dict]) -> list[tuple[str, str]]:
+    """"上海市松江区": 上海市 qualifies 松江区; it does not ask about the city's own plan too."""
+    named = {doc_id for _, doc_id in places}
+    return [(alias, doc_id) for alias, doc_id in places
+            if not any(documents[doc_id].get("place") in _ancestors(documents[o]) for o in named if o != doc_id)]
 
 
 def resolve_scope(question: str, documents: dict[str, dict], doc_filter: str | None = None) -> Scope:
@@ -67,34 +77,25 @@ def resolve_scope(question: str, documents: dict[str, dict], doc_filter: str | N
         scope.doc_ids, scope.explicit = [doc_filter], True
 
     places = named_places(q, documents)
-    for alias, doc_id in places:
+    spans = [(q.find(alias), q.find(alias) + len(alias)) for alias, _ in places]
+    for alias, doc_id in _drop_qualifiers(places, documents):
         scope.places.append(documents[doc_id].get("place") or alias)
         if not scope.explicit and doc_id not in scope.doc_ids:
             scope.doc_ids.append(doc_id)
 
-    covered_spans = [alias for alias, _ in places]
-    # Districts whose only corpus document is a town's (宝山区 -> 淞南镇): the district itself
-    # is not covered, but say which document is near.
-    by_district: dict[str, list[str]] = {}
-    for doc_id, meta in documents.items():
-        if meta.get("district"):
-            by_district.setdefault(meta["district"], []).append(doc_id)
-    for name in known_places():
-        if name not in q or any(name in span for span in covered_spans):
+    # Any other place the question names is one the corpus has no document for, unless it only
+    # qualifies a named document's place ("宝山淞南镇"). Documents inside it are offered instead.
+    named_ancestors = set().union(*(_ancestors(documents[d]) for _, d in places)) if places else set()
+    for pos, name in places_in(q):
+        if any(a <= pos < b or pos <= a < pos + len(name) for a, b in spans):
             continue
-        covered_spans.append(name)
-        district = next((d for d in by_district if name in (d, _district_short(d))), None)
-        if district and any(documents[d].get("place") == district for d in by_district[district]):
-            continue  # a district-level document exists and was matched through its alias
-        if district and any(doc in scope.doc_ids for doc in by_district[district]):
-            continue  # "宝山淞南镇": the town is named too
-        scope.unknown_places.append(name)
-        if district:
-            scope.related_docs.extend(by_district[district])
-    for town in _TOWN.findall(q):
-        if _GENERIC_TOWN.match(town) or any(town in span or span in town for span in covered_spans):
+        full = full_name(name)
+        if full in named_ancestors or name in named_ancestors:
             continue
-        scope.unknown_places.append(town)
+        if full not in scope.unknown_places:
+            scope.unknown_places.append(full)
+        scope.related_docs.extend(d for d, meta in documents.items()
+                                  if full in _ancestors(meta) and d not in scope.related_docs)
 
     for match in _YEAR.finditer(q):
         year = int(match.group(1))

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.scope import resolve_scope
+from assistant.query.scope import resolve_scope
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,98 @@
+"""Every place name of China a question may use, from jionlp's administrative-division data.
+
+A place the corpus has no document for must be recognised as a place (so the answer says the
+corpus lacks it) without anyone listing it by hand; the documents' own places come from their
+metadata, not from here.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from functools import lru_cache
+
+# Division names that are also ordinary words of the field; never read as places on their own.
+_NOT_A_PLACE = frozenset({"新区", "开发区", "高新区", "城区", "郊区", "市区", "矿区", "林区", "示范区"})
+# Short forms (alias without 省/市/区/县) are used by people for provinces, cities and the districts
+# of the four municipalities ("徐汇", "和平"); a county's bare alias elsewhere is too often a word.
+_MUNICIPALITIES = ("北京市", "天津市", "上海市", "重庆市")
+_GENERIC_TOWN = re.compile(
+    r"^(?:各|本|该|全|每个?|所属|相关|有关|所在|辖区|属地|乡|城|集|市|街)(?:街道|镇|乡|街镇|乡镇)$|.*(?:街镇|乡镇)$")
+# A town or street is named by two to four characters before 镇/街道; function words never belong to
+# a name ("各街道和各镇"). 乡 alone is left out: "城乡", "下乡" are words, not places.
+TOWN = re.compile(r"((?:(?![和与及各等的在对要是为将把从向或、])[\u4e00-\u9fff]){2,4}?(?:街道|镇))")
+
+
+def _aliases(entry: dict) -> list[str]:
+    alias = entry.get("_alias") or []
+    return [alias] if isinstance(alias, str) else list(alias)
+
+
+_PARENTS: dict[str, set[str]] = {}
+
+
+@lru_cache(maxsize=1)
+def place_names() -> dict[str, str]:
+    """{name as typed: full name}, for provinces, cities and counties."""
+    logging.getLogger("jionlp").setLevel(logging.WARNING)
+    import jionlp  # noqa: PLC0415 - its data loads on first use only
+
+    names: dict[str, str] = {}
+    _PARENTS.clear()
+
+    def add(name: str, full: str, *parents: str) -> None:
+        _PARENTS.setdefault(full, set()).update(parents)
+        if len(name) >= 2 and name not in _NOT_A_PLACE:
+            names.setdefault(name, full)
+
+    for province, pdata in jionlp.china_location_loader().items():
+        add(province, province)
+        for alias in _aliases(pdata):
+            add(alias, province)
+        for city, cdata in pdata.items():
+            if city.startswith("_") or not isinstance(cdata, dict):
+                continue
+            add(city, city, province)
+            for alias in _aliases(cdata):
+                add(alias, city, province)
+            for county, kdata in cdata.items():
+                if county.startswith("_") or not isinstance(kdata, dict):
+                    continue
+                add(county, county, city, province)
+                if province in _MUNICIPALITIES:
+                    for alias in _aliases(kdata):
+                        add(alias, county, city, province)
+    return names
+
+
+@lru_cache(maxsize=1)
+def _name_pattern() -> re.Pattern[str]:
+    names = sorted(place_names(), key=len, reverse=True)
+    return re.compile("|".join(map(re.escape, names)))
+
+
+def places_in(text: str) -> list[tuple[int, str]]:
+    """(position, name) of each administrative place named in `text`, longest match first,
+    plus towns and streets ("某某镇", "某某街道") that are not generic words."""
+    found = [(m.start(), m.group(0)) for m in _name_pattern().finditer(text)]
+    # Mask the divisions so a town's name never starts inside one ("宝山淞南镇" -> "淞南镇").
+    masked = _name_pattern().sub(lambda m: "|" * len(m.group(0)), text)
+    for m in TOWN.finditer(masked):
+        if not is_generic(m.group(1)):
+            found.append((m.start(), m.group(1)))
+    return sorted(found)
+
+
+def is_generic(name: str) -> bool:
+    """各街道, 本镇, 街镇, 乡镇: words for a kind of place, not a place."""
+    return bool(_GENERIC_TOWN.match(name))
+
+
+def full_name(name: str) -> str:
+    return place_names().get(name, name)
+
+
+def parents(name: str) -> set[str]:
+    """Full names of the divisions above `name` (松江区 -> 上海市; 冠县 -> 聊城市, 山东省)."""
+    place_names()
+    return set(_PARENTS.get(full_name(name), set())) - {full_name(name)}

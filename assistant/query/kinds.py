@@ -1,0 +1,44 @@
+"""What kind of answer a question wants, read from its wording and its facets.
+
+- metadata: about the document itself (文号, issuer, title, 主送/抄送, when it was issued);
+- which_documents: which documents (places) say or contain something;
+- factoid: one or more facets (a date, a time limit, the responsible units …);
+- yes_no: whether the plan requires or includes something;
+- list: the items of an enumeration ("哪些渠道", "哪几类");
+- requirement: what the plan requires about a topic (the default).
+"""
+
+from __future__ import annotations
+
+import re
+
+from assistant.facets import Facet
+
+QTYPES = ("requirement", "list", "factoid", "yes_no", "which_documents", "metadata")
+
+_METADATA_FACETS = {"doc_number", "issuer", "title", "recipients"}
+_DOCUMENT_DATE = re.compile(
+    r"(?:什么时候|哪天|哪一天|何时|几月几[日号]|日期|时间)[^，。？]{0,6}(?:印发|发布|出台|下发|成文|签发|发文|通过)"
+    r"|(?:印发|发布|出台|下发|成文|签发|发文)(?:的)?(?:日期|时间)|(?:印发|发布|成文|签发)于")
+_DOCUMENT_WORDS = re.compile(r"文件|要点|计划|方案|通知|本文|这份|该文")
+_WHICH_DOCUMENTS = re.compile(
+    r"哪(?:些|几份|份|个|几个)(?:文件|要点|计划|方案|地方|地区|区县?|镇|街道|单位的文件)"
+    r"|(?:谁家|哪里)(?:的文件)?(?:提到|提出|要求|写了)")
+_YES_NO = re.compile(r"是否|要不要|需不需要|需要不需要|有没有|会不会|能不能|可不可以|是不是|算不算|用不用|该不该|吗[？?！!。]*$")
+_LIST = re.compile(r"哪些|哪几|包括|包含|有什么|分别是|都有|几类|几个方面|哪方面")
+
+
+def question_type(question: str, facets: list[Facet]) -> str:
+    """One of QTYPES (see the module docstring); the first rule that applies wins."""
+    kinds = {f.kind for f in facets}
+    if kinds & _METADATA_FACETS or (_DOCUMENT_DATE.search(question) and _DOCUMENT_WORDS.search(question)):
+        return "metadata"
+    if _WHICH_DOCUMENTS.search(question):
+        return "which_documents"
+    if facets:
+        return "factoid"
+    if _YES_NO.search(question):
+        return "yes_no"
+    if _LIST.search(question):
+        return "list"
+    return "requirement"

@@ -1,0 +1,74 @@
+"""(question, conversation, selected document) -> `Query`, computed once per question."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from assistant.query.followup import Conversation, Rewrite
+from assistant.facets import Facet, question_facets
+from assistant.query.kinds import question_type
+from assistant.query.normalize import normalize_question
+from assistant.query.thesaurus import expansions
+from assistant.query.scope import Scope, resolve_scope
+from assistant.segmentation import ChineseTokenizer
+
+
+@dataclass
+class Query:
+    original: str                      # as typed
+    text: str                          # normalised (simplified, widths, spaces, misspellings)
+    rewrite: str                       # standalone form (follow-ups completed from the conversation)
+    rule: str | None                   # the follow-up rule that produced `rewrite` (None: stood alone)
+    selected_doc: str | None           # chosen in the UI / --doc
+    scope: Scope
+    qtype: str                         # see assistant.query.kinds.QTYPES
+    facets: list[Facet] = field(default_factory=list)
+    content_words: list[str] = field(default_factory=list)
+    expansions: list[str] = field(default_factory=list)   # thesaurus terms searched besides the words
+    avoid_sentences: set[str] = field(default_factory=set)  # already given in this conversation
+
+    @property
+    def facet_kinds(self) -> list[str]:
+        return [f.kind for f in self.facets]
+
+    @property
+    def facet(self) -> Facet | None:
+        return self.facets[0] if self.facets else None
+
+    def to_dict(self) -> dict:
+        return {"original": self.original, "text": self.text, "rewrite": self.rewrite, "rule": self.rule,
+                "selected_doc": self.selected_doc, "scope": self.scope.to_dict(), "qtype": self.qtype,
+                "facets": [{"kind": f.kind, "label": f.label, "unit": f.unit} for f in self.facets],
+                "content_words": self.content_words, "expansions": self.expansions}
+
+
+class QueryUnderstanding:
+    """Holds what reading a question needs: the corpus's documents and the tokenizer."""
+
+    def __init__(self, documents: dict[str, dict], tokenizer: ChineseTokenizer) -> None:
+        self.documents = documents
+        self.tokenizer = tokenizer
+
+    def understand(self, question: str, conversation: Conversation | None = None,
+                   selected_doc: str | None = None) -> Query:
+        text = normalize_question(question)
+        rewrite = conversation.rewrite(text, self.documents) if conversation else Rewrite(text, None)
+        scope = resolve_scope(rewrite.question, self.documents, selected_doc)
+        facets = question_facets(rewrite.question)
+        return Query(original=question, text=text, rewrite=rewrite.question, rule=rewrite.rule,
+                     selected_doc=selected_doc, scope=scope, qtype=question_type(rewrite.question, facets),
+                     facets=facets, content_words=self.content_words(rewrite.question, scope),
+                     expansions=expansions(rewrite.question), avoid_sentences=set(rewrite.avoid_sentences))
+
+    def content_words(self, question: str, scope: Scope) -> list[str]:
+        """The question's words that must be found in an answer (places and years excluded)."""
+        names = set(scope.places) | set(scope.unknown_places)
+        for meta in self.documents.values():
+            names.update(meta.get("aliases") or [])
+        words = []
+        for token in dict.fromkeys(self.tokenizer.tokens(question)):
+            if any(token in name for name in names) or token.isdigit() or token.endswith("年"):
+                continue
+            words.append(token)
+        # Keep the longest forms: "依申请公开" covers "申请", "公开", "依申请".
+        return [w for w in words if not any(w != o and w in o for o in words)]
