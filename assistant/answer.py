@@ -22,6 +22,7 @@ from assistant.retrieve import Hit, HybridRetriever, SearchResult
 from assistant.searchkey import bigrams, compact, search_key
 from assistant.structure import sentences
 
+WIDE_QTYPES = ("requirement", "list", "yes_no")   # answered with every on-topic sentence
 CROSS_DOC_MIN_SHARE = 0.45     # a document joins a cross-document answer within this share of the best score
 CLAUSE_MIN_SHARE = 0.6         # further clauses of one document must score this share of its best
 SHARED_MIN_SIMILARITY = 0.5    # character-bigram Dice above which two sentences state the same requirement
@@ -129,11 +130,31 @@ class ExtractiveAnswerer:
             out.extend(s for s in sentences(line) if compact(s))
         return out
 
+    def heading_on_topic(self, clause: dict, words: list[str]) -> bool:
+        """The clause's own heading is about the question ("加强政策留言板建设" for 留言板): then every
+        sentence under it is part of what the plan requires on that topic."""
+        label = search_key("".join(clause["heading_path"][-1:]))
+        if not label or not words:
+            return False
+        total = sum(self.retriever.word_weight(w) for w in words) or 1.0
+        found = sum(self.retriever.word_weight(w) for w in words if search_key(w) in label)
+        return found / total >= self.settings.heading_topic_share
+
+    def topic_sentences(self, clause: dict, words: list[str], avoid: frozenset[str] = frozenset()) -> list[str]:
+        """Every on-topic sentence of the clause, for a requirement or list question: all of them
+        when the heading is the question's topic, else those sharing a content word with it."""
+        if self.heading_on_topic(clause, words):
+            body = [s for s in self._sentences(clause) if not self._is_heading(s, clause)] or self._sentences(clause)
+            return [s for s in body if compact(s) not in avoid]
+        return self.pick_sentences(clause, words, limit=len(self._sentences(clause)), avoid=avoid,
+                                   min_share=self.settings.topic_sentence_share)
+
     def pick_sentences(self, clause: dict, words: list[str], limit: int | None = None,
-                       avoid: frozenset[str] = frozenset()) -> list[str]:
+                       avoid: frozenset[str] = frozenset(), min_share: float | None = None) -> list[str]:
         """The clause's sentences that answer the question, in document order; none already in
         `avoid` (compact forms of sentences this conversation has given)."""
         limit = limit or self.settings.max_sentences_per_clause
+        min_share = self.settings.sentence_min_share if min_share is None else min_share
         candidates = [s for s in self._sentences(clause) if not self._is_heading(s, clause)] or self._sentences(clause)
         fresh = [s for s in candidates if compact(s) not in avoid]
         if not fresh:
@@ -145,7 +166,7 @@ class ExtractiveAnswerer:
             return candidates[:1]
         best = max(scores)
         chosen = sorted(range(len(candidates)), key=lambda i: -scores[i])[:limit]
-        chosen = [i for i in chosen if scores[i] >= best * 0.4]
+        chosen = [i for i in chosen if scores[i] >= best * min_share and scores[i] > 0]
         return [candidates[i] for i in sorted(chosen)]
 
     # --- the shapes of answer ------------------------------------------------------------------
@@ -193,7 +214,7 @@ class ExtractiveAnswerer:
                     lines.append(more[0] + messages.cite(cites.cite(extra, more[0])))
             return Answer(answer="\n".join(lines), refused=False, citations=cites.items, direct=span,
                           kind="factoid", **base)
-        return self._single(hits, words, cites, base, avoid)
+        return self._single(hits, words, cites, base, avoid, wide=bool(query and query.qtype in WIDE_QTYPES))
 
     def _find_facet(self, facet: Facet, hits: list[Hit], words: list[str]) -> tuple[Hit, str, str] | None:
         """The first good clause with the asked-for span, in a sentence that is about the question."""
@@ -284,7 +305,9 @@ class ExtractiveAnswerer:
         return out
 
     def _single(self, hits: list[Hit], words: list[str], cites: _CitationList, base: dict,
-                avoid: frozenset[str]) -> Answer:
+                avoid: frozenset[str], wide: bool = False) -> Answer:
+        """One document's answer; `wide` (a requirement or list question) takes every on-topic
+        sentence of each chosen clause instead of the best few."""
         first = hits[0]
         # Further clauses only when they are about the question too, not merely close in score.
         chosen = [first] + [h for h in hits[1:self.settings.top_k] if h.doc_id == first.doc_id
@@ -295,7 +318,9 @@ class ExtractiveAnswerer:
         label = self.documents.get(first.doc_id, {}).get("place") or first.clause["doc_title"]
         lines = [messages.ACCORDING_TO.format(label=label)]
         for hit in chosen:
-            picked = [s for s in self.pick_sentences(hit.clause, words, avoid=avoid) if not self._duplicate(s, lines)]
+            chosen_sentences = self.topic_sentences(hit.clause, words, avoid) if wide \
+                else self.pick_sentences(hit.clause, words, avoid=avoid)
+            picked = [s for s in chosen_sentences if not self._duplicate(s, lines)]
             if picked:
                 n = cites.cite(hit)
                 for s in picked:

@@ -57,6 +57,9 @@ class Settings:
 
     # Answering.
     max_sentences_per_clause: int = 3
+    sentence_min_share: float = 0.4     # a sentence joins a factoid/extract answer at this share of the best one's score
+    topic_sentence_share: float = 0.2   # … and a requirement/list answer at this share
+    heading_topic_share: float = 0.5    # weighted share of the question's words in a clause heading that makes the whole clause on-topic
     max_answer_citations: int = 8
 
     # Optional OpenAI-compatible language model.

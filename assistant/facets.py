@@ -20,6 +20,7 @@ class Facet:
     targets: tuple[str, ...] = ()   # the noun the question asks about ("访问量" in "访问量是多少")
     unit: str | None = None         # the unit the question expects ("工作日" in "几个工作日")
     issued: bool = False            # asks for the 印发 date (the footer's), not the signing date
+    day: bool = False               # asks for a day ("几号", "哪一天"): a month alone does not answer it
 
 
 # Order matters: the first matching kind wins ("几个工作日" is a duration, not a count).
@@ -32,11 +33,11 @@ _FACETS: tuple[tuple[str, re.Pattern[str], str], ...] = (
     ("person", re.compile(r"名字|姓名|叫什么|(?:领导|负责人|主任|局长|镇长|区长)是谁"), "人员姓名"),
     ("place", re.compile(r"地点|地址|在哪里举办|在哪儿举办|哪个地方|什么地方"), "地点"),
     ("money", re.compile(r"多少钱|费用|收费|万元|金额|工资|预算是多少|经费是多少"), "金额"),
-    ("units", re.compile(r"哪个单位|哪些单位|哪个部门|哪些部门|谁负责|由谁|哪家|责任单位|牵头单位|谁来|归谁|归哪|哪个机关|是谁"), "责任单位"),
+    ("units", re.compile(r"哪个单位|哪些单位|哪个部门|哪些部门|谁负责|由谁|哪家|责任单位|牵头单位|谁来|归谁|归哪|哪个机关|是谁|向哪(?:里|儿|个部门|个单位)|报哪|交给谁|找谁|哪些处室|哪个处室"), "责任单位"),
     ("duration", re.compile(r"几个工作日|多少个工作日|几天|多少天|多久|多长时间|期限|时限"), "具体时限"),
     ("date", re.compile(r"几月|哪个月|什么时候|啥时候|几时|何时|哪天|哪一天|什么时间|时间节点|日期|截止|几号|哪年"), "具体时间"),
     # "哪几类/哪几个方面/哪些环节" asks for the items themselves (a list), not how many.
-    ("count", re.compile(r"(?<!哪)(?:几次|多少次|几项|第几项|第几|几版|多少项|几个|几类|几条|几方面)"), "具体数量"),
+    ("count", re.compile(r"(?<!哪)(?<!分了)(?<!分为)(?:几次|多少次|几项|第几项|第几|几版|多少项|几个|几类|几条|几方面)"), "具体数量"),
     ("theme", re.compile(r"主题|口号"), "主题"),
     ("number", re.compile(r"多少|(?<!哪)几(?![乎])"), "具体数字"),
 )
@@ -49,6 +50,9 @@ _DURATION = re.compile(r"\d+\s*个?\s*工作日(?:内)?|\d+\s*(?:日|天)内|\d+
 _COUNT = re.compile(r"第\s*\d+\s*次|\d+(?:\.\d+)?\s*(?:次|项|个|版|份|类)|[一二三四五六七八九十两]+(?:次|项|类|个)|多次")
 _MONEY = re.compile(r"\d+(?:\.\d+)?\s*(?:万元|亿元|元)")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?\s*[个次项版份天日月年类%％]?")
+_NARRATIVE = re.compile(r"^(?:我|我们|咱们|咱|本人|我家|听说|领导让我|科长让我)(?![们]?(?:想|要|该|应该|需要)知道)")
+_ITEMS_ASKED = re.compile(r"分别|是哪些|有哪些|都是什么|都有什么|都有哪些|是哪几")
+_DAY_ASKED = re.compile(r"几号|哪天|哪一天|几日|具体日期|哪一日")
 _RESPONSIBILITY = re.compile(r"负责|牵头|责任单位|落实|承办")
 _QUOTED = re.compile(r"“([^”]{2,40})”")
 _RESPONSIBLE = re.compile(r"([\u4e00-\u9fff、]{2,20}?)(?:牵头|协调推进|负责|主抓)")
@@ -58,14 +62,25 @@ _RECIPIENTS = re.compile(r"^([^。]{2,80}?)[:：]$")
 _BEFORE_TRIGGER = re.compile(r"([\u4e00-\u9fff]{2,8}?)(?:一年)?(?:的)?(?:是|有|为|要收|要)?(?:多少|几)")
 
 
+def _asked_part(question: str) -> str:
+    """The question without the asker's own story: "我们科室请了几位代表来开会，会后意见要怎么跟进？"
+    asks how to follow up, not how many came."""
+    clauses = re.split(r"(?<=[，,。；;！!？?])", question)
+    asked = [c for c in clauses if not _NARRATIVE.match(c.strip())]
+    return "".join(asked) or question
+
+
 def question_facets(question: str) -> list[Facet]:
     """Every facet the question asks for, most specific first ("由谁负责，什么时候完成？" asks two)."""
+    question = _asked_part(question)
     facets = []
     for kind, pattern, label in _FACETS:
+        if kind == "count" and _ITEMS_ASKED.search(question):
+            continue  # "分了几个部分，分别是什么": the items are the answer, their number comes with them
         if pattern.search(question) and not (kind == "number" and facets):
             unit = next((u for u in ("工作日", "个月", "天", "次", "项", "版", "月") if u in question), None)
             facets.append(Facet(kind=kind, label=label, targets=_targets(question, kind), unit=unit,
-                                issued="印发" in question))
+                                issued="印发" in question, day=bool(_DAY_ASKED.search(question))))
     kinds = {f.kind for f in facets}
     # "哪个单位印发的" and "主送哪些单位" name a unit without asking who is responsible.
     if kinds & {"issuer", "recipients"} and not _RESPONSIBILITY.search(question):
@@ -138,7 +153,9 @@ def find_span(facet: Facet, sentence: str, clause: dict, words: list[str] = ()) 
         if facet.issued and clause.get("kind") == "footer":
             m = re.search(r"(\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日)\s*印发", sentence)
             return m.group(1) if m else None
-        return _best(_DATE, sentence, facet, list(words))
+        span = _best(_DATE, sentence, facet, list(words))
+        # "8月几号" is not answered by "8月" (the span would be grounded but not the answer).
+        return span if span and (not facet.day or re.search(r"[日号]|当天", span)) else None
     if kind == "duration":
         return _best(_DURATION, sentence, facet, list(words))
     if kind == "count":

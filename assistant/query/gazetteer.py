@@ -20,7 +20,7 @@ _GENERIC_TOWN = re.compile(
     r"^(?:各|本|该|全|每个?|所属|相关|有关|所在|辖区|属地|乡|城|集|市|街)(?:街道|镇|乡|街镇|乡镇)$|.*(?:街镇|乡镇)$")
 # A town or street is named by two to four characters before 镇/街道; function words never belong to
 # a name ("各街道和各镇"). 乡 alone is left out: "城乡", "下乡" are words, not places.
-TOWN = re.compile(r"((?:(?![和与及各等的在对要是为将把从向或、])[\u4e00-\u9fff]){2,4}?(?:街道|镇))")
+TOWN = re.compile(r"((?:(?![和与及各等的在对要是为将把从向或、按问下一里个了们我你他这那本该全到去来给让被于以说])[\u4e00-\u9fff]){2,4}?(?:街道|镇))")
 
 
 def _aliases(entry: dict) -> list[str]:
