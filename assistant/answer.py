@@ -16,6 +16,7 @@ import re
 from dataclasses import asdict, dataclass, field
 
 from assistant import messages
+from assistant.answer_metadata import METADATA_FACETS, document_facts
 from assistant.facets import Facet, find_span, question_facets, row_units
 from assistant.query.understand import Query
 from assistant.retrieve import Hit, HybridRetriever, SearchResult
@@ -181,10 +182,14 @@ class ExtractiveAnswerer:
                     retrieved=[{"clause_id": h.clause_id, "doc_id": h.doc_id, "score": round(h.score, 5),
                                 "text": h.clause["text"]} for h in result.hits],
                     timings_ms=dict(result.timings_ms))
+        query = result.query
+        if query is not None and query.qtype == "metadata" and query.scope.covered and query.scope.doc_ids:
+            answer = self._metadata(query, base)
+            if answer is not None:
+                return answer
         if not result.relevant or not hits:
             return Answer(answer=self.refusal_text(result), refused=True, citations=[], kind="refusal",
                           notes=[result.reason], **base)
-        query = result.query
         words = query.content_words if query else self._words(rewritten, result)
         facets = query.facets if query else question_facets(rewritten)
         facet = facets[0] if facets else None
@@ -215,6 +220,33 @@ class ExtractiveAnswerer:
             return Answer(answer="\n".join(lines), refused=False, citations=cites.items, direct=span,
                           kind="factoid", **base)
         return self._single(hits, words, cites, base, avoid, wide=bool(query and query.qtype in WIDE_QTYPES))
+
+    def _metadata(self, query: Query, base: dict) -> Answer | None:
+        """文号, issuer, title, dates, 主送/抄送 of the named document(s), quoted from the clause
+        that states each; "没有写明" for what a document does not state."""
+        kinds = [k for k in query.facet_kinds if k in METADATA_FACETS] or ["date"]
+        cites = _CitationList(self.documents)
+        lines: list[str] = []
+        found = False
+        several = len(query.scope.doc_ids) > 1
+        for doc_id in query.scope.doc_ids:
+            meta = self.documents.get(doc_id, {})
+            label = meta.get("place") or meta.get("title") or doc_id
+            if several:
+                lines.append(messages.PER_DOCUMENT.format(label=meta.get("title") or doc_id))
+            facts = document_facts(query.rewrite, kinds, meta, self.retriever.clauses_of(doc_id))
+            for fact in facts:
+                if fact.span is None:
+                    lines.append(messages.NOT_STATED.format(label=label, facet=fact.label))
+                    continue
+                found = True
+                n = cites.cite(self.retriever.hit_for(fact.clause["id"]), fact.span)
+                template = messages.DIRECT if len(facts) == 1 else messages.EXTRA_FACET
+                lines.append(template.format(label=fact.label, span=fact.span, cite=messages.cite(n)))
+        if not lines:
+            return None
+        return Answer(answer="\n".join(lines), refused=not found, citations=cites.items,
+                      direct=None, kind="metadata" if found else "not_stated", **base)
 
     def _find_facet(self, facet: Facet, hits: list[Hit], words: list[str]) -> tuple[Hit, str, str] | None:
         """The first good clause with the asked-for span, in a sentence that is about the question."""

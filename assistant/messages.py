@@ -35,7 +35,7 @@ CITATION_MARK = "[{n}]"
 # Template wording that may stand in front of, or around, a quoted span or sentence. A grounding
 # check strips these and then requires the rest to be verbatim in a cited clause.
 TEMPLATE_FRAGMENTS = re.compile(
-    r"^(?:- |答：|依据：|【[^】]*】|第\d+项 · |责任单位：|时间节点：|具体时间：|具体时限：|具体数量：|根据[^：]{1,30}的文件：)+"
+    r"^(?:- |答：|依据：|【[^】]*】|第\d+项 · |责任单位：|时间节点：|具体时间：|具体时限：|具体数量：|文号：|发文单位：|标题：|成文日期：|印发日期：|发布日期：|主送：|抄送：|根据[^：]{1,30}的文件：)+"
     r"|（\d+ 份文件）$| · 时间节点：| · 责任单位："
 )
 

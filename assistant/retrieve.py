@@ -89,6 +89,21 @@ class HybridRetriever:
         self._query_vectors: dict[str, list[float]] = {}
         self._weights: dict[str, float] = {}
 
+    def clauses_of(self, doc_id: str) -> list[dict]:
+        """One document's clauses in document order."""
+        if not hasattr(self, "_by_doc"):
+            self._by_doc: dict[str, list[dict]] = {}
+            for clause_id in self.ids:
+                clause = self.index.clauses[clause_id]
+                self._by_doc.setdefault(clause["doc_id"], []).append(clause)
+        return self._by_doc.get(doc_id, [])
+
+    def hit_for(self, clause_id: str) -> Hit:
+        """A clause as a hit of its own (cited because the question names it, not for its score)."""
+        clause = self.index.clauses[clause_id]
+        return Hit(clause_id=clause_id, doc_id=clause["doc_id"], score=0.0, bm25=0.0, dense=0.0,
+                   bm25_rank=None, dense_rank=None, clause=clause, named=True)
+
     def content_words(self, question: str, scope: Scope) -> list[str]:
         """The question's words that must be found in an answer (see QueryUnderstanding)."""
         return self.understanding.content_words(question, scope)

@@ -11,6 +11,7 @@ import unicodedata
 from dataclasses import dataclass, field
 
 from assistant.query.gazetteer import full_name, parents, places_in
+from assistant.searchkey import search_key
 
 _YEAR = re.compile(r"((?:19|20)\d{2})\s*年(?:度)?")
 _DOC_WORDS = re.compile(r"^\s*(?:年度)?(?:的)?\s*(?:政务公开|工作要点|工作计划|要点|计划|文件)")
@@ -75,6 +76,12 @@ def resolve_scope(question: str, documents: dict[str, dict], doc_filter: str | N
     scope = Scope()
     if doc_filter:
         scope.doc_ids, scope.explicit = [doc_filter], True
+
+    # "浦府办〔2024〕14号" names its document as surely as a place does.
+    for doc_id, meta in documents.items():
+        number = meta.get("doc_number")
+        if number and search_key(number) in search_key(q) and doc_id not in scope.doc_ids and not scope.explicit:
+            scope.doc_ids.append(doc_id)
 
     places = named_places(q, documents)
     spans = [(q.find(alias), q.find(alias) + len(alias)) for alias, _ in places]

@@ -1,0 +1,118 @@
+"""Questions about a document itself — 文号, issuer, title, dates, 主送/抄送 — answered from its
+metadata, each value quoted from (and cited to) the clause of the document that states it.
+
+A value the metadata has but no clause states verbatim is not given: every answer line must be
+groundable in its citation.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from assistant.searchkey import search_key
+
+METADATA_FACETS = ("doc_number", "issuer", "title", "recipients", "date")
+
+_ISSUED = re.compile(r"印发")
+_PUBLISHED = re.compile(r"发布|网上|公布|上网|挂网|公开时间")
+_SIGNED = re.compile(r"成文|落款|签发|签署|通过")
+_COPY = re.compile(r"抄送|抄报")
+_MAIN_RECIPIENTS = re.compile(r"^([^。\n]{2,80}?)[:：]\s*$", re.M)
+# The 抄送 list may wrap over lines; it ends at its full stop or before the issuer/印发 line.
+_COPY_LINE = re.compile(r"(?:抄送|抄报)\s*[:：]\s*([^\n]+?。|[^\n]+(?:\n(?!\S*(?:印发|办公室|人民政府|办事处)\s*$)[^\n]+?(?:。|$))*)", re.M)
+
+
+@dataclass(frozen=True)
+class Fact:
+    label: str                 # how the answer names it ("文号", "印发日期")
+    span: str | None           # verbatim text of the clause, None when the document does not state it
+    clause: dict | None        # the clause that states it
+
+
+def _date_pattern(iso: str) -> re.Pattern[str]:
+    y, m, d = (int(x) for x in iso.split("-"))
+    return re.compile(rf"{y}\s*年\s*0?{m}\s*月\s*0?{d}\s*日|{y}\s*[-.]\s*0?{m}\s*[-.]\s*0?{d}|{y}{m:02d}{d:02d}")
+
+
+def _find(clauses: list[dict], value: str | None) -> tuple[str | None, dict | None]:
+    """The clause stating `value` (layout and widths ignored) and the value as written there."""
+    if not value:
+        return None, None
+    key = search_key(value)
+    for clause in clauses:
+        text = clause["text"]
+        if key in search_key(text):
+            pattern = r"\s*".join(map(re.escape, value.replace(" ", "")))
+            m = re.search(pattern, text)
+            return (m.group(0) if m else value), clause
+    return None, None
+
+
+def _find_date(clauses: list[dict], iso: str | None, after: str = "") -> tuple[str | None, dict | None]:
+    if not iso:
+        return None, None
+    pattern = _date_pattern(iso)
+    for clause in clauses:
+        for m in pattern.finditer(clause["text"]):
+            if not after or clause["text"][m.end():m.end() + 4].lstrip().startswith(after):
+                return m.group(0), clause
+    return None, None
+
+
+def _dates(question: str, meta: dict, clauses: list[dict]) -> list[Fact]:
+    """Which of the document's dates the question asks for: 印发 (footer), 发布 (page), else 成文."""
+    facts = []
+    if _SIGNED.search(question) or not (_ISSUED.search(question) or _PUBLISHED.search(question)):
+        facts.append(Fact("成文日期", *_find_date(clauses, meta.get("date"))))
+    if _ISSUED.search(question):
+        span, clause = _footer_issued(clauses)
+        facts.append(Fact("印发日期", span, clause) if span else Fact("成文日期", *_find_date(clauses, meta.get("date"))))
+    if _PUBLISHED.search(question) and not _ISSUED.search(question):
+        facts.append(Fact("发布日期", *_find_date(clauses, meta.get("published") or meta.get("date"))))
+    unique = {f.label: f for f in facts}
+    return list(unique.values())
+
+
+def _footer_issued(clauses: list[dict]) -> tuple[str | None, dict | None]:
+    for clause in clauses:
+        if clause.get("kind") == "footer":
+            m = re.search(r"(\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日)\s*印发", clause["text"])
+            if m:
+                return m.group(1), clause
+    return None, None
+
+
+def _recipients(question: str, clauses: list[dict]) -> Fact:
+    if _COPY.search(question):
+        for clause in clauses:
+            m = _COPY_LINE.search(clause["text"])
+            if clause.get("kind") == "footer" and m:
+                return Fact("抄送", m.group(1).strip(), clause)
+        return Fact("抄送", None, None)
+    for clause in clauses:
+        if clause.get("kind") == "preamble":
+            m = _MAIN_RECIPIENTS.search(clause["text"])
+            if m and not re.search(r"通知|要点|计划|文件$", m.group(1)):
+                return Fact("主送", m.group(1).strip(), clause)
+    return Fact("主送", None, None)
+
+
+def document_facts(question: str, facet_kinds: list[str], meta: dict, clauses: list[dict]) -> list[Fact]:
+    """The facts of one document that `question` asks for, in the order asked."""
+    # The front matter states the metadata; search it first so a body sentence quoting the title
+    # is not taken for the title line.
+    ordered = sorted(clauses, key=lambda c: c.get("kind") not in ("preamble", "footer"))
+    facts: list[Fact] = []
+    for kind in dict.fromkeys(facet_kinds):
+        if kind == "doc_number":
+            facts.append(Fact("文号", *_find(ordered, meta.get("doc_number"))))
+        elif kind == "issuer":
+            facts.append(Fact("发文单位", *_find(ordered, meta.get("issuer"))))
+        elif kind == "title":
+            facts.append(Fact("标题", *_find(ordered, meta.get("title"))))
+        elif kind == "recipients":
+            facts.append(_recipients(question, ordered))
+        elif kind == "date":
+            facts.extend(_dates(question, meta, ordered))
+    return facts
