@@ -199,15 +199,20 @@ class ExtractiveAnswerer:
         if len(docs) >= 2:
             return self._cross_doc(docs, words, facet, cites, base, avoid)
         if facet is not None:
-            found = self._find_facet(facet, self._facet_candidates(facet, hits), words)
-            if found is None:
+            # Each facet of a multi-part question is answered or said to be absent; the first one
+            # found leads.
+            found_by = [(f, self._find_facet(f, self._facet_candidates(f, hits), words)) for f in facets]
+            lead = next(((f, x) for f, x in found_by if x is not None), None)
+            if lead is None:
                 return self._not_stated(rewritten, result, facet, hits, words, cites, base)
-            hit, sentence, span = found
+            facet, (hit, sentence, span) = lead
+            others = [f for f in facets if f is not facet]
             n = cites.cite(hit, sentence)
             lines = [messages.DIRECT.format(span=span, cite=messages.cite(n))]
             if compact(sentence) != compact(span):
                 lines.append(messages.BASIS + sentence + messages.cite(n))
-            lines.extend(self._more_facts(hit, facets, span, sentence, words, n))
+            lines.extend(self._more_facts(hit, [facet] + others, span, sentence, words, n))
+            lines.extend(self._other_facets(found_by, facet, lines, cites, result))
             row = self._matching_row(hit, hits[:6]) if hit.clause.get("kind") == "item" and facet.kind == "units" else None
             if row is not None:
                 lines.extend(self._more_facts(row, facets, span, sentence, words, cites.cite(row)))
@@ -220,6 +225,27 @@ class ExtractiveAnswerer:
             return Answer(answer="\n".join(lines), refused=False, citations=cites.items, direct=span,
                           kind="factoid", **base)
         return self._single(hits, words, cites, base, avoid, wide=bool(query and query.qtype in WIDE_QTYPES))
+
+    def _other_facets(self, found_by: list[tuple[Facet, tuple[Hit, str, str] | None]], lead: Facet,
+                      lines: list[str], cites: _CitationList, result: SearchResult) -> list[str]:
+        """A line for each further facet the lead sentence did not answer: its own span, or that the
+        document does not state it."""
+        said = compact(re.sub(r"\[\d+\]", "", "".join(lines)))
+        out: list[str] = []
+        for other, found in found_by:
+            if other is lead or other.kind == lead.kind or f"{other.label}：" in "".join(lines):
+                continue
+            if found is not None:
+                hit, sentence, span = found
+                if compact(span) in said:
+                    continue
+                out.append(messages.EXTRA_FACET.format(label=other.label, span=span,
+                                                       cite=messages.cite(cites.cite(hit, sentence))))
+            else:
+                scope_docs = result.scope.doc_ids or [lines and result.hits[0].doc_id]
+                label = "、".join(self.documents.get(d, {}).get("place") or d for d in scope_docs)
+                out.append(messages.NOT_STATED.format(label=label, facet=other.label))
+        return out
 
     def _metadata(self, query: Query, base: dict) -> Answer | None:
         """文号, issuer, title, dates, 主送/抄送 of the named document(s), quoted from the clause
@@ -348,7 +374,10 @@ class ExtractiveAnswerer:
         chosen = self._prefer_body(chosen, hits)
         first = chosen[0]
         label = self.documents.get(first.doc_id, {}).get("place") or first.clause["doc_title"]
-        lines = [messages.ACCORDING_TO.format(label=label)]
+        # A weak match is shown as the closest clause, never framed as the answer.
+        weak = self.retriever.coverage(words, chosen, weighted=True) < self.settings.closest_below_coverage \
+            and first.dense < self.settings.closest_below_dense
+        lines = [(messages.CLOSEST if weak else messages.ACCORDING_TO).format(label=label)]
         for hit in chosen:
             chosen_sentences = self.topic_sentences(hit.clause, words, avoid) if wide \
                 else self.pick_sentences(hit.clause, words, avoid=avoid)
@@ -358,7 +387,8 @@ class ExtractiveAnswerer:
                 for s in picked:
                     cites.cite(hit, s)
                 lines.append("- " + join_cited(picked, n))
-        return Answer(answer="\n".join(lines), refused=False, citations=cites.items, kind="extractive", **base)
+        return Answer(answer="\n".join(lines), refused=False, citations=cites.items,
+                      kind="closest" if weak else "extractive", **base)
 
     def _cross_doc_documents(self, result: SearchResult, hits: list[Hit], words: list[str]) -> list[list[Hit]]:
         """Per document, its relevant hits, best document first — when no single place is asked."""

@@ -59,6 +59,8 @@ class Settings:
     max_sentences_per_clause: int = 3
     sentence_min_share: float = 0.4     # a sentence joins a factoid/extract answer at this share of the best one's score
     topic_sentence_share: float = 0.2   # … and a requirement/list answer at this share
+    closest_below_coverage: float = 0.3  # below this weighted word coverage (and the dense bound) an answer is "最接近的条款"
+    closest_below_dense: float = 0.88
     heading_topic_share: float = 0.5    # weighted share of the question's words in a clause heading that makes the whole clause on-topic
     max_answer_citations: int = 8
 

@@ -18,6 +18,8 @@ ELSEWHERE = "其他文件中的相关规定："
 DIRECT = "答：{span}{cite}"
 BASIS = "依据："
 ACCORDING_TO = "根据{label}的文件："
+# A weak match: shown with its citation, but not presented as the answer.
+CLOSEST = "没有找到直接回答这个问题的条款；{label}的文件中最接近的条款是："
 PER_DOCUMENT = "【{label}】"
 SHARED_HEADER = "共同要求（两份及以上文件都提出的）："
 SHARED_ITEM = "{sentence}{cite}（{count} 份文件）"
