@@ -75,7 +75,7 @@ def question_facets(question: str) -> list[Facet]:
     question = _asked_part(question)
     facets = []
     for kind, pattern, label in _FACETS:
-        if kind == "count" and _ITEMS_ASKED.search(question):
+        if kind in ("count", "number") and _ITEMS_ASKED.search(question):
             continue  # "分了几个部分，分别是什么": the items are the answer, their number comes with them
         if pattern.search(question) and not (kind == "number" and facets):
             unit = next((u for u in ("工作日", "个月", "天", "次", "项", "版", "月") if u in question), None)

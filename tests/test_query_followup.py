@@ -74,3 +74,18 @@ def test_standalone_question_is_left_as_it_is(documents, question):
 def test_a_full_new_question_does_not_inherit_the_place(documents):
     r = _rewrite(["浦东新区政府开放月在几月？"], "依申请公开办理有什么要求？", documents)
     assert r.question == "依申请公开办理有什么要求？" and r.rule is None
+
+
+def test_change_of_topic_carries_nothing_over(documents):
+    r = _rewrite(["浦东新区政府开放月在几月？"], "换个问题，依申请公开有什么要求？", documents)
+    assert r.question == "依申请公开有什么要求？" and r.rule == "new-topic"
+
+
+def test_same_question_for_another_place(documents):
+    r = _rewrite(["松江区政府开放月在几月？"], "同样的问题，白鹤镇怎么说？", documents)
+    assert r.question == "白鹤镇政府开放月在几月？" and r.rule == "place"
+
+
+def test_traditional_history_is_read_like_a_simplified_one(documents):
+    r = _rewrite(["松江區政府開放月在幾月？"], "那浦东新区呢？", documents)
+    assert r.question == "浦东新区政府开放月在几月？"

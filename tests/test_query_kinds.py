@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import pytest
+
+from assistant.facets import question_facets
+from assistant.query.kinds import question_type
+
+
+def kind(question):
+    return question_type(question, question_facets(question))
+
+
+@pytest.mark.parametrize("question,expected", [
+    ("浦东新区政策解读有哪些要求？", "list"),
+    ("依申请公开办理有什么要求", "list"),
+    ("淞南镇政务公开工作是怎么分工负责的", "requirement"),
+    ("白鹤镇怎么做好政策解读", "requirement"),
+    ("松江区政府开放月在几月？", "factoid"),
+    ("浦东任务分解表第4项由谁负责、几月完成？", "factoid"),
+    ("政策解读要同步发布吗", "yes_no"),
+    ("行政规范性文件要不要标注有效期", "yes_no"),
+    ("哪些文件提到了政策留言板", "which_documents"),
+    ("哪份文件把开放日主题定成“幸福温暖家”？", "which_documents"),
+    ("2024年松江区政务公开工作要点的文号是多少", "metadata"),
+    ("这份文件是哪个单位印发的", "metadata"),
+    ("淞南镇工作计划抄送给了谁", "metadata"),
+    ("浦府办〔2024〕14号是哪天成文的？", "metadata"),
+    ("松江区政务公开要点的标题是什么", "metadata"),
+])
+def test_question_type(question, expected):
+    assert kind(question) == expected
+
+
+@pytest.mark.parametrize("question,kinds", [
+    ("由谁负责，什么时候完成？", ["units", "date"]),
+    ("哪几类信息要主动公开", []),                     # the items, not how many
+    ("这个要点一共分了几个部分，分别是什么？", []),
+    ("哪些环节要全程留痕", []),
+    ("班子领导每年至少听几次汇报？", ["count"]),
+    ("我们科室请了几位代表来开会，会后意见要怎么跟进？", []),   # the asker's story asks nothing
+    ("是哪个单位印发的？", ["issuer"]),                 # a unit named, not who is responsible
+    ("主送哪些单位？", ["recipients"]),
+])
+def test_facets_asked(question, kinds):
+    assert [f.kind for f in question_facets(question)] == kinds
+
+
+def test_a_day_is_not_answered_by_a_month():
+    from assistant.facets import find_span
+
+    facet = question_facets("开放月具体是8月几号？")[0]
+    assert facet.day
+    assert find_span(facet, "8月集中组织开展开放活动。", {"kind": "item"}) is None
+    assert find_span(facet, "于8月15日集中开展。", {"kind": "item"}) == "8月15日"
