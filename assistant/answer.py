@@ -24,10 +24,6 @@ from assistant.searchkey import bigrams, compact, search_key
 from assistant.structure import sentences
 
 WIDE_QTYPES = ("requirement", "list", "yes_no")   # answered with every on-topic sentence
-CROSS_DOC_MIN_SHARE = 0.45     # a document joins a cross-document answer within this share of the best score
-CLAUSE_MIN_SHARE = 0.6         # further clauses of one document must score this share of its best
-SHARED_MIN_SIMILARITY = 0.5    # character-bigram Dice above which two sentences state the same requirement
-EXTRA_MIN_COVERAGE = 0.5       # a second or third clause must hold this (inverse-frequency weighted) share of the question's words
 
 
 @dataclass
@@ -217,7 +213,7 @@ class ExtractiveAnswerer:
             if row is not None:
                 lines.extend(self._more_facts(row, facets, span, sentence, words, cites.cite(row)))
             for extra in ([] if hit.named else self._same_doc_hits(hits, hit)[:1]):
-                if self.retriever.coverage(words, [extra], weighted=True) < EXTRA_MIN_COVERAGE:
+                if self.retriever.coverage(words, [extra], weighted=True) < self.settings.extra_min_coverage:
                     continue
                 more = [s for s in self.pick_sentences(extra.clause, words, 1) if compact(s) not in compact(sentence)]
                 if more and not self._duplicate(more[0], lines):
@@ -278,7 +274,7 @@ class ExtractiveAnswerer:
         """The first good clause with the asked-for span, in a sentence that is about the question."""
         top = max(h.score for h in hits)
         for hit in hits:
-            if hit.score < top * CLAUSE_MIN_SHARE and not hit.named:
+            if hit.score < top * self.settings.clause_min_share and not hit.named:
                 continue
             text_key = search_key(hit.clause["text"] + " ".join(hit.clause["heading_path"]))
             if facet.targets and not all(search_key(t) in text_key for t in facet.targets):
@@ -339,7 +335,7 @@ class ExtractiveAnswerer:
 
     def _same_doc_hits(self, hits: list[Hit], first: Hit) -> list[Hit]:
         return [h for h in hits[1:4] if h.doc_id == first.doc_id and h.clause_id != first.clause_id
-                and h.score >= hits[0].score * CLAUSE_MIN_SHARE]
+                and h.score >= hits[0].score * self.settings.clause_min_share]
 
     @staticmethod
     def _duplicate(sentence: str, lines: list[str]) -> bool:
@@ -369,8 +365,8 @@ class ExtractiveAnswerer:
         first = hits[0]
         # Further clauses only when they are about the question too, not merely close in score.
         chosen = [first] + [h for h in hits[1:self.settings.top_k] if h.doc_id == first.doc_id
-                            and h.score >= first.score * CLAUSE_MIN_SHARE
-                            and self.retriever.coverage(words, [h], weighted=True) >= EXTRA_MIN_COVERAGE][:2]
+                            and h.score >= first.score * self.settings.clause_min_share
+                            and self.retriever.coverage(words, [h], weighted=True) >= self.settings.extra_min_coverage][:2]
         chosen = self._prefer_body(chosen, hits)
         first = chosen[0]
         label = self.documents.get(first.doc_id, {}).get("place") or first.clause["doc_title"]
@@ -397,7 +393,7 @@ class ExtractiveAnswerer:
         top = hits[0].score
         by_doc: dict[str, list[Hit]] = {}
         for hit in hits:
-            if hit.score < top * CROSS_DOC_MIN_SHARE:
+            if hit.score < top * self.settings.cross_doc_min_share:
                 continue
             if self.retriever.coverage(words, [hit]) < 0.5:
                 continue
@@ -422,7 +418,7 @@ class ExtractiveAnswerer:
                 lines.append("- " + sentence + messages.cite(n))
                 picked_by_doc.append((hit.doc_id, sentence, n))
                 continue
-            for hit in self._prefer_body([h for h in doc_hits[:2] if h is first or h.score >= first.score * CLAUSE_MIN_SHARE],
+            for hit in self._prefer_body([h for h in doc_hits[:2] if h is first or h.score >= first.score * self.settings.clause_min_share],
                                          doc_hits):
                 # Dedupe within the document only: another document saying the same is the point.
                 picked = [s for s in self.pick_sentences(hit.clause, words, avoid=avoid)
@@ -451,13 +447,12 @@ class ExtractiveAnswerer:
                                             count=len({d for d, _, _ in group}))
                 for group in by_key.values() if len({d for d, _, _ in group}) >= 2]
 
-    @staticmethod
-    def _shared(picked: list[tuple[str, str, int]]) -> list[str]:
+    def _shared(self, picked: list[tuple[str, str, int]]) -> list[str]:
         """Requirements stated by two or more documents: near-identical sentences grouped."""
         groups: list[list[tuple[str, str, int]]] = []
         for item in picked:
             for group in groups:
-                if item[0] not in {g[0] for g in group} and similarity(item[1], group[0][1]) >= SHARED_MIN_SIMILARITY:
+                if item[0] not in {g[0] for g in group} and similarity(item[1], group[0][1]) >= self.settings.shared_min_similarity:
                     group.append(item)
                     break
             else:

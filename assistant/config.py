@@ -54,9 +54,19 @@ class Settings:
     fusion_alpha: float = 0.6  # weight of BM25 in weighted fusion
     scope_boost: float = 1.0
     expansion_weight: float = 0.5  # weight of thesaurus terms' BM25 scores beside the question's own
+    retrieve_k: int = 20           # clauses handed to the answer step (cross-document answers need several per document)
+    # Relevance gate (fitted on the blind dev split by scripts/fit_thresholds.py): a question is answerable when
+    # this share of its content words occurs in the best clauses, or, for a paraphrase, when the best cosine is
+    # at least paraphrase_min_dense.
+    min_coverage: float = 0.3
+    paraphrase_min_dense: float = 0.86
 
     # Answering.
     max_sentences_per_clause: int = 3
+    cross_doc_min_share: float = 0.45    # a document joins a cross-document answer within this share of the best score
+    clause_min_share: float = 0.6        # further clauses of one document must score this share of its best
+    extra_min_coverage: float = 0.5      # … and hold this (inverse-frequency weighted) share of the question's words
+    shared_min_similarity: float = 0.5   # character-bigram Dice above which two sentences state the same requirement
     sentence_min_share: float = 0.4     # a sentence joins a factoid/extract answer at this share of the best one's score
     topic_sentence_share: float = 0.2   # … and a requirement/list answer at this share
     closest_below_coverage: float = 0.3  # below this weighted word coverage (and the dense bound) an answer is "最接近的条款"

@@ -22,7 +22,6 @@ from assistant.retrieve import HybridRetriever
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\ufeff]")
 _MEANINGFUL = re.compile(r"[\u3400-\u9fffA-Za-z0-9]")
-RETRIEVE_K = 20   # clauses handed to the answer step (cross-document answers need several per document)
 
 
 class InvalidQuestion(ValueError):
@@ -75,7 +74,7 @@ class Assistant:
         query = self.retriever.understanding.understand(text, conversation, doc_filter)
 
         t0 = time.perf_counter()
-        result = self.retriever.search(query, k=RETRIEVE_K)
+        result = self.retriever.search(query, k=self.settings.retrieve_k)
         t1 = time.perf_counter()
         if self.llm is not None and result.relevant:
             answer = self.llm.answer(text, result, rewritten=query.rewrite, avoid_sentences=query.avoid_sentences)

@@ -64,9 +64,7 @@ class SearchResult:
 # words are not the documents' words but whose meaning is close. Questions about a detail the
 # documents do not state ("工资标准是多少") pass this gate and are caught by the answer step,
 # which checks that the asked-for detail is in the cited clause.
-MIN_COVERAGE = 0.3
 _ROW_REFERENCE = re.compile(r"第\s*(\d{1,3})\s*(?:项|行|条任务)")
-PARAPHRASE_MIN_DENSE = 0.86
 
 
 class HybridRetriever:
@@ -230,7 +228,7 @@ class HybridRetriever:
         best_dense = max(h.dense for h in hits[:3])
         if coverage == 0:
             return False, coverage, f"none of the question's words occur in the documents ({'、'.join(words)})"
-        if coverage < MIN_COVERAGE and best_dense < PARAPHRASE_MIN_DENSE:
+        if coverage < self.settings.min_coverage and best_dense < self.settings.paraphrase_min_dense:
             return False, coverage, (f"only {coverage:.0%} of the question's words found and best similarity "
-                                     f"{best_dense:.3f} < {PARAPHRASE_MIN_DENSE}")
+                                     f"{best_dense:.3f} < {self.settings.paraphrase_min_dense}")
         return True, coverage, "ok"
