@@ -217,13 +217,36 @@ def format_answer(answer) -> str:
     return "\n".join(lines)
 
 
+def format_query(query) -> str:
+    """How the question was understood (`ask --explain`)."""
+    scope = query.scope
+    lacks = "、".join(scope.unknown_places + [f"{y}年" for y in scope.unknown_years])
+    lines = [
+        "理解 (how the question was read):",
+        f"  规范化 normalised: {query.text}",
+        f"  独立问题 standalone: {query.rewrite}" + (f"  [follow-up rule: {query.rule}]" if query.rule else ""),
+        f"  类型 type: {query.qtype}; 所问 facets: {'、'.join(f.label for f in query.facets) or '—'}",
+        f"  范围 scope: {', '.join(scope.doc_ids) or '全部文档 (all documents)'}"
+        + (" (selected)" if scope.explicit else "")
+        + (f"; 地点 places: {'、'.join(scope.places)}" if scope.places else "")
+        + (f"; 年份 years: {'、'.join(map(str, scope.years))}" if scope.years else "")
+        + (f"; 知识库没有 not in the corpus: {lacks}" if lacks else ""),
+        f"  关键词 content words: {'、'.join(query.content_words) or '—'}",
+    ]
+    if query.expansions:
+        lines.append(f"  同义扩展 thesaurus: {'、'.join(query.expansions)}")
+    return "\n".join(lines)
+
+
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     assistant = _load_assistant(settings)
     answer = assistant.ask(args.question, history=args.history, doc_filter=args.doc)
     if args.json:
         _print_json(answer.to_dict())
-    else:
-        print(format_answer(answer))
+        return 0
+    if args.explain and answer.query is not None:
+        print(format_query(answer.query) + "\n")
+    print(format_answer(answer))
     return 0
 
 
@@ -256,7 +279,8 @@ def _register_pipeline(sub: argparse._SubParsersAction) -> None:
     p.add_argument("question")
     p.add_argument("--doc", help="restrict to one document id")
     p.add_argument("--history", nargs="*", default=[], help="earlier questions of the conversation, oldest first")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="the answer as JSON (its 'query' key holds the understanding)")
+    p.add_argument("--explain", action="store_true", help="print how the question was understood before the answer")
     p.set_defaults(func=cmd_ask)
 
     p = sub.add_parser("batch", help="answer every line of a JSONL file")
