@@ -526,3 +526,35 @@ def join_cited(sentences_: list[str], n: int) -> str:
         if i < len(sentences_) - 1 and sentence[-1:] not in "。！？；;":
             parts.append(messages.cite(n))
     return "".join(parts) + messages.cite(n)
+
+
+def merge_parts(question: str, rewritten: str, parts: list[Answer]) -> Answer:
+    """One answer for a multi-part question: each part's answer under its own label, citations
+    renumbered into one list (a clause cited by two parts keeps one number)."""
+    if all(a.refused for a in parts):
+        return parts[0]
+    citations: list[Citation] = []
+    by_clause: dict[str, Citation] = {}
+    lines: list[str] = []
+    retrieved: dict[str, dict] = {}
+    for part in parts:
+        numbers: dict[int, int] = {}
+        for c in part.citations:
+            kept = by_clause.get(c.clause_id)
+            if kept is None:
+                kept = Citation(**{**c.to_dict(), "n": len(citations) + 1, "spans": list(c.spans)})
+                citations.append(kept)
+                by_clause[c.clause_id] = kept
+            else:
+                kept.spans = sorted(set(kept.spans) | set(c.spans))
+            numbers[c.n] = kept.n
+        lines.append(messages.PART.format(part=part.question.rstrip("？?")))
+        lines.append(part.answer if part.kind != "refusal" else messages.REFUSAL)
+        lines[-1] = re.sub(r"\[(\d+)\]", lambda m: messages.cite(numbers.get(int(m.group(1)), int(m.group(1)))), lines[-1])
+        for hit in part.retrieved:
+            retrieved.setdefault(hit["clause_id"], hit)
+    first = parts[0]
+    return Answer(question=question, rewritten_question=rewritten, answer="\n".join(lines), refused=False,
+                  scope=sorted({d for a in parts for d in a.scope}), citations=citations,
+                  retrieved=list(retrieved.values()), timings_ms=dict(first.timings_ms), kind="multi_part",
+                  notes=[n for a in parts for n in a.notes])

@@ -21,6 +21,7 @@ class Facet:
     unit: str | None = None         # the unit the question expects ("工作日" in "几个工作日")
     issued: bool = False            # asks for the 印发 date (the footer's), not the signing date
     day: bool = False               # asks for a day ("几号", "哪一天"): a month alone does not answer it
+    destination: bool = False       # asks where something goes ("向哪里备案"), not who does it
 
 
 # Order matters: the first matching kind wins ("几个工作日" is a duration, not a count).
@@ -52,6 +53,8 @@ _MONEY = re.compile(r"\d+(?:\.\d+)?\s*(?:万元|亿元|元)")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?\s*[个次项版份天日月年类%％]?")
 _NARRATIVE = re.compile(r"^(?:我|我们|咱们|咱|本人|我家|听说|领导让我|科长让我)(?![们]?(?:想|要|该|应该|需要)知道)")
 _ITEMS_ASKED = re.compile(r"分别|是哪些|有哪些|都是什么|都有什么|都有哪些|是哪几")
+_DESTINATION_ASKED = re.compile(r"向哪|报哪|报给|交给谁|交到哪|报送给")
+_DESTINATION = re.compile(r"向([\u4e00-\u9fff]{2,14}?(?:办公室|局|委|中心|部门|政府|办|科|处))(?:备案|报送|报告|报备|反馈|提交|申请)")
 _DAY_ASKED = re.compile(r"几号|哪天|哪一天|几日|具体日期|哪一日")
 _RESPONSIBILITY = re.compile(r"负责|牵头|责任单位|落实|承办")
 _QUOTED = re.compile(r"“([^”]{2,40})”")
@@ -80,7 +83,8 @@ def question_facets(question: str) -> list[Facet]:
         if pattern.search(question) and not (kind == "number" and facets):
             unit = next((u for u in ("工作日", "个月", "天", "次", "项", "版", "月") if u in question), None)
             facets.append(Facet(kind=kind, label=label, targets=_targets(question, kind), unit=unit,
-                                issued="印发" in question, day=bool(_DAY_ASKED.search(question))))
+                                issued="印发" in question, day=bool(_DAY_ASKED.search(question)),
+                                destination=bool(_DESTINATION_ASKED.search(question))))
     kinds = {f.kind for f in facets}
     # "哪个单位印发的" and "主送哪些单位" name a unit without asking who is responsible.
     if kinds & {"issuer", "recipients"} and not _RESPONSIBILITY.search(question):
@@ -135,6 +139,9 @@ def find_span(facet: Facet, sentence: str, clause: dict, words: list[str] = ()) 
             return m.group(1) if m else None
         return None
     if kind == "units":
+        if facet.destination:
+            m = _DESTINATION.search(sentence)
+            return m.group(1) if m else None
         if clause.get("kind") == "table_row":
             return row_units(clause) or None
         groups = units_in_parentheses(sentence)

@@ -21,6 +21,7 @@ ACCORDING_TO = "根据{label}的文件："
 # A weak match: shown with its citation, but not presented as the answer.
 CLOSEST = "没有找到直接回答这个问题的条款；{label}的文件中最接近的条款是："
 PER_DOCUMENT = "【{label}】"
+PART = "【{part}】"   # one question of a multi-part question
 SHARED_HEADER = "共同要求（两份及以上文件都提出的）："
 SHARED_ITEM = "{sentence}{cite}（{count} 份文件）"
 CORPUS_CONTAINS = "知识库现有文件：{documents}。"

@@ -12,7 +12,7 @@ import time
 import unicodedata
 
 from assistant import messages
-from assistant.answer import Answer, ExtractiveAnswerer
+from assistant.answer import Answer, ExtractiveAnswerer, merge_parts
 from assistant.query.followup import Conversation
 from assistant.config import Settings
 from assistant.corpus import UnknownDocument
@@ -74,13 +74,10 @@ class Assistant:
         query = self.retriever.understanding.understand(text, conversation, doc_filter)
 
         t0 = time.perf_counter()
-        result = self.retriever.search(query, k=self.settings.retrieve_k)
-        t1 = time.perf_counter()
-        if self.llm is not None and result.relevant:
-            answer = self.llm.answer(text, result, rewritten=query.rewrite, avoid_sentences=query.avoid_sentences)
-        else:
-            answer = self.answerer.answer(text, result, rewritten=query.rewrite, avoid_sentences=query.avoid_sentences)
+        answered = [self._answer(part.original, part) for part in query.parts] or [self._answer(text, query)]
+        answer = merge_parts(text, query.rewrite, [a for a, _ in answered]) if query.parts else answered[0][0]
         t2 = time.perf_counter()
+        t1 = t0 + sum(seconds for _, seconds in answered)
         answer.retrieved = answer.retrieved[: self.settings.top_k * 2]
         answer.timings_ms = {"retrieve": (t1 - t0) * 1000, "answer": (t2 - t1) * 1000,
                              "total": (t2 - started) * 1000}
@@ -90,6 +87,17 @@ class Assistant:
         used = [c.text[a:b] for c in answer.citations for a, b in c.spans]
         conversation.record(text, query.rewrite, answer.scope or sorted({c.doc_id for c in answer.citations}), used)
         return answer
+
+    def _answer(self, text: str, query: Query) -> tuple[Answer, float]:
+        """Retrieve for one understood question and compose its answer (and the seconds retrieval took)."""
+        started = time.perf_counter()
+        result = self.retriever.search(query, k=self.settings.retrieve_k)
+        retrieved = time.perf_counter()
+        if self.llm is not None and result.relevant:
+            answer = self.llm.answer(text, result, rewritten=query.rewrite, avoid_sentences=query.avoid_sentences)
+        else:
+            answer = self.answerer.answer(text, result, rewritten=query.rewrite, avoid_sentences=query.avoid_sentences)
+        return answer, retrieved - started
 
     def understand(self, question: str, *, history: list[str] | None = None,
                    doc_filter: str | None = None) -> Query:

@@ -52,3 +52,12 @@ def test_a_day_is_not_answered_by_a_month():
     assert facet.day
     assert find_span(facet, "8月集中组织开展开放活动。", {"kind": "item"}) is None
     assert find_span(facet, "于8月15日集中开展。", {"kind": "item"}) == "8月15日"
+
+
+def test_where_something_is_filed_is_a_destination_not_a_responsible_unit():
+    from assistant.facets import find_span
+
+    facet = question_facets("工作人员变动了要向哪里备案？")[0]
+    assert facet.kind == "units" and facet.destination
+    sentence = "政务公开工作人员发生变动,应做好工作交接,并及时向区政府办公室备案。"
+    assert find_span(facet, sentence, {"kind": "item"}) == "区政府办公室"

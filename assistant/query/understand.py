@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
-from assistant.query.followup import Conversation, Rewrite
+from assistant.query.followup import Conversation, Rewrite, Turn, rewrite_followup
 from assistant.facets import Facet, question_facets
 from assistant.query.kinds import question_type
 from assistant.query.normalize import normalize_question
@@ -26,6 +27,7 @@ class Query:
     content_words: list[str] = field(default_factory=list)
     expansions: list[str] = field(default_factory=list)   # thesaurus terms searched besides the words
     avoid_sentences: set[str] = field(default_factory=set)  # already given in this conversation
+    parts: list["Query"] = field(default_factory=list)     # the questions of a multi-part question, each understood
 
     @property
     def facet_kinds(self) -> list[str]:
@@ -39,7 +41,19 @@ class Query:
         return {"original": self.original, "text": self.text, "rewrite": self.rewrite, "rule": self.rule,
                 "selected_doc": self.selected_doc, "scope": self.scope.to_dict(), "qtype": self.qtype,
                 "facets": [{"kind": f.kind, "label": f.label, "unit": f.unit} for f in self.facets],
-                "content_words": self.content_words, "expansions": self.expansions}
+                "content_words": self.content_words, "expansions": self.expansions,
+                "parts": [p.rewrite for p in self.parts]}
+
+
+_PIECE_END = re.compile(r"(?<=[？?])")
+_MIN_PIECE_CHARS = 4
+
+
+def question_parts(question: str) -> list[str]:
+    """The separate questions of "A？B？" (each with an interrogative and words of its own)."""
+    pieces = [p.strip(" ，,。") for p in _PIECE_END.split(question)]
+    pieces = [p for p in pieces if len(re.findall(r"[\u3400-\u9fff]", p)) >= _MIN_PIECE_CHARS]
+    return pieces if len(pieces) >= 2 else []
 
 
 class QueryUnderstanding:
@@ -54,11 +68,37 @@ class QueryUnderstanding:
         text = normalize_question(question)
         rewrite = conversation.rewrite(text, self.documents) if conversation else Rewrite(text, None)
         scope = resolve_scope(rewrite.question, self.documents, selected_doc)
+        query = self._read(question, text, rewrite, scope, selected_doc)
+        query.parts = self._parts(query)
+        return query
+
+    def _parts(self, whole: Query) -> list[Query]:
+        """The questions of "A？B？", each read as if B followed A in a chat. A piece that only asks
+        another facet of the same thing ("…什么时候开始？由谁牵头？") is not split off: the whole
+        question's facets answer it."""
+        turns: list[Turn] = []
+        parts: list[Query] = []
+        for piece in question_parts(whole.rewrite):
+            rewrite = rewrite_followup(piece, turns, self.documents) if turns else Rewrite(piece, None)
+            if rewrite.rule == "facet" or not self.content_words(rewrite.question, whole.scope):
+                return []
+            parts.append(self._part(rewrite.question, whole))
+            turns.append(Turn(piece, rewrite.question))
+        return parts
+
+    def _read(self, original: str, text: str, rewrite: Rewrite, scope: Scope, selected_doc: str | None) -> Query:
         facets = question_facets(rewrite.question)
-        return Query(original=question, text=text, rewrite=rewrite.question, rule=rewrite.rule,
+        return Query(original=original, text=text, rewrite=rewrite.question, rule=rewrite.rule,
                      selected_doc=selected_doc, scope=scope, qtype=question_type(rewrite.question, facets),
                      facets=facets, content_words=self.content_words(rewrite.question, scope),
                      expansions=expansions(rewrite.question), avoid_sentences=set(rewrite.avoid_sentences))
+
+    def _part(self, piece: str, whole: Query) -> Query:
+        """One question of a multi-part question; it keeps the whole question's place and documents."""
+        scope = resolve_scope(piece, self.documents, whole.selected_doc)
+        if not scope.places and not scope.doc_ids and not scope.unknown_places:
+            scope = whole.scope
+        return self._read(piece, piece, Rewrite(piece, whole.rule), scope, whole.selected_doc)
 
     def content_words(self, question: str, scope: Scope) -> list[str]:
         """The question's words that must be found in an answer (places and years excluded)."""
