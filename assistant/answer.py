@@ -496,9 +496,11 @@ class ExtractiveAnswerer:
             parts.append(messages.UNKNOWN_YEAR.format(years="、".join(f"{y}年" for y in result.scope.unknown_years)))
         if result.scope.related_docs:
             parts.append(messages.RELATED_DOCS.format(
-                documents="、".join(self.documents[d]["title"] for d in result.scope.related_docs if d in self.documents)))
+                documents="、".join(self.documents[d].get("title") or d for d in result.scope.related_docs
+                                   if d in self.documents)))
         parts.append(messages.CORPUS_CONTAINS.format(documents="；".join(
-            f"{m['title']}（{m.get('issuer') or m.get('place')}）" for m in self.documents.values())))
+            f"{m.get('title') or d}（{m.get('issuer') or m.get('place') or '发文单位未写明'}）"
+            for d, m in self.documents.items())))
         return "".join(parts)
 
 

