@@ -30,7 +30,7 @@ def _meta_line(doc: Document) -> str:
     m = doc.meta
     bits = [b for b in (m.doc_number, m.date, f"发布 {m.published}" if m.published else "", m.issuer,
                         f"{m.level}级 · {m.place}" if m.level else "") if b]
-    return f"{m.title}  ({m.doc_id})\n  " + " · ".join(bits)
+    return f"{m.title or m.label}  ({m.doc_id})\n  " + " · ".join(bits)
 
 
 def outline_data(doc: Document) -> dict:
@@ -96,7 +96,7 @@ def cmd_docs(args: argparse.Namespace, settings: Settings) -> int:
     for d in docs:
         m = d.meta
         print(f"{m.doc_id:24} {m.year or '':5} {m.level or '':3} {m.place or '':6} "
-              f"{m.doc_number or '（无文号）':16} {m.date or '':11} {len(d.clauses):3} 条  {m.title}")
+              f"{m.doc_number or '（无文号）':16} {m.date or '':11} {len(d.clauses):3} 条  {m.title or m.label}")
     return 0
 
 

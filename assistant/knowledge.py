@@ -61,7 +61,7 @@ class Preview:
 
     @property
     def title(self) -> str:
-        return self.document.meta.title
+        return self.document.meta.title or self.document.meta.label
 
     @property
     def clause_count(self) -> int:
@@ -336,7 +336,7 @@ def list_documents(settings: Settings) -> list[dict]:
             row["error"] = str(exc)
         else:
             m = document.meta
-            row.update(title=m.title, year=m.year, place=m.place, level=m.level, doc_number=m.doc_number,
+            row.update(title=m.title or m.label, year=m.year, place=m.place, level=m.level, doc_number=m.doc_number,
                        date=m.date, format=kind, clauses=len(document.clauses))
         rows.append(row)
     return rows

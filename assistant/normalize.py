@@ -5,7 +5,9 @@ What is noise: page numbers ("- 3 -"), Markdown markup (#, **), web-page chrome 
 lines a PDF broke mid-sentence or mid-word are joined without inserting anything.
 
 Task tables are left line by line (their cells are broken over lines on purpose); the table
-parser reassembles them.
+parser reassembles them. Lines complete by themselves are never joined: info-bar fields
+("发文字号: …"), pipe-separated rows, titles, dates. A web page that lost its line breaks
+("…水平。 一、完善… 1.建立…") gets one line per numbered item back.
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
+from assistant.infobar import is_infobar_line
+from assistant.metadata import is_title_line
 from assistant.numbering import match_marker
-from assistant.tables import is_table_header, is_table_caption
+from assistant.tables import is_table_caption, is_table_header
 
 _PAGE_NUMBER = re.compile(
     r"^(?:[-—–－]\s*\d{1,3}\s*[-—–－]|第\s*\d{1,3}\s*页(?:\s*[,，/]?\s*共\s*\d{1,3}\s*页)?"
@@ -25,7 +29,7 @@ _WEB_CHROME = re.compile(
     r"^(?:当前位置\s*[:：].*|您现在的位置\s*[:：].*|【?\s*(?:打印|关闭|字号|大|中|小)\s*】?(?:\s*【?\s*(?:打印|关闭|字号|大|中|小)\s*】?)*"
     r"|分享到\s*[:：]?.*|扫一扫.*手机.*)$"
 )
-_PUBLISHED = re.compile(r"发布(?:时间|日期)\s*[:：]\s*(\d{4})\s*[年\-/.]\s*(\d{1,2})\s*[月\-/.]\s*(\d{1,2})")
+_PUBLISHED = re.compile(r"发布(?:时间|日期)\s*[:：]?\s*(\d{4})\s*[年\-/.]\s*(\d{1,2})\s*[月\-/.]\s*(\d{1,2})")
 _SOURCE = re.compile(r"来源\s*[:：]\s*(.+?)\s*(?:发布(?:时间|日期)|$)")
 _BOLD = re.compile(r"\*\*|__")
 _MD_HEADING = re.compile(r"^#{1,6}\s*")
@@ -35,8 +39,13 @@ _CJK_PUNCT = r"\u3000-\u303f\uff00-\uffef“”‘’《》〈〉「」『』【
 _SPACE_BETWEEN_CJK = re.compile(rf"(?<=[{_CJK}{_CJK_PUNCT}])[ \t]+(?=[{_CJK}{_CJK_PUNCT}])")
 _DATE_LINE = re.compile(r"^\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日(?:\s*印发)?$")
 _DOC_NUMBER_LINE = re.compile(r"〔\s*\d{4}\s*〕\s*\d+\s*号$")
-_TITLE_LINE = re.compile(r"^\d{4}\s*年.*工作(?:要点|计划|方案)$")
-_STANDS_ALONE = re.compile(r"(?:的通知|特此通知。?|此件公开发布）)$")
+_STANDS_ALONE = re.compile(r"(?:的通知|特此通知。?|[（(]此件[^（）()]*[）)])$")
+# A web page that lost its line breaks: "…水平。 一、完善… 1.建立…" (items after a space).
+_INLINE_ITEM = re.compile(r"[ \t\u00a0\u3000]+(?=[一二三四五六七八九十]{1,3}、|\d{1,2}[.．、](?!\d)"
+                          r"|[（(](?:[一二三四五六七八九十]{1,3}|\d{1,2})[）)])")
+# A hard-wrapped (PDF) text has many lines of one width, and a page holds more than 20 characters.
+_MIN_WRAPPED_LINES = 30
+_MIN_WRAP_WIDTH = 40
 _FOOTER_START = re.compile(r"^(?:抄送|抄报|主送)\s*[:：]|印发$|^[（(]?\s*共印\s*\d+\s*份\s*[)）]?$")
 
 # A paragraph ends at these; a line ending otherwise was broken by layout.
@@ -73,14 +82,14 @@ def _wrap_width(lines: list[str]) -> int | None:
     text (web pages, Word exports) has widths all over the place.
     """
     widths = [display_width(line) for line in lines if display_width(line) >= 20]
-    if len(widths) < 10:
+    if len(widths) < _MIN_WRAPPED_LINES:
         return None
     counts: dict[int, int] = {}
     for w in widths:
         counts[w // 4] = counts.get(w // 4, 0) + 1
     bucket, hits = max(counts.items(), key=lambda kv: (kv[1], kv[0]))
     near = sum(counts.get(b, 0) for b in (bucket - 1, bucket, bucket + 1))
-    if near < 0.35 * len(widths):
+    if near < 0.35 * len(widths) or bucket * 4 < _MIN_WRAP_WIDTH:
         return None
     return bucket * 4
 
@@ -92,8 +101,9 @@ def _is_standalone_heading(line: str) -> bool:
 
 def _keeps_alone(line: str, wrapped: bool) -> bool:
     """Lines that are complete by themselves even without closing punctuation."""
-    return bool(_DATE_LINE.match(line) or _DOC_NUMBER_LINE.search(line) or _TITLE_LINE.match(line)
+    return bool(_DATE_LINE.match(line) or _DOC_NUMBER_LINE.search(line) or is_title_line(line)
                 or _FOOTER_START.search(line) or _STANDS_ALONE.search(line) or is_table_caption(line)
+                or is_infobar_line(line) or line.startswith(("|", "•")) or line.endswith("|")
                 or (not wrapped and _is_label(line)))
 
 
@@ -146,24 +156,10 @@ def normalize(raw: str) -> CleanText:
     # Pass 1: drop noise line by line; mark the lines that belong to a task table.
     lines: list[tuple[str, bool]] = []
     in_table = False
-    for original in raw.split("\n"):
-        line, markup = _clean_line(original)
-        clean.removed.extend(markup)
-        if not line:
-            continue
-        if _PAGE_NUMBER.match(line):
-            clean.removed.append(line)
-            continue
-        if _PUBLISHED.search(line):
-            _read_chrome(line, clean)  # the page's 来源/发布时间 line stays: it is the document's own record
-        if _WEB_CHROME.match(line):
-            clean.removed.append(line)
-            continue
-        if is_table_header(_ODD_SPACES.sub(" ", original)):
-            in_table = True
-        elif in_table and _FOOTER_START.search(line):
-            in_table = False
-        lines.append((_table_line(original) if in_table else line, in_table))
+    for physical in raw.split("\n"):
+        split = not in_table and not is_table_header(_ODD_SPACES.sub(" ", physical))
+        for original in (_split_inline_items(physical) if split else [physical]):
+            in_table = _take_line(original, in_table, clean, lines)
 
     # Pass 2: join lines that layout broke; table lines stay as they are.
     wrap = _wrap_width([line for line, tabular in lines if not tabular])
@@ -177,6 +173,42 @@ def normalize(raw: str) -> CleanText:
         previous_tabular, previous_line = tabular, line
     clean.text = "\n".join(paragraphs)
     return clean
+
+
+def _take_line(original: str, in_table: bool, clean: CleanText, lines: list[tuple[str, bool]]) -> bool:
+    """Pass 1 for one line: drop it if it is noise, else keep it (marked if it is a table line).
+    Returns whether the table continues after it."""
+    line, markup = _clean_line(original)
+    clean.removed.extend(markup)
+    if not line:
+        return in_table
+    if _PAGE_NUMBER.match(line):
+        clean.removed.append(line)
+        return in_table
+    if _PUBLISHED.search(line):
+        _read_chrome(line, clean)  # the page's 来源/发布时间 line stays: it is the document's own record
+    if _WEB_CHROME.match(line):
+        clean.removed.append(line)
+        return in_table
+    if is_table_header(_ODD_SPACES.sub(" ", original)):
+        in_table = True
+    elif in_table and _FOOTER_START.search(line):
+        in_table = False
+    lines.append((_table_line(original) if in_table else line, in_table))
+    return in_table
+
+
+def _split_inline_items(line: str) -> list[str]:
+    """'…水平。 一、完善政务公开工作机制 1.建立…' -> one line per item. A space before a marker splits
+    only after a sentence end or after a heading (a marker and text without punctuation)."""
+    pieces, start = [], 0
+    for m in _INLINE_ITEM.finditer(line):
+        before = line[start:m.start()].strip()
+        heading = match_marker(before) is not None and not re.search(r"[。；;，,：:！？!?]", before)
+        if before and (before[-1] in "。；;！？!?" or heading):
+            pieces.append(line[start:m.start()])
+            start = m.end()
+    return pieces + [line[start:]]
 
 
 def _read_chrome(line: str, clean: CleanText) -> None:

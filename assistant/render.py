@@ -274,7 +274,7 @@ def document_meta_html(meta: Any, extra: list[tuple[str, Any]] | None = None) ->
             ("发布日期", m.get("published")), ("地区 / 层级", level), ("年份", m.get("year")), ("文档编号", m.get("doc_id"))]
     rows += extra or []
     cells = "".join(f"<tr><td>{esc(k)}</td><td>{esc(v)}</td></tr>" for k, v in rows if v)
-    return f'<div class="doc-meta"><h3>{esc(m.get("title"))}</h3><table>{cells}</table></div>'
+    return f'<div class="doc-meta"><h3>{esc(m.get("title") or m.get("doc_id"))}</h3><table>{cells}</table></div>'
 
 
 def _clause_html(clause: Any, label: str | None = None) -> str:

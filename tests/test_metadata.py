@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from assistant.infobar import iso_date, read_infobar
 from assistant.metadata import apply_overrides
 
 # The table in ../shared/README.md, as published.
@@ -53,3 +54,33 @@ def test_override_with_unknown_field_is_refused(parsed, tmp_path):
     (tmp_path / "2024-pudong.json").write_text('{"colour": "red"}', encoding="utf-8")
     with pytest.raises(ValueError, match="colour"):
         apply_overrides(parsed["2024-pudong"].meta, tmp_path)
+
+
+def test_the_five_gain_province_and_city_and_keep_everything_else(parsed):
+    for doc_id in EXPECTED:
+        meta = parsed[doc_id].meta
+        assert (meta.province, meta.city) == ("上海市", "上海市")
+    assert parsed["2024-qingpu-baihe"].meta.district == "青浦区"
+    assert parsed["2024-minhang-pujin"].meta.district == "闵行区"
+
+
+@pytest.mark.parametrize("lines,fields", [
+    (["• 发文字号: 宝府办〔2022〕11号", "• 发文日期: 2022-03-28• 公开类别: 主动公开"],
+     {"发文字号": "宝府办〔2022〕11号", "发文日期": "2022-03-28", "公开类别": "主动公开"}),
+    (["发布日期:2022-06-30    发布者:和平区人民政府办公室"], {"发布日期": "2022-06-30", "发布者": "和平区人民政府办公室"}),
+    (["3. [发文机构] 区政务公开领导小组办公室", "4. [联合发文单位]", "5. [实施日期]"], {"发文机构": "区政务公开领导小组办公室"}),
+    (["成文日期", "2021-06-28", "统一编号", "发布日期", "2021-06-28"], {"成文日期": "2021-06-28", "发布日期": "2021-06-28"}),
+    (["发文字号:", "成文日期:", "2022-03-17"], {"成文日期": "2022-03-17"}),
+    (["索引号: | 1137/2024-00050 | 发布日期: | 2024-01-18 |"], {"索引号": "1137/2024-00050", "发布日期": "2024-01-18"}),
+    (["信息来源: 区政府办公室发布时间 2022-03-28"], {"信息来源": "区政府办公室", "发布时间": "2022-03-28"}),
+    (["失效日期:", "2022年,崇明区政务公开工作的总体要求是:以习近平新时代中国特色社会主义思想为指导,落实工作部署。"], {}),
+])
+def test_info_bar_layouts(lines, fields):
+    assert read_infobar(lines).fields == fields
+
+
+@pytest.mark.parametrize("text,iso", [("2023年3月31日", "2023-03-31"), ("2023.03.30", "2023-03-30"),
+                                      ("2023-03-30", "2023-03-30"), ("2023/3/30", "2023-03-30"),
+                                      ("2022328", None), ("2023年13月1日", None)])
+def test_dates_in_every_form_and_a_signature_without_separators_is_none(text, iso):
+    assert iso_date(text) == iso

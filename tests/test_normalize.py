@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -75,3 +76,30 @@ def test_no_space_is_inserted_between_cjk_characters():
 ])
 def test_search_key_matches_spaced_and_full_width_forms(spaced, compact_form):
     assert search_key(spaced) == search_key(compact_form)
+
+
+_NEW = Path(__file__).resolve().parent.parent / "eval" / "documents"
+
+
+def test_a_page_that_lost_its_line_breaks_gets_one_line_per_item():
+    lines = normalize((_NEW / "2024-minhang-minzhengju.txt").read_text(encoding="utf-8")).text.split("\n")
+    assert "一、完善政务公开工作机制" in lines
+    assert any(line.startswith("1.建立执行政府信息公开审查机制。") for line in lines)
+    assert lines[0].endswith("持续提升政务公开标准化、规范化水平。")
+
+
+def test_info_bar_fields_pipe_rows_and_signatures_stay_on_their_own_lines():
+    baoshan = normalize((_NEW / "2022-shanghai-baoshan.txt").read_text(encoding="utf-8"))
+    lines = baoshan.text.split("\n")
+    assert "• 发文字号: 宝府办〔2022〕11号" in lines and "2022328" in lines
+    assert "各镇人民政府,各街道办事处,区政府各委、办、局:" in lines
+    assert baoshan.published == "2022-03-28"   # "发布时间 2022-03-28", no colon
+    shandong = normalize((_NEW / "2023-shandong-jiaoyuting.txt").read_text(encoding="utf-8")).text.split("\n")
+    assert shandong[0] == "索引号: | 11370000004502323D/2024-00050 | 发布日期: | 2024-01-18 |"
+    assert "工作要点 | 具体要求 | 任务分工 |" in shandong
+
+
+def test_a_short_web_page_is_not_taken_for_hard_wrapped_pdf_text():
+    lines = normalize((_NEW / "2024-beijing-dongcheng.txt").read_text(encoding="utf-8")).text.split("\n")
+    assert "各街道办事处,区政府各委、办、局,各区属机构:" in lines
+    assert "(此件公开发布)" in lines and "北京市东城区2024年政务公开工作要点" in lines

@@ -234,9 +234,16 @@ def test_empty_document_fails_with_a_message_naming_it():
         parse_document("  \n\n", "empty-doc")
 
 
-def test_document_without_headings_fails_with_a_clear_message():
+def test_document_without_headings_falls_back_to_paragraphs_as_clauses():
+    doc = parse_document("这是一段没有任何编号标题的文字。\n第二段。", "plain")
+    assert [c.id for c in doc.clauses] == ["plain/p1", "plain/p2"]
+    assert [c.text for c in doc.clauses] == ["这是一段没有任何编号标题的文字。", "第二段。"]
+    assert doc.outline == [] and compact("".join(t for _, t in doc.parts)) == compact(doc.clean.text)
+
+
+def test_a_single_paragraph_without_headings_fails_with_a_clear_message():
     with pytest.raises(StructureError, match="plain.*一、"):
-        parse_document("这是一段没有任何编号标题的文字。\n第二段。", "plain")
+        parse_document("这是一段没有任何编号标题的文字。", "plain")
 
 
 def test_binary_content_is_refused():

@@ -1,0 +1,168 @@
+"""Fit the answer step's thresholds on the blind dev split, and print them.
+
+    .venv/bin/python scripts/fit_thresholds.py [--set eval/blind/dev.jsonl] [--quick]
+
+Only the dev split is ever read here (the test split is only scored by `assistant eval`). The
+development documents are added to a temporary corpus exactly as `assistant eval` does. Each value
+is chosen by a grid search over the features the pipeline already computes:
+
+- fusion_alpha (BM25 weight) and expansion_weight (thesaurus terms): MRR@10 of the gold clauses;
+- min_coverage / paraphrase_min_dense (relevance gate): answerable questions must pass, questions
+  about what the corpus does not hold must not; a false refusal costs twice a false answer;
+- topic_sentence_share / heading_topic_share (which sentences a requirement or list answer takes):
+  answer points, then the shorter answer on a tie;
+- closest_below_coverage / closest_below_dense ("最接近的条款" framing): F1 of flagging answers
+  that miss most of their points.
+The printed block goes into assistant/config.py (the defaults) by hand, with the figures beside it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import statistics
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from assistant.config import load_settings  # noqa: E402
+from assistant.eval_sets import extended_corpus, is_answerable, load_eval_set  # noqa: E402
+from assistant.evaluate import point_found  # noqa: E402
+from assistant.goldmatch import first_hit_rank  # noqa: E402
+from assistant.pipeline import Assistant  # noqa: E402
+
+
+def _use(assistant: Assistant, **values: float) -> None:
+    """Point the loaded pipeline at other threshold values (no reload: the index stays)."""
+    settings = assistant.settings.replace(**values)
+    assistant.settings = assistant.retriever.settings = assistant.answerer.settings = settings
+
+
+def _queries(assistant: Assistant, items: list[dict]) -> list:
+    return [assistant.understand(i["question"], history=i["history"], doc_filter=i.get("selected_doc")) for i in items]
+
+
+def fit_fusion(assistant: Assistant, items: list[dict], queries: list) -> dict:
+    answerable = [(i, q) for i, q in zip(items, queries) if is_answerable(i) and i["gold"]]
+    best = None
+    for alpha, expansion in itertools.product((0.4, 0.5, 0.6, 0.7, 0.8), (0.0, 0.25, 0.5)):
+        _use(assistant, fusion_alpha=alpha, expansion_weight=expansion)
+        mrr = 0.0
+        for item, query in answerable:
+            hits = assistant.retriever.search(query, k=10).hits
+            rank = first_hit_rank([(h.doc_id, h.clause["text"]) for h in hits], item["gold"])
+            mrr += 1 / rank if rank else 0.0
+        mrr /= len(answerable)
+        print(f"  fusion_alpha={alpha} expansion_weight={expansion}: MRR@10 {mrr:.3f}")
+        if best is None or mrr > best[0] + 1e-9:
+            best = (mrr, alpha, expansion)
+    _use(assistant, fusion_alpha=best[1], expansion_weight=best[2])
+    return {"fusion_alpha": best[1], "expansion_weight": best[2], "_mrr_at_10": round(best[0], 3)}
+
+
+def fit_gate(assistant: Assistant, items: list[dict], queries: list) -> dict:
+    rows = []
+    for item, query in zip(items, queries):
+        if not query.scope.covered:
+            continue   # refused by scope whatever the gate says
+        result = assistant.retriever.search(query, k=5)
+        best_dense = max((h.dense for h in result.hits[:3]), default=0.0)
+        out_of_corpus = not is_answerable(item) and (item.get("expect") or {}).get("qtype") == "unanswerable"
+        if is_answerable(item) or out_of_corpus:
+            rows.append((result.coverage, best_dense, is_answerable(item)))
+    best = None
+    for cov in (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5):
+        for dense in (0.8, 0.82, 0.84, 0.86, 0.88, 0.9, 0.92):
+            passed = [(c > 0 and (c >= cov or d >= dense), pos) for c, d, pos in rows]
+            tpr = sum(p for p, pos in passed if pos) / max(1, sum(1 for _, pos in passed if pos))
+            tnr = sum(not p for p, pos in passed if not pos) / max(1, sum(1 for _, pos in passed if not pos))
+            score = 2 * tpr + tnr
+            if best is None or score > best[0] + 1e-9:
+                best = (score, cov, dense, tpr, tnr)
+    _use(assistant, min_coverage=best[1], paraphrase_min_dense=best[2])
+    return {"min_coverage": best[1], "paraphrase_min_dense": best[2], "_answerable_passed": round(best[3], 3),
+            "_out_of_corpus_refused": round(best[4], 3), "_items": len(rows)}
+
+
+def _points(assistant: Assistant, items: list[dict]) -> tuple[float, float, list]:
+    shares, lengths, answers = [], [], []
+    for item in items:
+        answer = assistant.ask(item["question"], history=item["history"], doc_filter=item.get("selected_doc"))
+        found = [point_found(p, answer.answer) for p in item["answer_points"]]
+        shares.append(sum(found) / len(found) if found else 1.0)
+        lengths.append(len(answer.answer))
+        answers.append((answer, shares[-1]))
+    return statistics.mean(shares), statistics.mean(lengths), answers
+
+
+def fit_sentences(assistant: Assistant, items: list[dict], queries: list) -> dict:
+    wide = [i for i, q in zip(items, queries) if is_answerable(i) and i["answer_points"]
+            and q.qtype in ("requirement", "list", "yes_no")]
+    best = None
+    for topic, heading in itertools.product((0.0, 0.1, 0.2, 0.3, 0.5), (0.34, 0.5, 0.67)):
+        _use(assistant, topic_sentence_share=topic, heading_topic_share=heading)
+        points, length, _ = _points(assistant, wide)
+        print(f"  topic_sentence_share={topic} heading_topic_share={heading}: points {points:.3f}, {length:.0f} chars")
+        if best is None or points > best[0] + 1e-9 or (abs(points - best[0]) < 1e-9 and length < best[1]):
+            best = (points, length, topic, heading)
+    _use(assistant, topic_sentence_share=best[2], heading_topic_share=best[3])
+    return {"topic_sentence_share": best[2], "heading_topic_share": best[3], "_points": round(best[0], 3),
+            "_mean_chars": round(best[1]), "_items": len(wide)}
+
+
+def fit_closest(assistant: Assistant, items: list[dict]) -> dict:
+    answerable = [i for i in items if is_answerable(i) and i["answer_points"]]
+    _, _, answers = _points(assistant, answerable)
+    rows = []
+    for answer, share in answers:
+        if answer.kind not in ("extractive", "closest") or not answer.citations:
+            continue
+        result = assistant.retriever.search(answer.query, k=3)
+        words = answer.query.content_words
+        coverage = assistant.retriever.coverage(words, result.hits[:1], weighted=True)
+        rows.append((coverage, result.hits[0].dense if result.hits else 0.0, share < 0.5))
+    best = None
+    for cov in (0.1, 0.2, 0.3, 0.4, 0.5):
+        for dense in (0.84, 0.86, 0.88, 0.9, 0.92):
+            flagged = [(c < cov and d < dense, wrong) for c, d, wrong in rows]
+            tp = sum(f and w for f, w in flagged)
+            fp = sum(f and not w for f, w in flagged)
+            fn = sum(w and not f for f, w in flagged)
+            f1 = 2 * tp / max(1, 2 * tp + fp + fn)
+            if best is None or f1 > best[0] + 1e-9:
+                best = (f1, cov, dense, tp, fp)
+    return {"closest_below_coverage": best[1], "closest_below_dense": best[2], "_f1": round(best[0], 3),
+            "_flagged_wrong": best[3], "_flagged_right": best[4], "_items": len(rows)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--set", default=str(ROOT / "eval" / "blind" / "dev.jsonl"))
+    parser.add_argument("--documents", default=str(ROOT / "eval" / "documents"))
+    args = parser.parse_args()
+    if Path(args.set).resolve().name == "test.jsonl":
+        parser.error("the test split is locked: fit on the dev split only")
+    settings = load_settings()
+    items, _ = load_eval_set(args.set)
+    with extended_corpus(settings, [Path(args.documents)], lambda m: print(m, file=sys.stderr)) as work:
+        assistant = Assistant.load(work.settings)
+        queries = _queries(assistant, items)
+        fitted: dict[str, object] = {}
+        print("fusion:")
+        fitted.update(fit_fusion(assistant, items, queries))
+        print("relevance gate:")
+        fitted.update(fit_gate(assistant, items, queries))
+        print("sentence selection:")
+        fitted.update(fit_sentences(assistant, items, queries))
+        print("closest-clause framing:")
+        fitted.update(fit_closest(assistant, items))
+    print(f"\n# fitted on {args.set} ({len(items)} items); figures behind each value start with _")
+    for key, value in fitted.items():
+        print(f"{key} = {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
