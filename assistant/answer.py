@@ -267,8 +267,10 @@ class ExtractiveAnswerer:
                 lines.append(template.format(label=fact.label, span=fact.span, cite=messages.cite(n)))
         if not lines:
             return None
+        spans = [line for line in lines if line.startswith(messages.DIRECT.split("{")[0])]
+        direct = facts[0].span if len(query.scope.doc_ids) == 1 and len(facts) == 1 else None
         return Answer(answer="\n".join(lines), refused=not found, citations=cites.items,
-                      direct=None, kind="metadata" if found else "not_stated", **base)
+                      direct=direct if spans else None, kind="metadata" if found else "not_stated", **base)
 
     def _find_facet(self, facet: Facet, hits: list[Hit], words: list[str]) -> tuple[Hit, str, str] | None:
         """The first good clause with the asked-for span, in a sentence that is about the question."""

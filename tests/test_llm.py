@@ -279,7 +279,7 @@ def _check_grounded(ans: Answer) -> None:
     for c in ans.citations:
         assert c.spans and all(compact(c.text[a:b]) for a, b in c.spans)
     assert set(ans.to_dict()) == {"question", "rewritten_question", "answer", "refused", "scope", "citations",
-                                  "retrieved", "timings_ms", "direct", "kind", "notes"}
+                                  "retrieved", "timings_ms", "direct", "kind", "notes", "query"}
     json.dumps(ans.to_dict(), ensure_ascii=False)
 
 
