@@ -389,11 +389,17 @@ class ExtractiveAnswerer:
                       kind="closest" if weak else "extractive", **base)
 
     def _cross_doc_documents(self, result: SearchResult, hits: list[Hit], words: list[str]) -> list[list[Hit]]:
-        """Per document, its relevant hits, best document first — when no single place is asked."""
-        if result.scope.explicit or len(result.scope.doc_ids) == 1:
+        """Per document, its relevant hits, best document first — when no single place is asked.
+        Documents the question names ("松江区和白鹤镇…分别") each get a section with their best hits."""
+        if len(result.scope.doc_ids) == 1:
             return []
-        top = hits[0].score
         by_doc: dict[str, list[Hit]] = {}
+        if len(result.scope.doc_ids) >= 2:
+            for hit in hits:
+                if hit.doc_id in result.scope.doc_ids and len(by_doc.get(hit.doc_id, [])) < 2:
+                    by_doc.setdefault(hit.doc_id, []).append(hit)
+            return list(by_doc.values())
+        top = hits[0].score
         for hit in hits:
             if hit.score < top * self.settings.cross_doc_min_share:
                 continue

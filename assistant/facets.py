@@ -28,10 +28,10 @@ class Facet:
 _FACETS: tuple[tuple[str, re.Pattern[str], str], ...] = (
     ("doc_number", re.compile(r"文号|发文字号|字号"), "文号"),
     ("issuer", re.compile(r"谁发的|谁印发|谁制定|谁出的|谁签发|发文机关|发文单位|发文机构|印发单位|发布单位|发布机构|发布机关"
-                          r"|制定单位|制发单位|哪个(?:单位|部门|机关)(?:印发|发布|制定|出台|发的|下发)|落款"), "发文单位"),
+                          r"|制定单位|制发单位|哪个(?:单位|部门|机关)(?:的)?(?:名义)?(?:印发|发布|制定|出台|发的|下发)|落款(?!日期|时间|是哪天)|盖的是谁|谁的章|发布者|发布人"), "发文单位"),
     ("title", re.compile(r"标题|全称|文件名|(?:文件|要点|计划|方案)(?:的名字|叫什么)|题目"), "标题"),
     ("recipients", re.compile(r"主送|发给|印发给|下发给|抄送|发到|发送给"), "发送对象"),
-    ("person", re.compile(r"名字|姓名|叫什么|(?:领导|负责人|主任|局长|镇长|区长)是谁"), "人员姓名"),
+    ("person", re.compile(r"名字|姓名|(?<!文件)(?<!要点)叫什么名|(?:领导|负责人|主任|局长|镇长|区长|书记)是谁|哪位|签发人|谁签发|谁签的|署名"), "人员姓名"),
     ("place", re.compile(r"地点|地址|在哪里举办|在哪儿举办|哪个地方|什么地方"), "地点"),
     ("money", re.compile(r"多少钱|费用|收费|万元|金额|工资|预算是多少|经费是多少"), "金额"),
     ("units", re.compile(r"哪个单位|哪些单位|哪个部门|哪些部门|谁负责|由谁|哪家|责任单位|牵头单位|谁来|归谁|归哪|哪个机关|是谁|向哪(?:里|儿|个部门|个单位)|报哪|交给谁|找谁|哪些处室|哪个处室"), "责任单位"),
@@ -87,7 +87,7 @@ def question_facets(question: str) -> list[Facet]:
                                 destination=bool(_DESTINATION_ASKED.search(question))))
     kinds = {f.kind for f in facets}
     # "哪个单位印发的" and "主送哪些单位" name a unit without asking who is responsible.
-    if kinds & {"issuer", "recipients"} and not _RESPONSIBILITY.search(question):
+    if kinds & {"issuer", "recipients", "person"} and not _RESPONSIBILITY.search(question):
         facets = [f for f in facets if f.kind != "units"]
     return facets
 
@@ -156,7 +156,8 @@ def find_span(facet: Facet, sentence: str, clause: dict, words: list[str] = ()) 
         return m.group(1) if m else None
     if kind == "date":
         if clause.get("kind") == "table_row" and clause.get("deadline"):
-            return clause["deadline"]
+            deadline = clause["deadline"]
+            return deadline if not facet.day or re.search(r"[日号]|当天", deadline) else None
         if facet.issued and clause.get("kind") == "footer":
             m = re.search(r"(\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日)\s*印发", sentence)
             return m.group(1) if m else None

@@ -62,3 +62,23 @@ def test_a_year_inside_the_content_is_not_the_documents_year(documents):
 def test_explicit_filter_wins(documents):
     scope = resolve_scope("依申请公开办理有什么要求", documents, doc_filter="2024-pudong")
     assert scope.doc_ids == ["2024-pudong"] and scope.explicit
+
+
+def test_a_selected_document_is_compared_with_a_named_one(documents):
+    scope = resolve_scope("这份文件和白鹤镇的要点在政策解读上有什么不一样？", documents, "2023-baoshan-songnan")
+    assert scope.doc_ids == ["2023-baoshan-songnan", "2024-qingpu-baihe"] and scope.explicit
+
+
+def test_a_selected_document_keeps_the_scope_when_a_place_is_only_mentioned(documents):
+    scope = resolve_scope("这份文件里浦东新区的做法是什么？", documents, "2024-songjiang")
+    assert scope.doc_ids == ["2024-songjiang"]
+
+
+def test_a_year_right_after_a_place_names_that_years_plan(documents):
+    scope = resolve_scope("浦东新区2025年的政府开放月还是放在8月吗？", documents)
+    assert scope.unknown_years == [2025]
+
+
+def test_qualifying_city_is_not_a_document_of_its_own(documents):
+    scope = resolve_scope("上海市松江区政府开放月在几月", documents)
+    assert scope.doc_ids == ["2024-songjiang"] and scope.covered

@@ -22,7 +22,7 @@ from assistant.query.normalize import normalize_question
 
 _PLACE_SWAP = re.compile(r"^(?:那|那么|那如果是|换成)?\s*(?P<x>[^，,。？?]{1,30}?)\s*(?:的)?(?:情况|规定|要求)?呢[？?。!！]*$")
 _MORE = re.compile(r"^(?:那)?(?:还有|另外还有|此外还有|其他还有)(?:没有)?(?:别的|其他|其它|什么|哪些)?(?:要求|规定|内容|措施|举措|的)?(?:吗|呢|么)?[？?。，,]*")
-_PRONOUN = re.compile(r"^(?:那)?(?:它|其|这项|该项|这个|此项|这些|这一项|这条|该条|上述)")
+_PRONOUN = re.compile(r"^(?:那)?(?:它|其|这项|该项|这个|此项|这些|这一项|这一条|这条|该条|此条|上述|那一项|那一条)")
 _LEADING_THAT = re.compile(r"^(?:那么|那|就是说|请问)")
 _INTERROGATIVE = re.compile(
     r"(?:是什么|有什么|有哪些|是哪|在几月|什么时候|几月|多少|哪些|哪个|怎么|如何|由谁|谁负责|谁|吗|呢|要求|有没有|是否|具体|什么)")
@@ -120,7 +120,7 @@ def rewrite_followup(question: str, history: list[Turn], documents: dict[str, di
         return Rewrite(place_text + x + _tail(prev), "topic")
 
     own_place = _place_phrase(q, documents)
-    if _PRONOUN.match(q) or (len(q) <= _FACET_ONLY_MAX and own_place is None and q.startswith(("具体", "由", "谁", "什么时候", "几", "多少", "哪"))):
+    if _PRONOUN.match(q) or (len(q) <= _FACET_ONLY_MAX and own_place is None and q.startswith(("具体", "由", "谁", "什么时候", "几", "多少", "哪", "分别", "各自"))):
         body = _PRONOUN.sub("", q)
         return Rewrite(_stem(prev) + body, "facet")
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from assistant.query.gazetteer import full_name, parents, places_in
 from assistant.searchkey import search_key
 
+_COMPARISON = re.compile(r"相比|对比|比较|比起|不一样|不同|区别|异同|一样吗|和[^，。？]{1,12}(?:的|比)")
 _YEAR = re.compile(r"((?:19|20)\d{2})\s*年(?:度)?")
 _DOC_WORDS = re.compile(r"^\s*(?:年度)?(?:的)?\s*(?:政务公开|工作要点|工作计划|要点|计划|文件)")
 
@@ -85,9 +86,12 @@ def resolve_scope(question: str, documents: dict[str, dict], doc_filter: str | N
 
     places = named_places(q, documents)
     spans = [(q.find(alias), q.find(alias) + len(alias)) for alias, _ in places]
+    # With a document selected, another document joins only when the question compares with it
+    # ("这份文件和白鹤镇的要点有什么不一样").
+    compares = scope.explicit and bool(_COMPARISON.search(q))
     for alias, doc_id in _drop_qualifiers(places, documents):
         scope.places.append(documents[doc_id].get("place") or alias)
-        if not scope.explicit and doc_id not in scope.doc_ids:
+        if (compares or not scope.explicit) and doc_id not in scope.doc_ids:
             scope.doc_ids.append(doc_id)
 
     # Any other place the question names is one the corpus has no document for, unless it only
@@ -109,7 +113,10 @@ def resolve_scope(question: str, documents: dict[str, dict], doc_filter: str | N
         after = q[match.end():]
         # "2023年的工作计划" and "2023年松江区…" name a document's year; "松江区2023年国民经济…"
         # names a year inside the content.
-        about_document = bool(_DOC_WORDS.match(after)) or any(after.lstrip().startswith(a) for a, _ in places)
+        before = q[:match.start()].rstrip()
+        # "浦东新区2025年的开放月": that year's activities, so that year's plan.
+        of_place = after.startswith("的") and any(before.endswith(a) for a, _ in places)
+        about_document = bool(_DOC_WORDS.match(after)) or of_place or any(after.lstrip().startswith(a) for a, _ in places)
         if not about_document:
             continue  # "2023年国民经济…计划" is content, not the document's year
         scope.years.append(year)

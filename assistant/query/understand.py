@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from assistant.query.followup import Conversation, Rewrite, Turn, rewrite_followup
 from assistant.facets import Facet, question_facets
+from assistant.query.gazetteer import places_in
 from assistant.query.kinds import question_type
 from assistant.query.normalize import normalize_question
 from assistant.query.thesaurus import expansions
@@ -62,6 +63,9 @@ class QueryUnderstanding:
     def __init__(self, documents: dict[str, dict], tokenizer: ChineseTokenizer) -> None:
         self.documents = documents
         self.tokenizer = tokenizer
+        # Load the gazetteer and the converter now, not on the first user's question.
+        places_in("上海市")
+        normalize_question("開")
 
     def understand(self, question: str, conversation: Conversation | None = None,
                    selected_doc: str | None = None) -> Query:
