@@ -54,6 +54,7 @@ class Settings:
     fusion_alpha: float = 0.6  # weight of BM25 in weighted fusion
     scope_boost: float = 1.0
     expansion_weight: float = 0.5  # weight of thesaurus terms' BM25 scores beside the question's own
+    topic_carry_min_hits: int = 3  # of the top_k clauses, how many must be the previous document's for a marker-less follow-up to stay there
     retrieve_k: int = 20           # clauses handed to the answer step (cross-document answers need several per document)
     # Relevance gate (fitted on the blind dev split by scripts/fit_thresholds.py): a question is answerable when
     # this share of its content words occurs in the best clauses, or, for a paraphrase, when the best cosine is

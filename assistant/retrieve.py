@@ -82,10 +82,15 @@ class HybridRetriever:
         self.bm25 = bm25s.BM25()
         self.bm25.index([self.tokenizer.tokens(index.clauses[i]["index_text"]) or ["∅"] for i in self.ids],
                         show_progress=False)
-        self.understanding = QueryUnderstanding(self.documents, self.tokenizer)
+        self.understanding = QueryUnderstanding(self.documents, self.tokenizer, home_of=self.documents_for,
+                                                carry_min_hits=settings.topic_carry_min_hits)
         self.embed_model = index.vector_index._embed_model
         self._query_vectors: dict[str, list[float]] = {}
         self._weights: dict[str, float] = {}
+
+    def documents_for(self, question: str) -> list[str]:
+        """The documents of the best clauses for `question` standing alone, best first."""
+        return [h.doc_id for h in self.search(question, k=self.settings.top_k).hits]
 
     def clauses_of(self, doc_id: str) -> list[dict]:
         """One document's clauses in document order."""

@@ -11,8 +11,11 @@ def kind(question):
 
 
 @pytest.mark.parametrize("question,expected", [
-    ("浦东新区政策解读有哪些要求？", "list"),
-    ("依申请公开办理有什么要求", "list"),
+    ("浦东新区政策解读有哪些要求？", "requirement"),
+    ("依申请公开办理有什么要求", "requirement"),
+    ("淞南镇向产业园区推送政策用哪些渠道", "list"),
+    ("“三同步”是哪三个同步", "list"),
+    ("松江区这份要点是以什么为引领来制定的？", "factoid"),
     ("淞南镇政务公开工作是怎么分工负责的", "requirement"),
     ("白鹤镇怎么做好政策解读", "requirement"),
     ("松江区政府开放月在几月？", "factoid"),

@@ -17,6 +17,7 @@ import unicodedata
 from dataclasses import dataclass, field
 
 from assistant.query.scope import named_places
+from assistant.facets import question_facets
 from assistant.query.gazetteer import places_in
 from assistant.query.normalize import normalize_question
 
@@ -26,8 +27,10 @@ _PRONOUN = re.compile(r"^(?:那)?(?:它|其|这项|该项|这个|此项|这些|�
 _LEADING_THAT = re.compile(r"^(?:那么|那|就是说|请问)")
 _INTERROGATIVE = re.compile(
     r"(?:是什么|有什么|有哪些|是哪|在几月|什么时候|几月|多少|哪些|哪个|怎么|如何|由谁|谁负责|谁|吗|呢|要求|有没有|是否|具体|什么)")
+_ADJACENT_YEAR = re.compile(r"\s*\d{4}\s*年(?:度)?")
 _NEW_TOPIC = re.compile(r"^(?:换个问题|换个话题|另外问一下|另一个问题|再问一个|再问个|问个别的|另问)[^，,：:。]{0,4}[，,：:。\s]+")
-_SAME_QUESTION = re.compile(r"^(?:同样的问题|同一个问题|一样的问题|同样)[，,：:\s]*(?P<x>[^，,。？?]{1,20}?)(?:是)?(?:怎么说|怎么规定|如何规定|是怎么规定的|的情况|又如何|呢)?[？?。]*$")
+_SAME_QUESTION = re.compile(r"^(?:同样的问题|同一个问题|一样的问题|同样)[，,：:\s]*(?P<x>[^，,。？?]{1,20}?)(?:是)?"
+                            r"(?:怎么说|怎么规定|如何规定|是怎么规定的|的情况|又如何|呢|(?=[？?。，,]|$))[？?。，,]*(?P<rest>.*)$")
 _CROSS_DOC = re.compile(r"各区|各地|各文件|所有文件|哪些文件|都要求|普遍|共同|分别")
 _FACET_ONLY_MAX = 12
 _CONTINUATION = ("还", "另外", "此外", "其中", "具体", "同时", "再", "又")
@@ -67,6 +70,13 @@ def _place_phrase(question: str, documents: dict[str, dict]) -> tuple[int, int] 
             if question[end:].startswith(suffix):
                 end += len(suffix)
                 break
+        # The document's year travels with its place: "浦东2024年…" -> "浦东2024年主送单位…".
+        year_after = _ADJACENT_YEAR.match(question, end)
+        if year_after:
+            end = year_after.end()
+        year_before = re.search(r"\d{4}\s*年(?:度)?\s*$", question[:start])
+        if year_before:
+            start = year_before.start()
         return start, end
     named = places_in(question)
     return (named[0][0], named[0][0] + len(named[0][1])) if named else None
@@ -98,7 +108,10 @@ def rewrite_followup(question: str, history: list[Turn], documents: dict[str, di
         return Rewrite(q[fresh.end():] if fresh else q, "new-topic" if fresh else None)
     same = _SAME_QUESTION.match(q)
     if same and _place_phrase(same.group("x"), documents):
-        q = same.group("x").strip() + "呢？"
+        swapped = rewrite_followup(same.group("x").strip() + "呢？", history, documents)
+        rest = same.group("rest").strip()
+        # "同样的问题，松江区怎么说？由谁负责？": the same question there, and one more facet of it.
+        return Rewrite(swapped.question.rstrip("？?") + ("，" + rest if rest else "？"), swapped.rule)
     prev = history[-1].rewritten
     prev_place = _place_phrase(prev, documents)
     place_text = prev[prev_place[0]:prev_place[1]] if prev_place else ""
@@ -116,6 +129,9 @@ def rewrite_followup(question: str, history: list[Turn], documents: dict[str, di
             if prev_place:
                 return Rewrite(prev[:prev_place[0]] + new_place + prev[prev_place[1]:], "place")
             return Rewrite(new_place + prev, "place")
+        if question_facets(x + "？") or question_facets(x + "是什么？"):
+            # "完成时限呢？", "那抄送呢": the same subject, another facet of it.
+            return Rewrite(_stem(prev) + "的" + x + "是什么？", "facet")
         # Same place, same ask, another subject: "那“一江一河一带”建设情况公开呢？"
         return Rewrite(place_text + x + _tail(prev), "topic")
 
@@ -131,6 +147,20 @@ def rewrite_followup(question: str, history: list[Turn], documents: dict[str, di
     if own_place is None and place_text and elliptical and not _CROSS_DOC.search(q):
         return Rewrite(place_text + _LEADING_THAT.sub("", q), "place-carried")
     return Rewrite(q, None)
+
+
+def carry_place(question: str, history: list[Turn], documents: dict[str, dict]) -> Rewrite:
+    """`question` with the previous turn's place (and year) in front: a continuation that names none."""
+    prev = history[-1].rewritten if history else ""
+    span = _place_phrase(prev, documents)
+    if not span:
+        return Rewrite(question, None)
+    return Rewrite(prev[span[0]:span[1]] + _LEADING_THAT.sub("", question), "topic-carried")
+
+
+def leans_on_nothing(question: str) -> bool:
+    """A question that asks across documents ("各区…", "哪些文件…") never inherits a place."""
+    return bool(_CROSS_DOC.search(question))
 
 
 @dataclass

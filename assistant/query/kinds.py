@@ -2,10 +2,11 @@
 
 - metadata: about the document itself (文号, issuer, title, 主送/抄送, when it was issued);
 - which_documents: which documents (places) say or contain something;
-- factoid: one or more facets (a date, a time limit, the responsible units …);
+- factoid: one or more facets (a date, a time limit, the responsible units …), or one thing asked
+  by "什么" ("以什么为引领", "增设什么窗口");
+- requirement: what the plan requires about a topic ("有什么要求", "怎么做"; also the default);
 - yes_no: whether the plan requires or includes something;
-- list: the items of an enumeration ("哪些渠道", "哪几类");
-- requirement: what the plan requires about a topic (the default).
+- list: the items of an enumeration ("哪些渠道", "哪几类", "哪三个同步").
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ _WHICH_DOCUMENTS = re.compile(
     r"哪(?:些|几份|份|个|几个)(?:文件|要点|计划|方案|地方|地区|区县?|镇|街道|单位的文件)"
     r"|(?:谁家|哪里)(?:的文件)?(?:提到|提出|要求|写了)")
 _YES_NO = re.compile(r"是否|要不要|需不需要|需要不需要|有没有|会不会|能不能|可不可以|是不是|算不算|用不用|该不该|吗[？?！!。]*$")
-_LIST = re.compile(r"哪些|哪几|包括|包含|有什么|分别是|都有|几类|几个方面|哪方面")
+_REQUIREMENT = re.compile(r"要求|怎么做|如何做|怎样做|怎么办|怎么处理|如何处理|怎么弄|措施|举措|做法|规定|安排|怎么搞|咋办|咋做|怎么抓|如何推进|怎么推进|有什么说法")
+_LIST = re.compile(r"哪些|哪几|哪[两三四五六七八九十]|包括|包含|分别是|都有|几类|几个方面|哪方面")
+_WHAT = re.compile(r"什么|啥|哪个|哪一|怎么选|怎么定")
 
 
 def question_type(question: str, facets: list[Facet]) -> str:
@@ -37,8 +40,12 @@ def question_type(question: str, facets: list[Facet]) -> str:
         return "which_documents"
     if facets:
         return "factoid"
+    if _REQUIREMENT.search(question):
+        return "requirement"
     if _YES_NO.search(question):
         return "yes_no"
     if _LIST.search(question):
         return "list"
+    if _WHAT.search(question):
+        return "factoid"
     return "requirement"

@@ -77,6 +77,10 @@ def resolve_scope(question: str, documents: dict[str, dict], doc_filter: str | N
     scope = Scope()
     if doc_filter:
         scope.doc_ids, scope.explicit = [doc_filter], True
+        # The selected document's own place and year are the question's scope.
+        selected = documents.get(doc_filter, {})
+        scope.places.extend(p for p in [selected.get("place")] if p)
+        scope.years.extend(y for y in [selected.get("year")] if y)
 
     # "浦府办〔2024〕14号" names its document as surely as a place does.
     for doc_id, meta in documents.items():
@@ -90,7 +94,8 @@ def resolve_scope(question: str, documents: dict[str, dict], doc_filter: str | N
     # ("这份文件和白鹤镇的要点有什么不一样").
     compares = scope.explicit and bool(_COMPARISON.search(q))
     for alias, doc_id in _drop_qualifiers(places, documents):
-        scope.places.append(documents[doc_id].get("place") or alias)
+        if (documents[doc_id].get("place") or alias) not in scope.places:
+            scope.places.append(documents[doc_id].get("place") or alias)
         if (compares or not scope.explicit) and doc_id not in scope.doc_ids:
             scope.doc_ids.append(doc_id)
 
@@ -119,7 +124,8 @@ def resolve_scope(question: str, documents: dict[str, dict], doc_filter: str | N
         about_document = bool(_DOC_WORDS.match(after)) or of_place or any(after.lstrip().startswith(a) for a, _ in places)
         if not about_document:
             continue  # "2023年国民经济…计划" is content, not the document's year
-        scope.years.append(year)
+        if year not in scope.years:
+            scope.years.append(year)
         candidates = scope.doc_ids or list(documents)
         with_year = [d for d in candidates if documents[d].get("year") == year]
         if not with_year:

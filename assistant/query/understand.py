@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from assistant.query.followup import Conversation, Rewrite, Turn, rewrite_followup
+from assistant.query.followup import Conversation, Rewrite, Turn, carry_place, leans_on_nothing, rewrite_followup
 from assistant.facets import Facet, question_facets
 from assistant.query.gazetteer import places_in
 from assistant.query.kinds import question_type
@@ -60,9 +61,15 @@ def question_parts(question: str) -> list[str]:
 class QueryUnderstanding:
     """Holds what reading a question needs: the corpus's documents and the tokenizer."""
 
-    def __init__(self, documents: dict[str, dict], tokenizer: ChineseTokenizer) -> None:
+    def __init__(self, documents: dict[str, dict], tokenizer: ChineseTokenizer,
+                 home_of: Callable[[str], list[str]] | None = None, carry_min_hits: int = 3) -> None:
         self.documents = documents
         self.tokenizer = tokenizer
+        # home_of(question) -> the documents of the question's best clauses (from the retriever): a
+        # follow-up without any marker continues the conversation's document when that is where its
+        # topic lives.
+        self.home_of = home_of
+        self.carry_min_hits = carry_min_hits
         # Load the gazetteer and the converter now, not on the first user's question.
         places_in("上海市")
         normalize_question("開")
@@ -71,6 +78,8 @@ class QueryUnderstanding:
                    selected_doc: str | None = None) -> Query:
         text = normalize_question(question)
         rewrite = conversation.rewrite(text, self.documents) if conversation else Rewrite(text, None)
+        if rewrite.rule is None and conversation and conversation.turns:
+            rewrite = self._carry_by_topic(rewrite, conversation.turns)
         scope = resolve_scope(rewrite.question, self.documents, selected_doc)
         query = self._read(question, text, rewrite, scope, selected_doc)
         query.parts = self._parts(query)
@@ -89,6 +98,23 @@ class QueryUnderstanding:
             parts.append(self._part(rewrite.question, whole))
             turns.append(Turn(piece, rewrite.question))
         return parts
+
+    def _carry_by_topic(self, rewrite: Rewrite, turns: list[Turn]) -> Rewrite:
+        """"转成主动公开以后放在哪个栏目发布？" after a 崇明 question: no marker, but the topic is
+        崇明's own (its best clauses are mostly that document's), so 崇明 carries over. A topic every
+        plan shares ("依申请公开办理有什么要求？") spreads over documents and stands alone."""
+        if self.home_of is None or leans_on_nothing(rewrite.question):
+            return rewrite
+        own = resolve_scope(rewrite.question, self.documents)
+        if own.doc_ids or own.unknown_places:
+            return rewrite
+        previous = resolve_scope(turns[-1].rewritten, self.documents).doc_ids
+        if len(previous) != 1:
+            return rewrite
+        homes = self.home_of(rewrite.question)
+        if homes and homes[0] == previous[0] and homes.count(previous[0]) >= self.carry_min_hits:
+            return carry_place(rewrite.question, turns, self.documents)
+        return rewrite
 
     def _read(self, original: str, text: str, rewrite: Rewrite, scope: Scope, selected_doc: str | None) -> Query:
         facets = question_facets(rewrite.question)
