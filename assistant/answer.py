@@ -23,6 +23,9 @@ from assistant.retrieve import Hit, HybridRetriever, SearchResult
 from assistant.searchkey import bigrams, compact, search_key
 from assistant.structure import sentences
 
+# "(责任单位:区府办、各部门,完成时限:全年)" on its own: the clause's units and deadline, which the
+# citation shows; not a sentence of the requirement.
+_ONLY_UNITS = re.compile(r"^[（(][^（）()]*[）)][。；;]?$")
 WIDE_QTYPES = ("requirement", "list", "yes_no")   # answered with every on-topic sentence
 
 
@@ -124,7 +127,7 @@ class ExtractiveAnswerer:
         for line in clause["text"].split("\n"):
             if clause.get("kind") == "table_row":
                 line = re.sub(r"^\d+\s+", "", line)  # the row number is not part of the task
-            out.extend(s for s in sentences(line) if compact(s))
+            out.extend(s for s in sentences(line) if compact(s) and not _ONLY_UNITS.match(s.strip()))
         return out
 
     def heading_on_topic(self, clause: dict, words: list[str]) -> bool:
@@ -364,7 +367,11 @@ class ExtractiveAnswerer:
                 avoid: frozenset[str], wide: bool = False) -> Answer:
         """One document's answer; `wide` (a requirement or list question) takes every on-topic
         sentence of each chosen clause instead of the best few."""
-        first = hits[0]
+        # The notice (preamble) names the place and title that every question repeats; it answers a
+        # content question only when it holds the question's own words.
+        first = next((h for h in hits[:3] if h.clause.get("kind") != "preamble"
+                      or self.retriever.coverage(words, [h], weighted=True) >= self.settings.min_coverage), hits[0])
+        hits = [first] + [h for h in hits if h is not first]
         # Further clauses only when they are about the question too, not merely close in score.
         chosen = [first] + [h for h in hits[1:self.settings.top_k] if h.doc_id == first.doc_id
                             and h.score >= first.score * self.settings.clause_min_share

@@ -34,7 +34,7 @@ _FACETS: tuple[tuple[str, re.Pattern[str], str], ...] = (
     ("person", re.compile(r"名字|姓名|(?<!文件)(?<!要点)叫什么名|(?:领导|负责人|主任|局长|镇长|区长|书记)是谁|哪位|签发人|谁签发|谁签的|署名"), "人员姓名"),
     ("place", re.compile(r"地点|地址|在哪里举办|在哪儿举办|哪个地方|什么地方"), "地点"),
     ("money", re.compile(r"多少钱|费用|收费|万元|金额|工资|预算是多少|经费是多少"), "金额"),
-    ("units", re.compile(r"哪个单位|哪些单位|哪个部门|哪些部门|谁负责|由谁|哪家|责任单位|牵头单位|谁来|归谁|归哪|哪个机关|是谁|向哪(?:里|儿|个部门|个单位)|报哪|交给谁|找谁|哪些处室|哪个处室"), "责任单位"),
+    ("units", re.compile(r"哪个单位|哪些单位|哪个部门|哪些部门|谁负责|由谁|哪家|责任单位|牵头单位|谁来|归谁|归哪|哪个机关|是谁|向哪(?:里|儿|个部门|个单位)|报哪|交给谁|找谁|哪些处室|哪个处室|分给|分工给|落实到哪|谁[？?。！!]*$"), "责任单位"),
     ("duration", re.compile(r"几个工作日|多少个工作日|几天|多少天|多久|多长时间|期限|时限"), "具体时限"),
     ("date", re.compile(r"几月|哪个月|什么时候|啥时候|几时|何时|哪天|哪一天|什么时间|时间节点|日期|截止|几号|哪年"), "具体时间"),
     # "哪几类/哪几个方面/哪些环节" asks for the items themselves (a list), not how many.
@@ -66,8 +66,9 @@ _BEFORE_TRIGGER = re.compile(r"([\u4e00-\u9fff]{2,8}?)(?:一年)?(?:的)?(?:是|
 
 
 def _asked_part(question: str) -> str:
-    """The question without the asker's own story: "我们科室请了几位代表来开会，会后意见要怎么跟进？"
-    asks how to follow up, not how many came."""
+    """The question without the asker's own story ("我们科室请了几位代表来开会，会后意见要怎么跟进？"
+    asks how to follow up, not how many came) and without what it quotes ("“几力提升”具体叫啥")."""
+    question = re.sub(r"“[^”]{1,30}”|\"[^\"]{1,30}\"", "“”", question)
     clauses = re.split(r"(?<=[，,。；;！!？?])", question)
     asked = [c for c in clauses if not _NARRATIVE.match(c.strip())]
     return "".join(asked) or question

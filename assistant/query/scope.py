@@ -108,6 +108,14 @@ def resolve_scope(question: str, documents: dict[str, dict], doc_filter: str | N
         full = full_name(name)
         if full in named_ancestors or name in named_ancestors:
             continue
+        # A document whose own place this is covers it, whatever its aliases say: "山东" for the
+        # 山东省教育厅 plan, a second mention of "上海" after "上海市".
+        home = [d for d, meta in documents.items() if meta.get("place") in (full, name)]
+        if home:
+            if full not in scope.places:
+                scope.places.append(full)
+            scope.doc_ids.extend(d for d in home if not scope.explicit and d not in scope.doc_ids)
+            continue
         if full not in scope.unknown_places:
             scope.unknown_places.append(full)
         scope.related_docs.extend(d for d, meta in documents.items()

@@ -86,14 +86,15 @@ class QueryUnderstanding:
         return query
 
     def _parts(self, whole: Query) -> list[Query]:
-        """The questions of "A？B？", each read as if B followed A in a chat. A piece that only asks
-        another facet of the same thing ("…什么时候开始？由谁牵头？") is not split off: the whole
-        question's facets answer it."""
+        """The questions of "A？B？" when B stands on its own ("保密审查坚持什么原则？碰到疑难复杂的申请
+        又该怎么办？"). A piece that leans on the one before — another facet of the same thing
+        ("…什么时候开始？由谁牵头？", "…怎么规定的？要推送到哪个平台？") — is not split off: the whole
+        question, with all its facets, answers it."""
         turns: list[Turn] = []
         parts: list[Query] = []
         for piece in question_parts(whole.rewrite):
             rewrite = rewrite_followup(piece, turns, self.documents) if turns else Rewrite(piece, None)
-            if rewrite.rule == "facet" or not self.content_words(rewrite.question, whole.scope):
+            if rewrite.rule not in (None, "new-topic") or not self.content_words(rewrite.question, whole.scope):
                 return []
             parts.append(self._part(rewrite.question, whole))
             turns.append(Turn(piece, rewrite.question))
