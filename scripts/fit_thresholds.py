@@ -7,13 +7,16 @@ development documents are added to a temporary corpus exactly as `assistant eval
 is chosen by a grid search over the features the pipeline already computes:
 
 - fusion_alpha (BM25 weight) and expansion_weight (thesaurus terms): MRR@10 of the gold clauses;
-- min_coverage / paraphrase_min_dense (relevance gate): answerable questions must pass, questions
-  about what the corpus does not hold must not; a false refusal costs twice a false answer;
+- min_coverage / paraphrase_min_dense (relevance gate): answerable questions must pass, unanswerable
+  ones that got past the scope check should not; a false refusal costs twice a missed refusal;
 - topic_sentence_share / heading_topic_share (which sentences a requirement or list answer takes):
   answer points, then the shorter answer on a tie;
 - closest_below_coverage / closest_below_dense ("最接近的条款" framing): F1 of flagging answers
   that miss most of their points.
-The printed block goes into assistant/config.py (the defaults) by hand, with the figures beside it.
+A value moves away from the current default only when it beats it by more than TOLERANCE on dev:
+on 282 answerable questions one question moving from rank 1 to 2 shifts MRR@10 by 0.002 and the
+standard error of MRR@10 or answer points is about 0.015, so smaller differences are noise, and
+moving on noise would cost the older sets for nothing. The printed block goes into assistant/config.py (the defaults) by hand.
 """
 
 from __future__ import annotations
@@ -34,6 +37,16 @@ from assistant.goldmatch import first_hit_rank  # noqa: E402
 from assistant.pipeline import Assistant  # noqa: E402
 
 
+TOLERANCE = 0.01
+
+
+def _choose(scored: list[tuple[float, dict]], current: dict) -> tuple[float, dict]:
+    """The current values unless a candidate beats them by more than TOLERANCE; then the best."""
+    best = max(scored, key=lambda s: s[0])
+    now = next((s for s in scored if s[1] == current), None)
+    return now if now is not None and best[0] - now[0] <= TOLERANCE else best
+
+
 def _use(assistant: Assistant, **values: float) -> None:
     """Point the loaded pipeline at other threshold values (no reload: the index stays)."""
     settings = assistant.settings.replace(**values)
@@ -46,7 +59,8 @@ def _queries(assistant: Assistant, items: list[dict]) -> list:
 
 def fit_fusion(assistant: Assistant, items: list[dict], queries: list) -> dict:
     answerable = [(i, q) for i, q in zip(items, queries) if is_answerable(i) and i["gold"]]
-    best = None
+    current = {"fusion_alpha": assistant.settings.fusion_alpha, "expansion_weight": assistant.settings.expansion_weight}
+    scored = []
     for alpha, expansion in itertools.product((0.4, 0.5, 0.6, 0.7, 0.8), (0.0, 0.25, 0.5)):
         _use(assistant, fusion_alpha=alpha, expansion_weight=expansion)
         mrr = 0.0
@@ -56,10 +70,10 @@ def fit_fusion(assistant: Assistant, items: list[dict], queries: list) -> dict:
             mrr += 1 / rank if rank else 0.0
         mrr /= len(answerable)
         print(f"  fusion_alpha={alpha} expansion_weight={expansion}: MRR@10 {mrr:.3f}")
-        if best is None or mrr > best[0] + 1e-9:
-            best = (mrr, alpha, expansion)
-    _use(assistant, fusion_alpha=best[1], expansion_weight=best[2])
-    return {"fusion_alpha": best[1], "expansion_weight": best[2], "_mrr_at_10": round(best[0], 3)}
+        scored.append((mrr, {"fusion_alpha": alpha, "expansion_weight": expansion}))
+    mrr, values = _choose(scored, current)
+    _use(assistant, **values)
+    return {**values, "_mrr_at_10": round(mrr, 3)}
 
 
 def fit_gate(assistant: Assistant, items: list[dict], queries: list) -> dict:
@@ -69,21 +83,23 @@ def fit_gate(assistant: Assistant, items: list[dict], queries: list) -> dict:
             continue   # refused by scope whatever the gate says
         result = assistant.retriever.search(query, k=5)
         best_dense = max((h.dense for h in result.hits[:3]), default=0.0)
-        out_of_corpus = not is_answerable(item) and (item.get("expect") or {}).get("qtype") == "unanswerable"
-        if is_answerable(item) or out_of_corpus:
-            rows.append((result.coverage, best_dense, is_answerable(item)))
-    best = None
+        # Every unanswerable question that got past the scope check is a negative: refusing it at the
+        # gate is as right as the answer step's "没有写明".
+        rows.append((result.coverage, best_dense, is_answerable(item)))
+    current = {"min_coverage": assistant.settings.min_coverage,
+               "paraphrase_min_dense": assistant.settings.paraphrase_min_dense}
+    scored = []
     for cov in (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5):
         for dense in (0.8, 0.82, 0.84, 0.86, 0.88, 0.9, 0.92):
             passed = [(c > 0 and (c >= cov or d >= dense), pos) for c, d, pos in rows]
             tpr = sum(p for p, pos in passed if pos) / max(1, sum(1 for _, pos in passed if pos))
             tnr = sum(not p for p, pos in passed if not pos) / max(1, sum(1 for _, pos in passed if not pos))
-            score = 2 * tpr + tnr
-            if best is None or score > best[0] + 1e-9:
-                best = (score, cov, dense, tpr, tnr)
-    _use(assistant, min_coverage=best[1], paraphrase_min_dense=best[2])
-    return {"min_coverage": best[1], "paraphrase_min_dense": best[2], "_answerable_passed": round(best[3], 3),
-            "_out_of_corpus_refused": round(best[4], 3), "_items": len(rows)}
+            scored.append(((2 * tpr + tnr) / 3, {"min_coverage": cov, "paraphrase_min_dense": dense}, tpr, tnr))
+    score, values = _choose([(s[0], s[1]) for s in scored], current)
+    tpr, tnr = next((s[2], s[3]) for s in scored if s[1] == values)
+    _use(assistant, **values)
+    return {**values, "_answerable_passed": round(tpr, 3), "_unanswerable_refused_at_gate": round(tnr, 3),
+            "_items": len(rows)}
 
 
 def _points(assistant: Assistant, items: list[dict]) -> tuple[float, float, list]:
@@ -100,16 +116,18 @@ def _points(assistant: Assistant, items: list[dict]) -> tuple[float, float, list
 def fit_sentences(assistant: Assistant, items: list[dict], queries: list) -> dict:
     wide = [i for i, q in zip(items, queries) if is_answerable(i) and i["answer_points"]
             and q.qtype in ("requirement", "list", "yes_no")]
-    best = None
+    current = {"topic_sentence_share": assistant.settings.topic_sentence_share,
+               "heading_topic_share": assistant.settings.heading_topic_share}
+    scored = []
     for topic, heading in itertools.product((0.0, 0.1, 0.2, 0.3, 0.5), (0.34, 0.5, 0.67)):
         _use(assistant, topic_sentence_share=topic, heading_topic_share=heading)
         points, length, _ = _points(assistant, wide)
         print(f"  topic_sentence_share={topic} heading_topic_share={heading}: points {points:.3f}, {length:.0f} chars")
-        if best is None or points > best[0] + 1e-9 or (abs(points - best[0]) < 1e-9 and length < best[1]):
-            best = (points, length, topic, heading)
-    _use(assistant, topic_sentence_share=best[2], heading_topic_share=best[3])
-    return {"topic_sentence_share": best[2], "heading_topic_share": best[3], "_points": round(best[0], 3),
-            "_mean_chars": round(best[1]), "_items": len(wide)}
+        # Shorter answers win ties: a thousandth of a point per 100 characters.
+        scored.append((points - length / 100_000, {"topic_sentence_share": topic, "heading_topic_share": heading}))
+    score, values = _choose(scored, current)
+    _use(assistant, **values)
+    return {**values, "_score": round(score, 3), "_items": len(wide)}
 
 
 def fit_closest(assistant: Assistant, items: list[dict]) -> dict:
@@ -141,7 +159,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--set", default=str(ROOT / "eval" / "blind" / "dev.jsonl"))
     parser.add_argument("--documents", default=str(ROOT / "eval" / "documents"))
+    parser.add_argument("--stages", default="fusion,gate,sentences,closest",
+                        help="comma-separated subset of: fusion, gate, sentences, closest")
     args = parser.parse_args()
+    stages = set(args.stages.split(","))
     if Path(args.set).resolve().name == "test.jsonl":
         parser.error("the test split is locked: fit on the dev split only")
     settings = load_settings()
@@ -150,14 +171,13 @@ def main() -> int:
         assistant = Assistant.load(work.settings)
         queries = _queries(assistant, items)
         fitted: dict[str, object] = {}
-        print("fusion:")
-        fitted.update(fit_fusion(assistant, items, queries))
-        print("relevance gate:")
-        fitted.update(fit_gate(assistant, items, queries))
-        print("sentence selection:")
-        fitted.update(fit_sentences(assistant, items, queries))
-        print("closest-clause framing:")
-        fitted.update(fit_closest(assistant, items))
+        for stage, fit in (("fusion", fit_fusion), ("gate", fit_gate), ("sentences", fit_sentences)):
+            if stage in stages:
+                print(f"{stage}:")
+                fitted.update(fit(assistant, items, queries))
+        if "closest" in stages:
+            print("closest-clause framing:")
+            fitted.update(fit_closest(assistant, items))
     print(f"\n# fitted on {args.set} ({len(items)} items); figures behind each value start with _")
     for key, value in fitted.items():
         print(f"{key} = {value}")
