@@ -137,3 +137,56 @@ def test_named_table_row_is_the_source(assistant):
 def test_issue_date_comes_from_the_footer_not_the_signing_date(assistant):
     assert assistant.ask("浦东新区的工作要点通知是哪天印发的？").direct == "2024年4月28日"
     assert assistant.ask("浦东新区的工作要点是哪天签发的？").direct == "2024年4月26日"
+
+
+def test_metadata_of_several_named_documents_each_quoted_from_its_notice(assistant):
+    answer = assistant.ask("淞南、白鹤、浦东、松江这几份文件的文号各是多少？")
+    assert answer.kind == "metadata"
+    for number in ("宝淞府〔2023〕8号", "青白府〔2024〕15号", "浦府办〔2024〕14号", "沪松府办〔2024〕12 号"):
+        assert number in answer.answer
+    assert {c.doc_id for c in answer.citations} == ALL_DOCS - {"2024-minhang-pujin"}
+    _grounded(answer)
+
+
+def test_signing_and_issue_dates_asked_together_are_both_given(assistant):
+    answer = assistant.ask("浦府办〔2024〕14号是哪天成文的？又是哪天印发的？")
+    assert "2024年4月26日" in answer.answer and "2024年4月28日" in answer.answer
+    _grounded(answer)
+
+
+def test_copy_recipients_come_from_the_footer(assistant):
+    answer = assistant.ask("那抄送单位有哪些？", history=["浦东新区2024年政务公开要点是哪天印发的？"])
+    assert answer.kind == "metadata" and "区委各部门" in answer.answer and "区人大办" in answer.answer
+    assert answer.citations[0].clause_id == "2024-pudong/footer"
+
+
+def test_a_question_of_two_independent_questions_answers_both(assistant):
+    answer = assistant.ask("白鹤镇公文公开前的保密审查坚持什么原则？碰到疑难复杂的申请又该怎么办？")
+    assert answer.kind == "multi_part"
+    assert "先审查、后公开" in answer.answer and "会商研判" in answer.answer
+    assert answer.answer.count("【") >= 2
+    _grounded(answer)
+
+
+def test_a_second_facet_the_first_sentence_lacks_is_answered_or_said_absent(assistant):
+    answer = assistant.ask("浦锦街道班子领导每年至少要听几次政务公开汇报？公开工作人员变动了要向哪里备案？")
+    assert "1次" in answer.answer and "区政府办公室" in answer.answer
+    _grounded(answer)
+
+
+def test_requirement_question_gets_every_sentence_of_the_clause_on_its_topic(assistant):
+    answer = assistant.ask("松江区在统筹政务公开和安全保密方面有什么要求？")
+    for point in ("先审查、后公开", "一事一审", "定点、定向公开"):
+        assert point in answer.answer
+    _grounded(answer)
+
+
+def test_a_day_is_not_answered_with_the_month(assistant):
+    answer = assistant.ask("浦东2024年政府开放月具体是8月几号开始？")
+    assert answer.refused and answer.direct is None
+    assert "没有写明" in answer.answer
+
+
+def test_traditional_characters_are_understood(assistant):
+    answer = assistant.ask("松江區政府開放月在幾月？")
+    assert answer.direct == "8月" and {c.doc_id for c in answer.citations} == {"2024-songjiang"}

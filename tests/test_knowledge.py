@@ -19,7 +19,8 @@ from assistant.index import ensure_index, read_manifest
 from assistant.knowledge import (KnowledgeError, add_documents, format_document_table, list_documents,
                                  preview_document, register_commands, remove_document)
 
-CORPUS = Path(__file__).resolve().parent.parent / "corpus"
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "corpus"
 BASE_DOCS = ["2024-qingpu-baihe", "2023-baoshan-songnan"]
 PNG_BYTES = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(range(256)) * 4
 
@@ -323,3 +324,19 @@ def test_commands(kb, tmp_path, monkeypatch, capsys):
 
     assert cli.main([*dirs, "remove", "2024-nowhere"]) == 2
     assert "未知文档" in capsys.readouterr().err
+
+
+def test_a_document_from_another_place_is_askable_by_its_place_right_after_add(kb_indexed):
+    """A county nobody listed: its place comes from its own text, and the scope index from the corpus."""
+    from assistant.pipeline import Assistant
+
+    before = Assistant.load(kb_indexed).ask("冠县2021年政务公开工作要点的文号是多少？")
+    assert before.refused and "冠县" in before.answer          # a place the corpus lacks, said so
+    report = add_documents([ROOT / "eval" / "documents" / "2021-liaocheng-guanxian.txt"], kb_indexed)
+    assert [a.doc_id for a in report.added] == ["2021-liaocheng-guanxian"]
+    assistant = Assistant.load(kb_indexed)
+    answer = assistant.ask("冠县2021年政务公开工作要点的文号是多少？")
+    assert not answer.refused and "冠政办发〔2021〕9号" in answer.answer
+    assert {c.doc_id for c in answer.citations} == {"2021-liaocheng-guanxian"}
+    short = assistant.ask("聊城冠县的要点是哪天印发的？")
+    assert "2021年6月28日" in short.answer or "2021-06-28" in short.answer   # as the page writes it
