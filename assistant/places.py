@@ -96,18 +96,18 @@ def _parse_location(text: str) -> tuple[str | None, str | None, str | None, str]
 
 
 @lru_cache(maxsize=2)
-def _gazetteer(detail: bool) -> dict:
+def division_tree(detail: bool) -> dict:
     with contextlib.redirect_stdout(io.StringIO()):
         from jionlp.dictionary.dictionary_loader import china_location_loader
         return china_location_loader(detail=detail)
 
 
-def _names(node: dict, full: str) -> set[str]:
+def names_of(node: dict, full: str) -> set[str]:
     alias = node.get("_alias") or []
     return {full, *([alias] if isinstance(alias, str) else alias)}
 
 
-def _children(node: dict) -> Iterator[tuple[str, dict]]:
+def subdivisions(node: dict) -> Iterator[tuple[str, dict]]:
     return ((k, v) for k, v in node.items() if not k.startswith("_"))
 
 
@@ -115,10 +115,10 @@ def _children(node: dict) -> Iterator[tuple[str, dict]]:
 def _counties() -> dict[str, list[tuple[str, str, str]]]:
     """County name or alias -> every (province, city, county) it may be."""
     index: dict[str, list[tuple[str, str, str]]] = {}
-    for prov, pnode in _children(_gazetteer(False)):
-        for city, cnode in _children(pnode):
-            for county, knode in _children(cnode):
-                for name in _names(knode, county):
+    for prov, pnode in subdivisions(division_tree(False)):
+        for city, cnode in subdivisions(pnode):
+            for county, knode in subdivisions(cnode):
+                for name in names_of(knode, county):
                     index.setdefault(name, []).append((prov, city, county))
     return index
 
@@ -127,12 +127,12 @@ def _counties() -> dict[str, list[tuple[str, str, str]]]:
 def _regions() -> dict[str, tuple[str, str | None]]:
     """Province and city names and aliases -> (province, city or None)."""
     index: dict[str, tuple[str, str | None]] = {}
-    for prov, pnode in _children(_gazetteer(False)):
-        for name in _names(pnode, prov):
+    for prov, pnode in subdivisions(division_tree(False)):
+        for name in names_of(pnode, prov):
             index.setdefault(name, (prov, None))
-        for city, cnode in _children(pnode):
+        for city, cnode in subdivisions(pnode):
             if city != prov:
-                for name in _names(cnode, city):
+                for name in names_of(cnode, city):
                     index.setdefault(name, (prov, city))
     return index
 
@@ -141,10 +141,10 @@ def _regions() -> dict[str, tuple[str, str | None]]:
 def _towns() -> dict[str, list[tuple[str, str, str]]]:
     """Town name -> every (province, city, county) that has a town of that name."""
     index: dict[str, list[tuple[str, str, str]]] = {}
-    for prov, pnode in _children(_gazetteer(True)):
-        for city, cnode in _children(pnode):
-            for county, knode in _children(cnode):
-                for town, _ in _children(knode):
+    for prov, pnode in subdivisions(division_tree(True)):
+        for city, cnode in subdivisions(pnode):
+            for county, knode in subdivisions(cnode):
+                for town, _ in subdivisions(knode):
                     index.setdefault(town, []).append((prov, city, county))
     return index
 

@@ -7,9 +7,10 @@ metadata, not from here.
 
 from __future__ import annotations
 
-import logging
 import re
 from functools import lru_cache
+
+from assistant.places import division_tree, names_of, subdivisions
 
 # Division names that are also ordinary words of the field; never read as places on their own.
 _NOT_A_PLACE = frozenset({"新区", "开发区", "高新区", "城区", "郊区", "市区", "矿区", "林区", "示范区"})
@@ -23,45 +24,29 @@ _GENERIC_TOWN = re.compile(
 TOWN = re.compile(r"((?:(?![和与及各等的在对要是为将把从向或、按问下一里个了们我你他这那本该全到去来给让被于以说])[\u4e00-\u9fff]){2,4}?(?:街道|镇))")
 
 
-def _aliases(entry: dict) -> list[str]:
-    alias = entry.get("_alias") or []
-    return [alias] if isinstance(alias, str) else list(alias)
-
-
 _PARENTS: dict[str, set[str]] = {}
 
 
 @lru_cache(maxsize=1)
 def place_names() -> dict[str, str]:
-    """{name as typed: full name}, for provinces, cities and counties."""
-    logging.getLogger("jionlp").setLevel(logging.WARNING)
-    import jionlp  # noqa: PLC0415 - its data loads on first use only
-
+    """{name as typed: full name}, for provinces, cities and counties (the ingest step's jionlp tree)."""
     names: dict[str, str] = {}
     _PARENTS.clear()
 
-    def add(name: str, full: str, *parents: str) -> None:
+    def add(aliases: set[str], full: str, *parents: str) -> None:
         _PARENTS.setdefault(full, set()).update(parents)
-        if len(name) >= 2 and name not in _NOT_A_PLACE:
-            names.setdefault(name, full)
+        for name in aliases:
+            if len(name) >= 2 and name not in _NOT_A_PLACE:
+                names.setdefault(name, full)
 
-    for province, pdata in jionlp.china_location_loader().items():
-        add(province, province)
-        for alias in _aliases(pdata):
-            add(alias, province)
-        for city, cdata in pdata.items():
-            if city.startswith("_") or not isinstance(cdata, dict):
-                continue
-            add(city, city, province)
-            for alias in _aliases(cdata):
-                add(alias, city, province)
-            for county, kdata in cdata.items():
-                if county.startswith("_") or not isinstance(kdata, dict):
-                    continue
-                add(county, county, city, province)
-                if province in _MUNICIPALITIES:
-                    for alias in _aliases(kdata):
-                        add(alias, county, city, province)
+    for province, pnode in subdivisions(division_tree(False)):
+        add(names_of(pnode, province), province)
+        for city, cnode in subdivisions(pnode):
+            add(names_of(cnode, city), city, province)
+            for county, knode in subdivisions(cnode):
+                # A county's bare alias is a word too often, except in the four municipalities ("徐汇").
+                aliases = names_of(knode, county) if province in _MUNICIPALITIES else {county}
+                add(aliases, county, city, province)
     return names
 
 
