@@ -127,8 +127,13 @@ class ExtractiveAnswerer:
         for line in clause["text"].split("\n"):
             if clause.get("kind") == "table_row":
                 line = re.sub(r"^\d+\s+", "", line)  # the row number is not part of the task
-            out.extend(s for s in sentences(line) if compact(s) and not _ONLY_UNITS.match(s.strip()))
+            out.extend(s for s in sentences(line) if compact(s))
         return out
+
+    def _body_sentences(self, clause: dict) -> list[str]:
+        """The sentences an answer body may quote: a bare "(责任单位:…,完成时限:…)" is the clause's
+        units and deadline, which facets read and the citation shows, not a requirement."""
+        return [s for s in self._sentences(clause) if not _ONLY_UNITS.match(s.strip())]
 
     def heading_on_topic(self, clause: dict, words: list[str]) -> bool:
         """The clause's own heading is about the question ("加强政策留言板建设" for 留言板): then every
@@ -144,9 +149,9 @@ class ExtractiveAnswerer:
         """Every on-topic sentence of the clause, for a requirement or list question: all of them
         when the heading is the question's topic, else those sharing a content word with it."""
         if self.heading_on_topic(clause, words):
-            body = [s for s in self._sentences(clause) if not self._is_heading(s, clause)] or self._sentences(clause)
+            body = [s for s in self._body_sentences(clause) if not self._is_heading(s, clause)] or self._body_sentences(clause)
             return [s for s in body if compact(s) not in avoid]
-        return self.pick_sentences(clause, words, limit=len(self._sentences(clause)), avoid=avoid,
+        return self.pick_sentences(clause, words, limit=len(self._body_sentences(clause)), avoid=avoid,
                                    min_share=self.settings.topic_sentence_share)
 
     def pick_sentences(self, clause: dict, words: list[str], limit: int | None = None,
@@ -155,7 +160,7 @@ class ExtractiveAnswerer:
         `avoid` (compact forms of sentences this conversation has given)."""
         limit = limit or self.settings.max_sentences_per_clause
         min_share = self.settings.sentence_min_share if min_share is None else min_share
-        candidates = [s for s in self._sentences(clause) if not self._is_heading(s, clause)] or self._sentences(clause)
+        candidates = [s for s in self._body_sentences(clause) if not self._is_heading(s, clause)] or self._body_sentences(clause)
         fresh = [s for s in candidates if compact(s) not in avoid]
         if not fresh:
             return []
@@ -307,7 +312,8 @@ class ExtractiveAnswerer:
             if facet.issued:
                 footer = [h for h in hits if h.clause.get("kind") == "footer"]
                 return footer + [h for h in top if h not in footer]
-            return top
+            # The notice's own date is the document's, never the date of a task in it.
+            return [h for h in top if h.clause.get("kind") != "preamble"]
         if facet.kind == "recipients":
             return top
         body_first = self._prefer_body(top, hits)

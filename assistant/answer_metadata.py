@@ -29,6 +29,11 @@ class Fact:
     span: str | None           # verbatim text of the clause, None when the document does not state it
     clause: dict | None        # the clause that states it
 
+    def __post_init__(self) -> None:
+        # A value wrapped over lines in the source ("…区法院、\n区检察院") is one line in the answer.
+        if self.span:
+            object.__setattr__(self, "span", re.sub(r"\s*\n\s*", "", self.span))
+
 
 def _date_pattern(iso: str) -> re.Pattern[str]:
     y, m, d = (int(x) for x in iso.split("-"))
