@@ -11,6 +11,8 @@ is chosen by a grid search over the features the pipeline already computes:
   ones that got past the scope check should not; a false refusal costs twice a missed refusal;
 - topic_sentence_share / heading_topic_share (which sentences a requirement or list answer takes):
   answer points, then the shorter answer on a tie;
+- topic_carry_min_hits (a follow-up without a marker stays with the previous document): follow-up
+  answer points minus the share of citations of other documents;
 - closest_below_coverage / closest_below_dense ("最接近的条款" framing): F1 of flagging answers
   that miss most of their points.
 A value moves away from the current default only when it beats it by more than TOLERANCE on dev:
@@ -41,10 +43,11 @@ TOLERANCE = 0.01
 
 
 def _choose(scored: list[tuple[float, dict]], current: dict) -> tuple[float, dict]:
-    """The current values unless a candidate beats them by more than TOLERANCE; then the best."""
-    best = max(scored, key=lambda s: s[0])
-    now = next((s for s in scored if s[1] == current), None)
-    return now if now is not None and best[0] - now[0] <= TOLERANCE else best
+    """Of the candidates within TOLERANCE of the best score, the one nearest the current values (the
+    current values themselves when they are among them)."""
+    best = max(s[0] for s in scored)
+    near = [s for s in scored if best - s[0] <= TOLERANCE]
+    return min(near, key=lambda s: sum(abs(v - current[k]) for k, v in s[1].items()))
 
 
 def _use(assistant: Assistant, **values: float) -> None:
@@ -130,6 +133,32 @@ def fit_sentences(assistant: Assistant, items: list[dict], queries: list) -> dic
     return {**values, "_score": round(score, 3), "_items": len(wide)}
 
 
+def fit_carry(assistant: Assistant, items: list[dict], queries: list) -> dict:
+    """topic_carry_min_hits: how many of a marker-less follow-up's best clauses must be the previous
+    document's for it to stay there. Scored on follow-ups about one document: answer points minus
+    the share of citations of other documents."""
+    followups = [i for i in items if i["history"] and i.get("doc_filter") and is_answerable(i) and i["answer_points"]]
+    current = {"topic_carry_min_hits": assistant.settings.topic_carry_min_hits}
+    scored = []
+    for hits in (1, 2, 3, 4, 5):
+        _use(assistant, topic_carry_min_hits=hits)
+        assistant.retriever.understanding.carry_min_hits = hits
+        points, wrong, cited = 0.0, 0, 0
+        for item in followups:
+            answer = assistant.ask(item["question"], history=item["history"], doc_filter=item.get("selected_doc"))
+            found = [point_found(p, answer.answer) for p in item["answer_points"]]
+            points += sum(found) / len(found)
+            wrong += sum(c.doc_id != item["doc_filter"] for c in answer.citations)
+            cited += len(answer.citations)
+        score = points / len(followups) - wrong / max(1, cited)
+        print(f"  topic_carry_min_hits={hits}: points {points / len(followups):.3f}, other-document citations {wrong}/{cited}")
+        scored.append((score, {"topic_carry_min_hits": hits}))
+    score, values = _choose(scored, current)
+    _use(assistant, **values)
+    assistant.retriever.understanding.carry_min_hits = values["topic_carry_min_hits"]
+    return {**values, "_score": round(score, 3), "_items": len(followups)}
+
+
 def fit_closest(assistant: Assistant, items: list[dict]) -> dict:
     answerable = [i for i in items if is_answerable(i) and i["answer_points"]]
     _, _, answers = _points(assistant, answerable)
@@ -159,7 +188,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--set", default=str(ROOT / "eval" / "blind" / "dev.jsonl"))
     parser.add_argument("--documents", default=str(ROOT / "eval" / "documents"))
-    parser.add_argument("--stages", default="fusion,gate,sentences,closest",
+    parser.add_argument("--stages", default="fusion,gate,sentences,carry,closest",
                         help="comma-separated subset of: fusion, gate, sentences, closest")
     args = parser.parse_args()
     stages = set(args.stages.split(","))
@@ -171,7 +200,7 @@ def main() -> int:
         assistant = Assistant.load(work.settings)
         queries = _queries(assistant, items)
         fitted: dict[str, object] = {}
-        for stage, fit in (("fusion", fit_fusion), ("gate", fit_gate), ("sentences", fit_sentences)):
+        for stage, fit in (("fusion", fit_fusion), ("gate", fit_gate), ("sentences", fit_sentences), ("carry", fit_carry)):
             if stage in stages:
                 print(f"{stage}:")
                 fitted.update(fit(assistant, items, queries))
