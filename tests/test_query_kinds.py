@@ -28,6 +28,7 @@ def kind(question):
     ("这份文件是哪个单位印发的", "metadata"),
     ("淞南镇工作计划抄送给了谁", "metadata"),
     ("浦府办〔2024〕14号是哪天成文的？", "metadata"),
+    ("白鹤镇的工作要点通知落款日期是哪天？", "metadata"),
     ("松江区政务公开要点的标题是什么", "metadata"),
 ])
 def test_question_type(question, expected):

@@ -20,7 +20,7 @@ QTYPES = ("requirement", "list", "factoid", "yes_no", "which_documents", "metada
 _METADATA_FACETS = {"doc_number", "issuer", "title", "recipients"}
 _DOCUMENT_DATE = re.compile(
     r"(?:什么时候|哪天|哪一天|何时|几月几[日号]|日期|时间)[^，。？]{0,6}(?:印发|发布|出台|下发|成文|签发|发文|通过)"
-    r"|(?:印发|发布|出台|下发|成文|签发|发文)(?:的)?(?:日期|时间)|(?:印发|发布|成文|签发)于")
+    r"|(?:印发|发布|出台|下发|成文|签发|发文|落款)(?:的)?(?:日期|时间)|(?:印发|发布|成文|签发)于|落款(?:是|在)?(?:哪天|何时|什么时候)")
 _DOCUMENT_WORDS = re.compile(r"文件|要点|计划|方案|通知|本文|这份|该文|〔\d{4}〕|成文")
 _WHICH_DOCUMENTS = re.compile(
     r"哪(?:些|几份|份|个|几个)(?:文件|要点|计划|方案|地方|地区|区县?|镇|街道|单位的文件)"
