@@ -292,11 +292,15 @@ class ExtractiveAnswerer:
             overlap = {s: sum(self.retriever.word_weight(w) for w in words if search_key(w) in search_key(s))
                        for s in self._sentences(hit.clause)}
             best = max(overlap.values(), default=0)
-            for sentence in sorted(overlap, key=lambda s: -overlap[s]):
+            # The clause's own "(责任单位:…,完成时限:…)" line speaks for the whole clause, so it is read
+            # whatever words it shares with the question.
+            own = [s for s in overlap if _ONLY_UNITS.match(s.strip())] if facet.kind in ("units", "date", "duration") else []
+            for sentence in sorted(overlap, key=lambda s: -overlap[s]) + own:
                 # A span in a sentence about something else is not the answer ("8月" of the open
                 # month when the question asks when the 评选 ends).
-                if best and overlap[sentence] < 0.5 * best and hit.clause.get("kind") in ("item", "intro", "closing"):
-                    break
+                if sentence not in own and best and overlap[sentence] < 0.5 * best \
+                        and hit.clause.get("kind") in ("item", "intro", "closing"):
+                    continue
                 span = find_span(facet, sentence, hit.clause, words)
                 if span:
                     return hit, sentence, span

@@ -35,8 +35,9 @@ _FACETS: tuple[tuple[str, re.Pattern[str], str], ...] = (
     ("place", re.compile(r"地点|地址|在哪里举办|在哪儿举办|哪个地方|什么地方"), "地点"),
     ("money", re.compile(r"多少钱|费用|收费|万元|金额|工资|预算是多少|经费是多少"), "金额"),
     ("units", re.compile(r"哪个单位|哪些单位|哪个部门|哪些部门|谁负责|由谁|哪家|责任单位|牵头单位|谁来|归谁|归哪|哪个机关|是谁|向哪(?:里|儿|个部门|个单位)|报哪|交给谁|找谁|哪些处室|哪个处室|分给|分工给|落实到哪|谁[？?。！!]*$"), "责任单位"),
-    ("duration", re.compile(r"几个工作日|多少个工作日|几天|多少天|多久|多长时间|期限|时限"), "具体时限"),
-    ("date", re.compile(r"几月|哪个月|什么时候|啥时候|几时|何时|哪天|哪一天|什么时间|时间节点|日期|截止|几号|哪年"), "具体时间"),
+    ("duration", re.compile(r"几个工作日|多少个工作日|几天|多少天|多久|多长时间|期限|(?<!完成)(?<!办结)时限"), "具体时限"),
+    ("date", re.compile(r"几月|哪个月|什么时候|啥时候|几时|何时|哪天|哪一天|什么时间|时间节点|日期|截止|几号|哪年"
+                        r"|完成时限|办结时限|完成时间"), "具体时间"),
     # "哪几类/哪几个方面/哪些环节" asks for the items themselves (a list), not how many.
     ("count", re.compile(r"(?<!哪)(?<!分了)(?<!分为)(?:几次|多少次|几项|第几项|第几|几版|多少项|几个|几类|几条|几方面)"), "具体数量"),
     ("theme", re.compile(r"主题|口号"), "主题"),
@@ -44,21 +45,24 @@ _FACETS: tuple[tuple[str, re.Pattern[str], str], ...] = (
 )
 
 _DATE = re.compile(
-    r"\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日|\d{1,2}\s*月\s*\d{1,2}\s*日前?|\d{1,2}\s*月(?:底|前|中旬|上旬|下旬)?"
+    r"\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日|\d{4}\s*年\s*\d{1,2}\s*月(?:底|前|中旬|上旬|下旬)?|\d{1,2}\s*月\s*\d{1,2}\s*日前?|\d{1,2}\s*月(?:底|前|中旬|上旬|下旬)?"
     r"|全年|年底前|年内|当天"
 )
 _DURATION = re.compile(r"\d+\s*个?\s*工作日(?:内)?|\d+\s*(?:日|天)内|\d+\s*个月|当天")
-_COUNT = re.compile(r"第\s*\d+\s*次|\d+(?:\.\d+)?\s*(?:次|项|个|版|份|类)|[一二三四五六七八九十两]+(?:次|项|类|个)|多次")
+_COUNT = re.compile(r"第\s*[\d一二三四五六七八九十百]+\s*(?:次|届|批|轮|期)|\d+(?:\.\d+)?\s*(?:次|项|个|版|份|类)|[一二三四五六七八九十两]+(?:次|项|类|个)|多次")
 _MONEY = re.compile(r"\d+(?:\.\d+)?\s*(?:万元|亿元|元)")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?\s*[个次项版份天日月年类%％]?")
 _NARRATIVE = re.compile(r"^(?:我|我们|咱们|咱|本人|我家|听说|领导让我|科长让我)(?![们]?(?:想|要|该|应该|需要)知道)")
 _ITEMS_ASKED = re.compile(r"分别|是哪些|有哪些|都是什么|都有什么|都有哪些|是哪几")
 _DESTINATION_ASKED = re.compile(r"向哪|报哪|报给|交给谁|交到哪|报送给")
-_DESTINATION = re.compile(r"向([\u4e00-\u9fff]{2,14}?(?:办公室|局|委|中心|部门|政府|办|科|处))(?:备案|报送|报告|报备|反馈|提交|申请)")
+_ORG_NAME = r"[\u4e00-\u9fff]{2,14}?(?:办公室|局|委|中心|部门|政府|办|科|处)"
+_DESTINATION = re.compile(rf"向({_ORG_NAME})(?:备案|报送|报告|报备|反馈|提交|申请)|(?:报送|报备|提交|报告)(?:至|给|到)?({_ORG_NAME})")
+# "组织法律顾问、公职律师等进行会商研判": who takes part, when no one is said to be responsible.
+_PARTICIPANTS = re.compile(r"(?:组织|邀请|会同|联合|依托)([\u4e00-\u9fff、]{2,30}?)等?(?:进行|开展|参与|共同|研判|会商)")
 _DAY_ASKED = re.compile(r"几号|哪天|哪一天|几日|具体日期|哪一日")
 _RESPONSIBILITY = re.compile(r"负责|牵头|责任单位|落实|承办")
 _QUOTED = re.compile(r"“([^”]{2,40})”")
-_RESPONSIBLE = re.compile(r"([\u4e00-\u9fff、]{2,20}?)(?:牵头|协调推进|负责|主抓)")
+_RESPONSIBLE = re.compile(r"([\u4e00-\u9fff、]{2,20}?)(?:牵头|协调推进|负责|主抓|承担)")
 # "政策制定单位要及时启动专题调查": an organisation as the subject of a requirement.
 _ACTOR = re.compile(r"([\u4e00-\u9fff]{2,10}(?:单位|机关|部门|办公室|党政办|办|局|委|中心))(?:要|应当|应|须|将|及时)")
 _RECIPIENTS = re.compile(r"^([^。]{2,80}?)[:：]$")
@@ -142,18 +146,21 @@ def find_span(facet: Facet, sentence: str, clause: dict, words: list[str] = ()) 
     if kind == "units":
         if facet.destination:
             m = _DESTINATION.search(sentence)
-            return m.group(1) if m else None
+            return (m.group(1) or m.group(2)) if m else None
         if clause.get("kind") == "table_row":
             return row_units(clause) or None
         groups = units_in_parentheses(sentence)
         if groups:
             m = re.search(r"[（(]([^（）()]*%s[^（）()]*)[）)]" % re.escape(groups[0]), sentence)
             if m:
-                return m.group(1)
+                # The units as written, without a "责任单位:" label or a "完成时限:…" after them.
+                inner = m.group(1)
+                start, end = inner.find(groups[0]), inner.rfind(groups[-1]) + len(groups[-1])
+                return inner[start:end] if 0 <= start < end else inner
         m = _RESPONSIBLE.search(sentence)
         if m:
             return m.group(1).split("、")[-1]
-        m = _ACTOR.search(sentence)
+        m = _ACTOR.search(sentence) or _PARTICIPANTS.search(sentence)
         return m.group(1) if m else None
     if kind == "date":
         if clause.get("kind") == "table_row" and clause.get("deadline"):
@@ -166,7 +173,9 @@ def find_span(facet: Facet, sentence: str, clause: dict, words: list[str] = ()) 
         # "8月几号" is not answered by "8月" (the span would be grounded but not the answer).
         return span if span and (not facet.day or re.search(r"[日号]|当天", span)) else None
     if kind == "duration":
-        return _best(_DURATION, sentence, facet, list(words))
+        # A time limit may be a length ("5个工作日") or a deadline ("6月底前"); "几个工作日" wants a length.
+        length = _best(_DURATION, sentence, facet, list(words))
+        return length or (None if facet.unit else _best(_DATE, sentence, facet, list(words)))
     if kind == "count":
         return _best(_COUNT, sentence, facet, list(words))
     if kind == "money":

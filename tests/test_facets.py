@@ -1,0 +1,34 @@
+"""Where a facet's span is in a sentence (fast: no model, no index)."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.facets import find_span, question_facets
+
+ITEM = {"kind": "item"}
+
+
+@pytest.mark.parametrize("question,sentence,span", [
+    ("最后要报送给哪个单位？", "于本工作要点发布后30日内报送区政府办公室，并加强过程管理。", "区政府办公室"),
+    ("变动了要向哪里备案？", "并及时向区政府办公室备案。", "区政府办公室"),
+    ("要找谁一起会商？", "对于疑难复杂申请，及时组织法律顾问、公职律师等进行会商研判。", "法律顾问、公职律师"),
+    ("是第几届进博会？", "做好第七届进博会活动资讯、服务保障等信息公开。", "第七届"),
+    ("完成时限呢？", "(区发改委负责落实,完成时限:2023年10月)", "2023年10月"),
+    ("由哪些部门负责？", "(责任单位:区发展改革委、区科委)", "区发展改革委、区科委"),
+    ("什么时候公开？", "于 3 月 31 日前向社会公开。", "3 月 31 日前"),
+    ("最终回复最多几个工作日？", "最终回复不超过5个工作日。", "5个工作日"),
+])
+def test_span_of_the_asked_facet(question, sentence, span):
+    facet = question_facets(question)[0]
+    assert find_span(facet, sentence, ITEM) == span
+
+
+@pytest.mark.parametrize("question,sentence", [
+    ("答复期限是多少个工作日？", "于2024年6月底前完成。"),      # a number of working days is not a date
+    ("开放月具体是8月几号？", "8月集中组织开展开放活动。"),         # a day is not a month
+    ("分管领导是谁？", "完善主要领导主抓、分管领导具体负责的工作机制。"),   # no name is ever guessed
+])
+def test_no_span_that_does_not_answer(question, sentence):
+    facet = question_facets(question)[0]
+    assert find_span(facet, sentence, ITEM) is None
