@@ -16,7 +16,7 @@ import re
 from dataclasses import asdict, dataclass, field
 
 from assistant import messages
-from assistant.answer_metadata import METADATA_FACETS, document_facts
+from assistant.answer_metadata import METADATA_FACETS, document_facts, infobar_labels
 from assistant.facets import Facet, find_span, question_facets, row_units
 from assistant.query.understand import Query
 from assistant.retrieve import Hit, HybridRetriever, SearchResult
@@ -254,7 +254,7 @@ class ExtractiveAnswerer:
     def _metadata(self, query: Query, base: dict) -> Answer | None:
         """文号, issuer, title, dates, 主送/抄送 of the named document(s), quoted from the clause
         that states each; "没有写明" for what a document does not state."""
-        kinds = [k for k in query.facet_kinds if k in METADATA_FACETS] or ["date"]
+        kinds = [k for k in query.facet_kinds if k in METADATA_FACETS] or ([] if infobar_labels(query.rewrite) else ["date"])
         cites = _CitationList(self.documents)
         lines: list[str] = []
         found = False

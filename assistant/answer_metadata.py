@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from assistant.infobar import DATE_LABELS, ISSUER_LABELS, LABELS, NUMBER_LABELS, read_infobar
 from assistant.searchkey import search_key
 
 METADATA_FACETS = ("doc_number", "issuer", "title", "recipients", "date")
@@ -103,12 +104,47 @@ def _recipients(question: str, clauses: list[dict]) -> Fact:
     return Fact("主送", None, None)
 
 
+# "还有效吗", "是否失效", "现在还算有效不": the page's 有效性 field.
+_VALIDITY = re.compile(r"有效(?:吗|不|么|没有|性)|还有效|是否有效|失效(?:了)?(?:吗|没有)|是否失效|废止了(?:吗|没有)")
+
+
+_FACET_OF_LABEL = {**{label: "date" for label in DATE_LABELS}, **{label: "doc_number" for label in NUMBER_LABELS},
+                   **{label: "issuer" for label in ISSUER_LABELS}, "标题": "title"}
+
+
+def infobar_labels(question: str) -> list[str]:
+    """The info-bar fields a question names ("索引号", "废止日期", validity)."""
+    asked = [label for label in sorted(LABELS, key=len, reverse=True) if len(label) >= 3 and label in question]
+    asked = [a for a in asked if not any(a != b and a in b for b in asked)]
+    if _VALIDITY.search(question) and "有效性" not in asked:
+        asked.append("有效性")
+    return asked
+
+
+def infobar_facts(question: str, clauses: list[dict]) -> list[Fact]:
+    """The value of each info-bar field the question names, quoted from the notice clause; a field
+    the page leaves empty is "not stated"."""
+    facts = []
+    for label in infobar_labels(question):
+        for clause in clauses:
+            if clause.get("kind") != "preamble":
+                continue
+            value = read_infobar(clause["text"].split("\n")).fields.get(label)
+            span, _ = _find([clause], value)
+            facts.append(Fact(label, span, clause if span else None))
+            break
+    return facts
+
+
 def document_facts(question: str, facet_kinds: list[str], meta: dict, clauses: list[dict]) -> list[Fact]:
     """The facts of one document that `question` asks for, in the order asked."""
     # The front matter states the metadata; search it first so a body sentence quoting the title
     # is not taken for the title line.
     ordered = sorted(clauses, key=lambda c: c.get("kind") not in ("preamble", "footer"))
-    facts: list[Fact] = []
+    # Fields the metadata facets answer from the whole document (dates, 文号, issuer, title) are left to them.
+    facts = [f for f in infobar_facts(question, ordered) if _FACET_OF_LABEL.get(f.label) not in facet_kinds]
+    if any(f.label.endswith("日期") for f in facts):
+        facet_kinds = [k for k in facet_kinds if k != "date"]   # "废止日期": that date, not the signing date
     for kind in dict.fromkeys(facet_kinds):
         if kind == "doc_number":
             facts.append(Fact("文号", *_find(ordered, meta.get("doc_number"))))

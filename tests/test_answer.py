@@ -190,3 +190,21 @@ def test_a_day_is_not_answered_with_the_month(assistant):
 def test_traditional_characters_are_understood(assistant):
     answer = assistant.ask("松江區政府開放月在幾月？")
     assert answer.direct == "8月" and {c.doc_id for c in answer.citations} == {"2024-songjiang"}
+
+
+def test_a_page_field_is_answered_from_the_info_bar(tmp_path_factory):
+    """有效性, 索引号: fields of a published page's info bar, quoted from it; an empty field is not stated."""
+    from assistant.answer_metadata import document_facts
+    from assistant.config import load_settings
+    from assistant.corpus import parse_file
+    from tests.conftest import ROOT
+
+    path = ROOT / "eval" / "documents" / "2024-beijing-dongcheng.txt"
+    clauses = [c.to_dict() for c in parse_file(path, path.stem, load_settings()).clauses]
+    meta = {"doc_id": path.stem}
+    validity = document_facts("东城那个2024年政务公开要点现在还算有效不？", [], meta, clauses)
+    assert [(f.label, f.span) for f in validity] == [("有效性", "有效")]
+    index = document_facts("这份文件的索引号是多少？", [], meta, clauses)
+    assert index[0].span == "11A000/ZK-2024-000030"
+    repealed = document_facts("废止日期是哪天？", ["date"], meta, clauses)
+    assert [(f.label, f.span) for f in repealed] == [("废止日期", None)]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 
+from assistant.answer_metadata import infobar_labels
 from assistant.facets import Facet
 
 QTYPES = ("requirement", "list", "factoid", "yes_no", "which_documents", "metadata")
@@ -34,7 +35,8 @@ _WHAT = re.compile(r"什么|啥|哪个|哪一|怎么选|怎么定")
 def question_type(question: str, facets: list[Facet]) -> str:
     """One of QTYPES (see the module docstring); the first rule that applies wins."""
     kinds = {f.kind for f in facets}
-    if kinds & _METADATA_FACETS or (_DOCUMENT_DATE.search(question) and _DOCUMENT_WORDS.search(question)):
+    if kinds & _METADATA_FACETS or (_DOCUMENT_DATE.search(question) and _DOCUMENT_WORDS.search(question)) \
+            or infobar_labels(question):
         return "metadata"
     if _WHICH_DOCUMENTS.search(question):
         return "which_documents"
