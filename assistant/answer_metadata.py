@@ -112,9 +112,15 @@ _FACET_OF_LABEL = {**{label: "date" for label in DATE_LABELS}, **{label: "doc_nu
                    **{label: "issuer" for label in ISSUER_LABELS}, "标题": "title"}
 
 
+# Fields only a page's info bar has; "公开方式", "来源", "标题" are also ordinary words of a content
+# question, so they are not taken as a request for a field.
+_PAGE_FIELDS = ("索引号", "有效性", "统一编号", "主题分类", "组配分类", "所属类目", "废止日期", "实施日期", "生效日期",
+                "失效日期", "联合发文单位", "信息来源", *DATE_LABELS, *NUMBER_LABELS, *ISSUER_LABELS)
+
+
 def infobar_labels(question: str) -> list[str]:
     """The info-bar fields a question names ("索引号", "废止日期", validity)."""
-    asked = [label for label in sorted(LABELS, key=len, reverse=True) if len(label) >= 3 and label in question]
+    asked = [label for label in sorted(set(_PAGE_FIELDS) & set(LABELS), key=len, reverse=True) if label in question]
     asked = [a for a in asked if not any(a != b and a in b for b in asked)]
     if _VALIDITY.search(question) and "有效性" not in asked:
         asked.append("有效性")
@@ -127,8 +133,8 @@ def infobar_facts(question: str, clauses: list[dict]) -> list[Fact]:
     facts = []
     for label in infobar_labels(question):
         for clause in clauses:
-            if clause.get("kind") != "preamble":
-                continue
+            if clause.get("kind") != "preamble" or label not in clause["text"]:
+                continue   # a page without that field says nothing about it
             value = read_infobar(clause["text"].split("\n")).fields.get(label)
             span, _ = _find([clause], value)
             facts.append(Fact(label, span, clause if span else None))
