@@ -200,7 +200,8 @@ class ExtractiveAnswerer:
         cites = _CitationList(self.documents)
 
         docs = self._cross_doc_documents(result, hits, words)
-        if len(docs) >= 2:
+        # "哪份文件…": the answer names its document(s), even when only one says it.
+        if len(docs) >= 2 or (docs and query is not None and query.qtype == "which_documents"):
             return self._cross_doc(docs, words, facet, cites, base, avoid)
         if facet is not None:
             # Each facet of a multi-part question is answered or said to be absent; the first one
