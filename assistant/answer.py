@@ -208,6 +208,11 @@ class ExtractiveAnswerer:
             # found leads.
             found_by = [(f, self._find_facet(f, self._facet_candidates(f, hits), words)) for f in facets]
             lead = next(((f, x) for f, x in found_by if x is not None), None)
+            # A bare "多少/几" with no noun to count is too weak a reading to claim the document is
+            # silent; the best clauses are shown instead.
+            weak = all(f.kind == "number" and not f.targets for f in facets)
+            if lead is None and weak:
+                return self._single(hits, words, cites, base, avoid)
             if lead is None:
                 return self._not_stated(rewritten, result, facet, hits, words, cites, base)
             facet, (hit, sentence, span) = lead
