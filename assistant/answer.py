@@ -13,10 +13,11 @@ Shapes of answer:
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
 
 from assistant import messages
 from assistant.answer_metadata import METADATA_FACETS, document_facts, infobar_labels
+from assistant.answer_records import (Answer, Citation, CitationList, answer_sentences,  # noqa: F401 - re-exported
+                                      join_cited, merge_parts, similarity)
 from assistant.facets import Facet, find_span, question_facets, row_units
 from assistant.query.understand import Query
 from assistant.retrieve import Hit, HybridRetriever, SearchResult
@@ -27,81 +28,6 @@ from assistant.structure import sentences
 # citation shows; not a sentence of the requirement.
 _ONLY_UNITS = re.compile(r"^[（(][^（）()]*[）)][。；;]?$")
 WIDE_QTYPES = ("requirement", "list", "yes_no")   # answered with every on-topic sentence
-
-
-@dataclass
-class Citation:
-    n: int
-    clause_id: str
-    doc_id: str
-    doc_title: str
-    heading_path: list[str]
-    units: list[str]
-    deadline: str | None
-    text: str
-    spans: list[tuple[int, int]] = field(default_factory=list)   # sentences used, offsets into text
-    doc_number: str | None = None
-    doc_date: str | None = None
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-@dataclass
-class Answer:
-    question: str
-    rewritten_question: str
-    answer: str
-    refused: bool
-    scope: list[str]
-    citations: list[Citation]
-    retrieved: list[dict]
-    timings_ms: dict[str, float]
-    direct: str | None = None
-    kind: str = "extractive"   # extractive | factoid | cross_doc | not_stated | refusal | closest | llm
-    notes: list[str] = field(default_factory=list)
-    query: Query | None = None   # how the question was understood
-
-    def to_dict(self) -> dict:
-        return {
-            "question": self.question, "rewritten_question": self.rewritten_question, "answer": self.answer,
-            "refused": self.refused, "scope": self.scope,
-            "citations": [c.to_dict() for c in self.citations], "retrieved": self.retrieved,
-            "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
-            "direct": self.direct, "kind": self.kind, "notes": self.notes,
-            "query": self.query.to_dict() if self.query else None,
-        }
-
-
-def similarity(a: str, b: str) -> float:
-    x, y = bigrams(a), bigrams(b)
-    return 2 * len(x & y) / (len(x) + len(y)) if x and y else 0.0
-
-
-class _CitationList:
-    """Numbers citations in order of first use; one number per clause."""
-
-    def __init__(self, documents: dict[str, dict]) -> None:
-        self.documents = documents
-        self.items: list[Citation] = []
-
-    def cite(self, hit: Hit, sentence: str | None = None) -> int:
-        clause = hit.clause
-        existing = next((c for c in self.items if c.clause_id == hit.clause_id), None)
-        if existing is None:
-            meta = self.documents.get(hit.doc_id, {})
-            existing = Citation(
-                n=len(self.items) + 1, clause_id=hit.clause_id, doc_id=hit.doc_id, doc_title=clause["doc_title"],
-                heading_path=list(clause["heading_path"]), units=list(clause.get("units") or []),
-                deadline=clause.get("deadline"), text=clause["text"], doc_number=meta.get("doc_number"),
-                doc_date=meta.get("date"))
-            self.items.append(existing)
-        if sentence:
-            start = clause["text"].find(sentence)
-            if start >= 0 and (start, start + len(sentence)) not in existing.spans:
-                existing.spans.append((start, start + len(sentence)))
-                existing.spans.sort()
-        return existing.n
 
 
 class ExtractiveAnswerer:
@@ -197,7 +123,7 @@ class ExtractiveAnswerer:
         words = query.content_words if query else self._words(rewritten, result)
         facets = query.facets if query else question_facets(rewritten)
         facet = facets[0] if facets else None
-        cites = _CitationList(self.documents)
+        cites = CitationList(self.documents)
 
         docs = self._cross_doc_documents(result, hits, words)
         # "哪份文件…": the answer names its document(s), even when only one says it.
@@ -237,7 +163,7 @@ class ExtractiveAnswerer:
         return self._single(hits, words, cites, base, avoid, wide=bool(query and query.qtype in WIDE_QTYPES))
 
     def _other_facets(self, found_by: list[tuple[Facet, tuple[Hit, str, str] | None]], lead: Facet,
-                      lines: list[str], cites: _CitationList, result: SearchResult) -> list[str]:
+                      lines: list[str], cites: CitationList, result: SearchResult) -> list[str]:
         """A line for each further facet the lead sentence did not answer: its own span, or that the
         document does not state it."""
         said = compact(re.sub(r"\[\d+\]", "", "".join(lines)))
@@ -261,7 +187,7 @@ class ExtractiveAnswerer:
         """文号, issuer, title, dates, 主送/抄送 of the named document(s), quoted from the clause
         that states each; "没有写明" for what a document does not state."""
         kinds = [k for k in query.facet_kinds if k in METADATA_FACETS] or ([] if infobar_labels(query.rewrite) else ["date"])
-        cites = _CitationList(self.documents)
+        cites = CitationList(self.documents)
         lines: list[str] = []
         found = False
         several = len(query.scope.doc_ids) > 1
@@ -379,7 +305,7 @@ class ExtractiveAnswerer:
                 out.append(hit)
         return out
 
-    def _single(self, hits: list[Hit], words: list[str], cites: _CitationList, base: dict,
+    def _single(self, hits: list[Hit], words: list[str], cites: CitationList, base: dict,
                 avoid: frozenset[str], wide: bool = False) -> Answer:
         """One document's answer; `wide` (a requirement or list question) takes every on-topic
         sentence of each chosen clause instead of the best few."""
@@ -431,7 +357,7 @@ class ExtractiveAnswerer:
             by_doc.setdefault(hit.doc_id, []).append(hit)
         return list(by_doc.values())
 
-    def _cross_doc(self, docs: list[list[Hit]], words: list[str], facet: Facet | None, cites: _CitationList,
+    def _cross_doc(self, docs: list[list[Hit]], words: list[str], facet: Facet | None, cites: CitationList,
                    base: dict, avoid: frozenset[str]) -> Answer:
         lines: list[str] = []
         picked_by_doc: list[tuple[str, str, int]] = []   # (doc_id, sentence, citation n)
@@ -497,7 +423,7 @@ class ExtractiveAnswerer:
         return out
 
     def _not_stated(self, question: str, result: SearchResult, facet: Facet, hits: list[Hit], words: list[str],
-                    cites: _CitationList, base: dict) -> Answer:
+                    cites: CitationList, base: dict) -> Answer:
         """The asked-for detail is not in the scoped document(s): say so and point elsewhere."""
         scope_docs = result.scope.doc_ids or sorted({h.doc_id for h in hits[:3]})
         label = "、".join(self.documents.get(d, {}).get("place") or d for d in scope_docs)
@@ -533,61 +459,3 @@ class ExtractiveAnswerer:
             f"{m.get('title') or d}（{m.get('issuer') or m.get('place') or '发文单位未写明'}）"
             for d, m in self.documents.items())))
         return "".join(parts)
-
-
-def answer_sentences(answer_text: str) -> list[tuple[str, list[int]]]:
-    """Split an extractive answer into (sentence, citation numbers) for grounding checks.
-
-    A sentence ends at 。！？ or at a run of citation marks (a quoted line without closing
-    punctuation, such as a notice title, carries its own mark)."""
-    out = []
-    for line in answer_text.split("\n"):
-        for piece in re.findall(r"(?:[^。！？\[]|\[(?!\d+\]))*[。！？]?(?:\[\d+\])*", line):
-            numbers = [int(n) for n in re.findall(r"\[(\d+)\]", piece)]
-            text = re.sub(r"\[\d+\]", "", piece).strip()
-            if text:
-                out.append((text, numbers))
-    return out
-
-
-def join_cited(sentences_: list[str], n: int) -> str:
-    """Sentences of one clause as one bullet; a sentence without closing punctuation keeps its own
-    mark so it never runs into the next one."""
-    parts = []
-    for i, sentence in enumerate(sentences_):
-        parts.append(sentence)
-        if i < len(sentences_) - 1 and sentence[-1:] not in "。！？；;":
-            parts.append(messages.cite(n))
-    return "".join(parts) + messages.cite(n)
-
-
-def merge_parts(question: str, rewritten: str, parts: list[Answer]) -> Answer:
-    """One answer for a multi-part question: each part's answer under its own label, citations
-    renumbered into one list (a clause cited by two parts keeps one number)."""
-    if all(a.refused for a in parts):
-        return parts[0]
-    citations: list[Citation] = []
-    by_clause: dict[str, Citation] = {}
-    lines: list[str] = []
-    retrieved: dict[str, dict] = {}
-    for part in parts:
-        numbers: dict[int, int] = {}
-        for c in part.citations:
-            kept = by_clause.get(c.clause_id)
-            if kept is None:
-                kept = Citation(**{**c.to_dict(), "n": len(citations) + 1, "spans": list(c.spans)})
-                citations.append(kept)
-                by_clause[c.clause_id] = kept
-            else:
-                kept.spans = sorted(set(kept.spans) | set(c.spans))
-            numbers[c.n] = kept.n
-        lines.append(messages.PART.format(part=part.question.rstrip("？?")))
-        lines.append(part.answer if part.kind != "refusal" else messages.REFUSAL)
-        lines[-1] = re.sub(r"\[(\d+)\]", lambda m: messages.cite(numbers.get(int(m.group(1)), int(m.group(1)))), lines[-1])
-        for hit in part.retrieved:
-            retrieved.setdefault(hit["clause_id"], hit)
-    first = parts[0]
-    return Answer(question=question, rewritten_question=rewritten, answer="\n".join(lines), refused=False,
-                  scope=sorted({d for a in parts for d in a.scope}), citations=citations,
-                  retrieved=list(retrieved.values()), timings_ms=dict(first.timings_ms), kind="multi_part",
-                  notes=[n for a in parts for n in a.notes])

@@ -47,7 +47,8 @@ from dataclasses import dataclass
 from urllib.parse import urlparse
 
 from assistant import messages
-from assistant.answer import Answer, ExtractiveAnswerer, _CitationList
+from assistant.answer import Answer, ExtractiveAnswerer
+from assistant.answer_records import CitationList
 from assistant.config import Settings
 from assistant.retrieve import Hit, SearchResult
 from assistant.searchkey import bigrams, compact, support  # noqa: F401  (bigrams: part of this module's API)
@@ -303,7 +304,7 @@ class LLMAnswerer:
         if not kept:
             return None, notes
 
-        cites = _CitationList(self.extractive.documents)
+        cites = CitationList(self.extractive.documents)
         lines: dict[int, list[str]] = {}
         for s in kept:
             numbers = []

@@ -12,7 +12,8 @@ import time
 import unicodedata
 
 from assistant import messages
-from assistant.answer import Answer, ExtractiveAnswerer, merge_parts
+from assistant.answer import Answer, ExtractiveAnswerer
+from assistant.answer_records import merge_parts
 from assistant.query.followup import Conversation
 from assistant.config import Settings
 from assistant.corpus import UnknownDocument
