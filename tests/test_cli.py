@@ -77,6 +77,24 @@ def test_ask_prints_answer_and_sources(capsys, built_settings):
 
 
 @pytest.mark.slow
+def test_ask_explain_prints_how_the_question_was_understood(capsys, built_settings):
+    code, out, _ = _run(capsys, "--index-dir", str(built_settings.index_dir), "ask", "那白鹤镇呢？",
+                        "--history", "松江區政府開放月在幾月？", "--explain")
+    assert code == 0
+    assert "独立问题 standalone: 白鹤镇政府开放月在几月？" in out and "[follow-up rule: place]" in out
+    assert "类型 type: factoid" in out and "具体时间" in out and "2024-qingpu-baihe" in out
+    assert out.index("理解 (how the question was read):") < out.index("答：8月")
+
+
+@pytest.mark.slow
+def test_ask_json_carries_the_understood_query(capsys, built_settings):
+    code, out, _ = _run(capsys, "--index-dir", str(built_settings.index_dir), "ask", "徐汇区开放月几月", "--json")
+    data = json.loads(out[out.index("{"):])
+    assert data["refused"] and data["query"]["scope"]["unknown_places"] == ["徐汇区"]
+    assert data["query"]["qtype"] == "factoid" and data["query"]["facets"][0]["kind"] == "date"
+
+
+@pytest.mark.slow
 def test_search_shows_scores_per_leg(capsys, built_settings):
     code, out, _ = _run(capsys, "--index-dir", str(built_settings.index_dir), "search", "四类推送法", "--doc",
                         "2024-songjiang", "--json")
