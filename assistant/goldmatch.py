@@ -30,9 +30,14 @@ def _strip_markup(text: str) -> str:
     return _BOLD.sub("", _MD_HEADING.sub("", text))
 
 
+# Table cells in a quote: TAB-separated (as the shipped tables are), or " | " as pipe-drawn web tables
+# print them; a clause holding the row holds every cell, whatever the layout between them.
+_CELLS = re.compile(r"\t|\s*\|\s*")
+
+
 def quote_key(quote: str) -> list[str]:
-    """The search keys a text must all contain to hit `quote` (one per non-empty TAB field)."""
-    keys = [search_key(_strip_markup(field)) for field in quote.split("\t")]
+    """The search keys a text must all contain to hit `quote` (one per non-empty table cell)."""
+    keys = [search_key(_strip_markup(field)) for field in _CELLS.split(quote)]
     return [k for k in keys if k]
 
 

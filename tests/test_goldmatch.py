@@ -77,3 +77,11 @@ def test_every_gold_quote_hits_a_clause_of_its_document():
     lost = [(it["id"], g["quote"]) for it in items for g in it["gold"]
             if not any(quote_hits(text, g["quote"]) for text in clauses[g["doc"]])]
     assert not lost, lost
+
+
+def test_pipe_drawn_table_cells_are_cells():
+    from assistant.goldmatch import quote_hits
+
+    clause = "2 做好高校毕业生就业创业补贴等信息公开。\n学生处,各高等学校"
+    assert quote_hits(clause, "等信息公开。 | 学生处,各高等学校")
+    assert not quote_hits(clause, "等信息公开。 | 基教处")
