@@ -82,3 +82,14 @@ def test_a_year_right_after_a_place_names_that_years_plan(documents):
 def test_qualifying_city_is_not_a_document_of_its_own(documents):
     scope = resolve_scope("上海市松江区政府开放月在几月", documents)
     assert scope.doc_ids == ["2024-songjiang"] and scope.covered
+
+
+def test_a_city_followed_by_its_lower_levels_means_the_places_inside_it():
+    documents = {
+        "city": {"place": "上海市", "province": "上海市", "aliases": ["上海市", "上海"]},
+        "town": {"place": "淞南镇", "district": "宝山区", "city": "上海市", "aliases": ["淞南镇", "淞南"]},
+        "district": {"place": "松江区", "district": "松江区", "city": "上海市", "aliases": ["松江区", "松江"]},
+    }
+    inside = resolve_scope("上海这几个区、镇、街道的文件对涉企政策怎么要求？", documents)
+    assert sorted(inside.doc_ids) == ["district", "town"]
+    assert resolve_scope("上海市2023年的要点对涉企政策怎么要求？", documents).doc_ids == ["city"]

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from assistant.query.gazetteer import full_name, parents, places_in
 from assistant.searchkey import search_key
 
+_LOWER_LEVELS = re.compile(r"^(?:市|省)?(?:的)?(?:这几个|这些|各个?|几个|所有|下属|下辖|全部)(?:区|县|镇|街道|乡|区县|街镇)")
 _COMPARISON = re.compile(r"相比|对比|比较|比起|不一样|不同|区别|异同|一样吗|和[^，。？]{1,12}(?:的|比)")
 _YEAR = re.compile(r"((?:19|20)\d{2})\s*年(?:度)?")
 _DOC_WORDS = re.compile(r"^\s*(?:年度)?(?:的)?\s*(?:政务公开|工作要点|工作计划|要点|计划|文件)")
@@ -94,10 +95,15 @@ def resolve_scope(question: str, documents: dict[str, dict], doc_filter: str | N
     # ("这份文件和白鹤镇的要点有什么不一样").
     compares = scope.explicit and bool(_COMPARISON.search(q))
     for alias, doc_id in _drop_qualifiers(places, documents):
-        if (documents[doc_id].get("place") or alias) not in scope.places:
-            scope.places.append(documents[doc_id].get("place") or alias)
-        if (compares or not scope.explicit) and doc_id not in scope.doc_ids:
-            scope.doc_ids.append(doc_id)
+        place = documents[doc_id].get("place") or alias
+        if place not in scope.places:
+            scope.places.append(place)
+        # "上海这几个区、镇、街道": the places inside 上海, not the city's own plan.
+        inside = [d for d, meta in documents.items() if place in _ancestors(meta)] \
+            if _LOWER_LEVELS.match(q[q.find(alias) + len(alias):]) else []
+        for d in inside or [doc_id]:
+            if (compares or not scope.explicit) and d not in scope.doc_ids:
+                scope.doc_ids.append(d)
 
     # Any other place the question names is one the corpus has no document for, unless it only
     # qualifies a named document's place ("宝山淞南镇"). Documents inside it are offered instead.
