@@ -27,6 +27,7 @@ from assistant.structure import sentences
 # "(责任单位:区府办、各部门,完成时限:全年)" on its own: the clause's units and deadline, which the
 # citation shows; not a sentence of the requirement.
 _ONLY_UNITS = re.compile(r"^[（(][^（）()]*[）)][。；;]?$")
+_RUN_IN_HEADING_CHARS = 12
 WIDE_QTYPES = ("requirement", "list", "yes_no")   # answered with every on-topic sentence
 
 
@@ -98,7 +99,16 @@ class ExtractiveAnswerer:
         best = max(scores)
         chosen = sorted(range(len(candidates)), key=lambda i: -scores[i])[:limit]
         chosen = [i for i in chosen if scores[i] >= best * min_share and scores[i] > 0]
-        return [candidates[i] for i in sorted(chosen)]
+        # "坚持便民服务。聚焦企业群众需求…让企业群众看得到、听得懂": a short sentence opening a line is a
+        # run-in heading; what it requires follows it on that line.
+        openers = {compact(next(iter(sentences(line)), "")) for line in clause["text"].split("\n")}
+        for i in list(chosen):
+            if len(compact(candidates[i])) <= _RUN_IN_HEADING_CHARS and compact(candidates[i]) in openers:
+                for j in range(i + 1, len(candidates)):
+                    if compact(candidates[j]) in openers:
+                        break
+                    chosen.append(j)
+        return [candidates[i] for i in sorted(set(chosen))]
 
     # --- the shapes of answer ------------------------------------------------------------------
 
@@ -309,9 +319,9 @@ class ExtractiveAnswerer:
                 avoid: frozenset[str], wide: bool = False) -> Answer:
         """One document's answer; `wide` (a requirement or list question) takes every on-topic
         sentence of each chosen clause instead of the best few."""
-        # The notice (preamble) names the place and title that every question repeats; it answers a
-        # content question only when it holds the question's own words.
-        first = next((h for h in hits[:3] if h.clause.get("kind") != "preamble"
+        # The notice (preamble) and the footer name the place, title and offices that every question
+        # repeats; they answer a content question only when they hold the question's own words.
+        first = next((h for h in hits[:3] if h.clause.get("kind") not in ("preamble", "footer")
                       or self.retriever.coverage(words, [h], weighted=True) >= self.settings.min_coverage), hits[0])
         hits = [first] + [h for h in hits if h is not first]
         # Further clauses only when they are about the question too, not merely close in score.
