@@ -19,8 +19,13 @@ from functools import lru_cache
 _CJK = r"\u4e00-\u9fff"
 # Words that stand for "every town" / "this district" and never name one place.
 # ("全椒县", "本溪市" are places: 本/全 are generic only before a level word.)
-_GENERIC = re.compile(r"^(?:各|所属|有关|相关|其他|(?:本|全|我|该|辖)(?:区|县|市|省|镇|乡|街道|街镇|乡镇|村)"
-                      r"|乡镇|街镇|城镇|集镇|村居|社区|城区$)")
+_GENERIC = re.compile(r"^(?:各|所属|有关|相关|其他|每个?|所在|属地|(?:本|全|我|该|辖)(?:区|县|市|省|镇|乡|街道|街镇|乡镇|村)"
+                      r"|乡镇|街镇|城镇|集镇|市镇|村居|社区|城区$)|^.*(?:街镇|乡镇)$")
+
+
+def is_generic_place(name: str) -> bool:
+    """各街道, 本镇, 街镇, 乡镇: words for a kind of place, never one place (documents and questions alike)."""
+    return bool(_GENERIC.match(name))
 _ASIDE = re.compile(r"[（(][^（）()]*[）)]")
 # A county jionlp does not know ("某某县"), when what follows shows it is one: a town, a government,
 # a department, or nothing.
@@ -188,7 +193,7 @@ def parse_place(text: str | None) -> Place | None:
     """The place a structured string starts with: '上海市宝山区淞南镇人民政府' -> 上海市/宝山区/淞南镇."""
     s = re.sub(r"\s+", "", _ASIDE.sub("", text or ""))
     s = re.sub(r"^中共", "", s)
-    if not s or _GENERIC.match(s):
+    if not s or is_generic_place(s):
         return None
     province, city, county, detail = _parse_location(s)
     prefix = s[:len(s) - len(detail)] if s.endswith(detail) else ""
@@ -196,10 +201,10 @@ def parse_place(text: str | None) -> Place | None:
     if not prefix or not _only_place_names(prefix, names) or not _ends_cleanly(prefix, names, detail):
         province = city = county = None
         detail = s
-    if county is None and (m := _COUNTY.match(detail)) and not _GENERIC.match(m.group(1)):
+    if county is None and (m := _COUNTY.match(detail)) and not is_generic_place(m.group(1)):
         county, detail = m.group(1), detail[m.end():]
     town = None
-    if (m := _TOWN.match(detail)) and not _GENERIC.match(m.group(1)):
+    if (m := _TOWN.match(detail)) and not is_generic_place(m.group(1)):
         town, detail = m.group(1), detail[m.end():]
     if not any((province, city, county, town)):
         return None

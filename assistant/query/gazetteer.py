@@ -10,15 +10,13 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from assistant.places import division_tree, names_of, subdivisions
+from assistant.places import division_tree, is_generic_place, names_of, subdivisions
 
 # Division names that are also ordinary words of the field; never read as places on their own.
 _NOT_A_PLACE = frozenset({"新区", "开发区", "高新区", "城区", "郊区", "市区", "矿区", "林区", "示范区"})
 # Short forms (alias without 省/市/区/县) are used by people for provinces, cities and the districts
 # of the four municipalities ("徐汇", "和平"); a county's bare alias elsewhere is too often a word.
 _MUNICIPALITIES = ("北京市", "天津市", "上海市", "重庆市")
-_GENERIC_TOWN = re.compile(
-    r"^(?:各|本|该|全|每个?|所属|相关|有关|所在|辖区|属地|乡|城|集|市|街)(?:街道|镇|乡|街镇|乡镇)$|.*(?:街镇|乡镇)$")
 # A town or street is named by two to four characters before 镇/街道; function words never belong to
 # a name ("各街道和各镇"). 乡 alone is left out: "城乡", "下乡" are words, not places.
 TOWN = re.compile(r"((?:(?![和与及各等的在对要是为将把从向或、按问下一里个了们我你他这那本该全到去来给让被于以说])[\u4e00-\u9fff]){2,4}?(?:街道|镇))")
@@ -69,8 +67,8 @@ def places_in(text: str) -> list[tuple[int, str]]:
 
 
 def is_generic(name: str) -> bool:
-    """各街道, 本镇, 街镇, 乡镇: words for a kind of place, not a place."""
-    return bool(_GENERIC_TOWN.match(name))
+    """各街道, 本镇, 街镇, 乡镇: words for a kind of place, not a place (the ingest step's own rule)."""
+    return is_generic_place(name)
 
 
 def full_name(name: str) -> str:
