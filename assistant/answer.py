@@ -16,9 +16,8 @@ import re
 
 from assistant import messages
 from assistant.answer_metadata import METADATA_FACETS, document_facts, infobar_labels
-from assistant.answer_records import (Answer, Citation, CitationList, answer_sentences,  # noqa: F401 - re-exported
-                                      join_cited, merge_parts, similarity)
-from assistant.facets import Facet, find_span, question_facets, row_units
+from assistant.answer_records import Answer, CitationList, join_cited, similarity
+from assistant.facets import Facet, find_span, row_units
 from assistant.query.understand import Query
 from assistant.retrieve import Hit, HybridRetriever, SearchResult
 from assistant.searchkey import bigrams, compact, search_key
@@ -40,9 +39,6 @@ class ExtractiveAnswerer:
         self.settings = retriever.settings
 
     # --- sentence choice ---------------------------------------------------------------------
-
-    def _words(self, question: str, result: SearchResult) -> list[str]:
-        return self.retriever.content_words(question, result.scope)
 
     @staticmethod
     def _is_heading(sentence: str, clause: dict) -> bool:
@@ -122,22 +118,22 @@ class ExtractiveAnswerer:
                     retrieved=[{"clause_id": h.clause_id, "doc_id": h.doc_id, "score": round(h.score, 5),
                                 "text": h.clause["text"]} for h in result.hits],
                     timings_ms=dict(result.timings_ms))
-        query = result.query
-        if query is not None and query.qtype == "metadata" and query.scope.covered and query.scope.doc_ids:
+        # A result built by hand (tests, the language-model mode's fallbacks) is read here once.
+        query = result.query or self.retriever.understanding.understand(rewritten)
+        if query.qtype == "metadata" and query.scope.covered and query.scope.doc_ids:
             answer = self._metadata(query, base)
             if answer is not None:
                 return answer
         if not result.relevant or not hits:
             return Answer(answer=self.refusal_text(result), refused=True, citations=[], kind="refusal",
                           notes=[result.reason], **base)
-        words = query.content_words if query else self._words(rewritten, result)
-        facets = query.facets if query else question_facets(rewritten)
+        words, facets = query.content_words, query.facets
         facet = facets[0] if facets else None
         cites = CitationList(self.documents)
 
         docs = self._cross_doc_documents(result, hits, words)
         # "哪份文件…": the answer names its document(s), even when only one says it.
-        if len(docs) >= 2 or (docs and query is not None and query.qtype == "which_documents"):
+        if len(docs) >= 2 or (docs and query.qtype == "which_documents"):
             return self._cross_doc(docs, words, facet, cites, base, avoid)
         if facet is not None:
             # Each facet of a multi-part question is answered or said to be absent; the first one
@@ -170,7 +166,7 @@ class ExtractiveAnswerer:
                     lines.append(more[0] + messages.cite(cites.cite(extra, more[0])))
             return Answer(answer="\n".join(lines), refused=False, citations=cites.items, direct=span,
                           kind="factoid", **base)
-        return self._single(hits, words, cites, base, avoid, wide=bool(query and query.qtype in WIDE_QTYPES))
+        return self._single(hits, words, cites, base, avoid, wide=query.qtype in WIDE_QTYPES)
 
     def _other_facets(self, found_by: list[tuple[Facet, tuple[Hit, str, str] | None]], lead: Facet,
                       lines: list[str], cites: CitationList, result: SearchResult) -> list[str]:

@@ -22,7 +22,7 @@ from datetime import datetime
 from pathlib import Path
 
 from assistant import messages
-from assistant.answer import answer_sentences
+from assistant.answer_records import answer_sentences
 from assistant.config import Settings
 # Re-exported: callers and tests know these as evaluate.X from before the split.
 from assistant.eval_report import (DEFAULT_THRESHOLDS, FLOORS_MAX, FLOORS_MIN, SUMMARY_ROWS,  # noqa: F401

@@ -70,8 +70,7 @@ class Assistant:
         if doc_filter and doc_filter not in self.documents:
             raise UnknownDocument(doc_filter, sorted(self.documents))
         if conversation is None:
-            conversation = Conversation.from_questions(
-                [clean_question(h, self.settings) for h in history or [] if h and h.strip()], self.documents)
+            conversation = self._conversation(history)
         query = self.retriever.understanding.understand(text, conversation, doc_filter)
 
         t0 = time.perf_counter()
@@ -104,6 +103,9 @@ class Assistant:
                    doc_filter: str | None = None) -> Query:
         """How the assistant reads `question` after `history` (what `ask --explain` prints)."""
         text = clean_question(question, self.settings)
-        conversation = Conversation.from_questions(
+        return self.retriever.understanding.understand(text, self._conversation(history), doc_filter)
+
+    def _conversation(self, history: list[str] | None) -> Conversation:
+        """A conversation rebuilt from earlier questions (CLI --history, batch lines, eval items)."""
+        return Conversation.from_questions(
             [clean_question(h, self.settings) for h in history or [] if h and h.strip()], self.documents)
-        return self.retriever.understanding.understand(text, conversation, doc_filter)

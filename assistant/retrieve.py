@@ -57,7 +57,8 @@ class SearchResult:
     query: Query | None = None   # the understood question this result answers
 
 
-# Relevance gate. Measured on eval/questions.jsonl (see README, "How refusal is decided"): the
+# Relevance gate (thresholds: settings.min_coverage, settings.paraphrase_min_dense, checked on the blind
+# dev split by scripts/fit_thresholds.py). Measured on eval/questions.jsonl (README, "How refusal is decided"): the
 # e5 cosine of the best clause is 0.84-0.95 for answerable and off-topic questions alike, so it
 # cannot gate alone. What separates them is whether the question's content words occur in the
 # best clauses (coverage), with the cosine as a tie-breaker for colloquial paraphrases, whose
@@ -82,6 +83,9 @@ class HybridRetriever:
         self.bm25 = bm25s.BM25()
         self.bm25.index([self.tokenizer.tokens(index.clauses[i]["index_text"]) or ["∅"] for i in self.ids],
                         show_progress=False)
+        self._by_doc: dict[str, list[dict]] = {}
+        for clause_id in self.ids:
+            self._by_doc.setdefault(index.clauses[clause_id]["doc_id"], []).append(index.clauses[clause_id])
         self.understanding = QueryUnderstanding(self.documents, self.tokenizer, home_of=self.documents_for,
                                                 carry_min_hits=settings.topic_carry_min_hits)
         self.embed_model = index.vector_index._embed_model
@@ -94,11 +98,6 @@ class HybridRetriever:
 
     def clauses_of(self, doc_id: str) -> list[dict]:
         """One document's clauses in document order."""
-        if not hasattr(self, "_by_doc"):
-            self._by_doc: dict[str, list[dict]] = {}
-            for clause_id in self.ids:
-                clause = self.index.clauses[clause_id]
-                self._by_doc.setdefault(clause["doc_id"], []).append(clause)
         return self._by_doc.get(doc_id, [])
 
     def hit_for(self, clause_id: str) -> Hit:

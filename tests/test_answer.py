@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from assistant import messages
-from assistant.answer import answer_sentences
+from assistant.answer_records import answer_sentences
 from assistant.searchkey import compact
 
 pytestmark = pytest.mark.slow

@@ -20,7 +20,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from assistant import messages
-from assistant.answer import Answer, answer_sentences
+from assistant.answer import Answer
+from assistant.answer_records import answer_sentences
 from assistant.config import load_settings
 from assistant.llm import (SUPPORT_THRESHOLD, LLMAnswerer, bigrams, is_refusal, missing_numbers, parse_reply,
                            support, validate_llm_settings)
