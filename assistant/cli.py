@@ -13,13 +13,12 @@ import sys
 from collections.abc import Callable
 
 from assistant.config import Settings, load_settings
-from assistant.corpus import UnknownDocument, load_corpus, load_document
-from assistant.embedding import EmbeddingModelError
-from assistant.readers import DocumentRejected
-from assistant.structure import Document, HeadingNode, StructureError
+from assistant.errors import AssistantError
+from assistant.corpus import load_corpus, load_document
+from assistant.structure import Document, HeadingNode
 
-USER_ERRORS: tuple[type[BaseException], ...] = (UnknownDocument, DocumentRejected, StructureError, ValueError,
-                                               EmbeddingModelError)
+# AssistantError is the base of every error written for users; ValueError covers bad flag values.
+USER_ERRORS: tuple[type[BaseException], ...] = (AssistantError, ValueError)
 
 
 def _print_json(data: object) -> None:

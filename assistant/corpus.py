@@ -10,6 +10,7 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from assistant.errors import AssistantError
 from assistant.config import Settings
 from assistant.metadata import apply_overrides
 from assistant.readers import DocumentRejected, read_document
@@ -18,7 +19,7 @@ from assistant.structure import Document, StructureError, parse_document
 SUPPORTED_SUFFIXES = (".txt", ".md", ".docx", ".pdf", ".html", ".htm")
 
 
-class UnknownDocument(KeyError):
+class UnknownDocument(AssistantError, KeyError):
     def __init__(self, doc_id: str, known: list[str]) -> None:
         super().__init__(doc_id)
         self.doc_id, self.known = doc_id, known

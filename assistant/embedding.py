@@ -14,6 +14,7 @@ Hugging Face cache) or a local folder. Nothing is ever downloaded.
 
 from __future__ import annotations
 
+from assistant.errors import AssistantError
 import hashlib
 import importlib.util
 import json
@@ -57,7 +58,7 @@ Q4_BLOCK = 32  # weights per Q4_0 block: fp16 scale + 16 bytes of nibbles
 _Q4_DTYPE = np.dtype([("d", "<f2"), ("qs", "u1", 16)])
 
 
-class EmbeddingModelError(RuntimeError):
+class EmbeddingModelError(AssistantError, RuntimeError):
     """The embedding model cannot be prepared or loaded; the message says what to do."""
 
 

@@ -21,6 +21,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from assistant.errors import AssistantError
 from assistant.config import Settings
 from assistant.corpus import SUPPORTED_SUFFIXES, corpus_files
 from assistant.goldmatch import quote_hits, quote_key, text_key
@@ -48,7 +49,7 @@ REWRITE_MIN_DICE = 0.6
 PLACE_SUFFIXES = ("街道", "新区", "省", "市", "区", "县", "镇", "乡")
 
 
-class EvalSetError(ValueError):
+class EvalSetError(AssistantError, ValueError):
     """The question set has bad lines; `errors` lists them ("FILE line N: …")."""
 
     def __init__(self, path: Path, errors: list[str]) -> None:

@@ -21,6 +21,7 @@ from the cited clauses and must still be checked by whoever adds the item to the
 
 from __future__ import annotations
 
+from assistant.errors import AssistantError
 import fcntl
 import hashlib
 import json
@@ -37,7 +38,7 @@ EVAL_QUOTE_MIN_CHARS = 8
 EVAL_TYPES = ("lookup", "requirement", "cross_doc", "table", "numeric", "followup", "unanswerable", "paraphrase")
 
 
-class FeedbackError(ValueError):
+class FeedbackError(AssistantError, ValueError):
     """A vote that cannot be recorded (unknown vote); the message says why."""
 
 

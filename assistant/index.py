@@ -35,6 +35,7 @@ from llama_index.core import StorageContext, VectorStoreIndex, load_index_from_s
 from llama_index.core.schema import BaseNode, NodeRelationship, RelatedNodeInfo, TextNode
 from llama_index.vector_stores.faiss import FaissMapVectorStore
 
+from assistant.errors import AssistantError
 from assistant.config import Settings
 from assistant.corpus import corpus_files, parse_file
 from assistant.embedding import embedding_dimension, get_embed_model, model_id
@@ -49,7 +50,7 @@ CLAUSE_FIELDS = ("id", "doc_id", "kind", "heading_path", "text", "start", "end",
                  "doc_title", "part")
 
 
-class IndexCorrupt(RuntimeError):
+class IndexCorrupt(AssistantError, RuntimeError):
     """The index on disk cannot be used as it is; it will be rebuilt."""
 
 

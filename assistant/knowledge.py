@@ -25,6 +25,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from assistant.errors import AssistantError
 from assistant.config import Settings
 from assistant.corpus import SUPPORTED_SUFFIXES, CorpusFile, UnknownDocument, corpus_files, parse_file
 from assistant.index import BuildReport, IndexCorrupt, ensure_index, read_manifest
@@ -32,7 +33,7 @@ from assistant.metadata import apply_overrides
 from assistant.readers import DocumentRejected, ReadResult, read_document
 from assistant.structure import Document, StructureError, parse_document
 
-DOC_ID_RE = re.compile(r"^[A-Za-z0-9_-]+$")
+DOC_ID_RE = re.compile(r"[A-Za-z0-9_-]+")  # used with fullmatch: "$" would let a final "\n" through
 MAX_DOC_ID_CHARS = 64
 
 # Which content kind each stored suffix stands for, and the suffix a kind is stored under when
@@ -41,7 +42,7 @@ _SUFFIX_KINDS = {".txt": "text", ".md": "text", ".docx": "docx", ".pdf": "pdf", 
 _KIND_SUFFIXES = {"text": ".txt", "docx": ".docx", "pdf": ".pdf", "html": ".html"}
 
 
-class KnowledgeError(ValueError):
+class KnowledgeError(AssistantError, ValueError):
     """A file cannot be added (or a change cannot be made); the message names the file and says why.
 
     A ValueError, so the CLI reports it as a user error (exit status 2).
@@ -150,7 +151,7 @@ def preview_document(path: Path, settings: Settings, doc_id: str | None = None) 
     name = path.name
     if not path.exists():
         raise KnowledgeError(f"{name}: 文件不存在（file not found: {path}）")
-    if doc_id is not None and not (DOC_ID_RE.match(doc_id) and len(doc_id) <= MAX_DOC_ID_CHARS):
+    if doc_id is not None and not (DOC_ID_RE.fullmatch(doc_id) and len(doc_id) <= MAX_DOC_ID_CHARS):
         raise KnowledgeError(f"{name}: 文档编号 '{doc_id}' 只能包含字母、数字、- 和 _"
                              f"（doc id may only use A-Z a-z 0-9 - _, at most {MAX_DOC_ID_CHARS} characters）")
     try:

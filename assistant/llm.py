@@ -46,6 +46,7 @@ import unicodedata
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
+from assistant.errors import AssistantError
 from assistant import messages
 from assistant.answer import Answer, ExtractiveAnswerer
 from assistant.answer_records import CitationList
@@ -149,7 +150,7 @@ def _clause_sentences(clause: dict) -> list[str]:
 
 # --- the answerer -------------------------------------------------------------------------------
 
-class LLMError(RuntimeError):
+class LLMError(AssistantError, RuntimeError):
     """The model could not be asked (network, timeout, HTTP error, empty reply)."""
 
 

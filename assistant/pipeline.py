@@ -16,26 +16,30 @@ from assistant.answer import Answer, ExtractiveAnswerer
 from assistant.answer_records import merge_parts
 from assistant.query.followup import Conversation
 from assistant.config import Settings
+from assistant.errors import InputRejected
+from assistant.external_text import clean_external
 from assistant.corpus import UnknownDocument
 from assistant.index import BuildReport, ClauseIndex, ensure_index
 from assistant.query.understand import Query
 from assistant.retrieve import HybridRetriever
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\ufeff]")
 _MEANINGFUL = re.compile(r"[\u3400-\u9fffA-Za-z0-9]")
 
 
-class InvalidQuestion(ValueError):
+class InvalidQuestion(InputRejected):
     """A question that cannot be run (empty, too long, no words); the message says why."""
 
 
 def clean_question(question: str, settings: Settings) -> str:
-    """Control characters out, width folded, surrounding space trimmed; refuse what can't be asked."""
-    text = _CONTROL.sub("", question or "").strip()
+    """The question through the external-text step (invalid and invisible characters, length); refuse
+    what can't be asked."""
+    try:
+        text = clean_external(question if question is not None else "", what="问题",
+                              max_chars=settings.max_question_chars)
+    except InputRejected as exc:
+        raise InvalidQuestion(str(exc)) from None
     if not text:
         raise InvalidQuestion(messages.EMPTY_QUESTION)
-    if len(text) > settings.max_question_chars:
-        raise InvalidQuestion(messages.QUESTION_TOO_LONG.format(length=len(text), limit=settings.max_question_chars))
     if not _MEANINGFUL.search(unicodedata.normalize("NFKC", text)):
         raise InvalidQuestion(messages.NO_TEXT_IN_QUESTION)
     return text

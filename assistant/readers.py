@@ -25,6 +25,7 @@ Decisions worth knowing:
 
 from __future__ import annotations
 
+from assistant.errors import AssistantError
 import codecs
 import hashlib
 import io
@@ -61,7 +62,7 @@ class ReadResult:
     notes: tuple[str, ...] = ()  # non-fatal remarks for the user (extension mismatch, pages without text)
 
 
-class DocumentRejected(Exception):
+class DocumentRejected(AssistantError):
     """The file cannot be ingested. ``str(exc)`` names the file and says why, in plain words."""
 
     def __init__(self, filename: str, reason_zh: str, reason_en: str) -> None:

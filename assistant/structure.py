@@ -17,6 +17,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from assistant.errors import AssistantError
 from assistant.infobar import is_infobar_line
 from assistant.metadata import DocumentMeta, extract_metadata, is_title_line, notice_end
 from assistant.normalize import CleanText, normalize
@@ -44,7 +45,7 @@ _ATTACHMENT = re.compile(r"^附件\s*\d*\s*[:：]")
 MAX_RUN_IN_HEADING = 30
 
 
-class StructureError(ValueError):
+class StructureError(AssistantError, ValueError):
     """A document whose structure cannot be parsed; the message names the document."""
 
 

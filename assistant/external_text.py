@@ -1,0 +1,53 @@
+"""The entry step for every string that comes from outside: argv, batch lines, the web app, feedback.
+
+Text is checked once, here, before anything stores, echoes or embeds it:
+- invalid UTF-8 (argv decoded with surrogateescape) and lone surrogates are refused with a message
+  (a lone surrogate cannot be encoded, so letting it through made the embedder retry and crash);
+- control, zero-width and bidirectional-override characters are removed (they hide or reorder text);
+- the length is checked against a limit, before the (possibly huge) string is cleaned.
+"""
+
+from __future__ import annotations
+
+import re
+
+from assistant.errors import InputRejected
+
+# C0 controls except tab/newline/carriage return, DEL, C1 controls, zero-width and bidi controls, BOM.
+_INVISIBLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064"
+                        r"\u2066-\u2069\ufeff\ufff9-\ufffb]")
+_LINE_BREAKS = re.compile(r"[\t\r\n\u2028\u2029]+")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+# Python decodes undecodable argv bytes 0x80-0xFF to U+DC80-U+DCFF (PEP 383 surrogateescape).
+_ESCAPED_BYTE = re.compile(r"[\udc80-\udcff]")
+
+
+def clean_external(value: object, *, what: str, max_chars: int | None = None, multiline: bool = False) -> str:
+    """`value` as clean text, or InputRejected saying what is wrong with `what` (e.g. "问题")."""
+    if not isinstance(value, str):
+        raise InputRejected(f"{what}必须是文本 (expected text, got {type(value).__name__})")
+    if max_chars is not None and len(value) > 4 * max_chars + 64:
+        # Far over the limit: refuse before cleaning, so a huge body costs nothing more.
+        raise InputRejected(f"{what}太长（{len(value)} 字），请精简到 {max_chars} 字以内。")
+    bad = _SURROGATE.search(value)
+    if bad:
+        if _ESCAPED_BYTE.fullmatch(bad.group()):
+            raise InputRejected(f"{what}不是有效的 UTF-8 文本（第 {bad.start() + 1} 个字符处有无法解码的字节），"
+                                "请检查终端或文件编码。")
+        raise InputRejected(f"{what}含有无效字符（第 {bad.start() + 1} 个字符是孤立的代理码位 "
+                            f"U+{ord(bad.group()):04X}），请重新输入。")
+    text = _INVISIBLE.sub("", value)
+    if not multiline:
+        text = _LINE_BREAKS.sub(" ", text)
+    text = text.strip()
+    if max_chars is not None and len(text) > max_chars:
+        raise InputRejected(f"{what}太长（{len(text)} 字），请精简到 {max_chars} 字以内。")
+    return text
+
+
+def optional_external(value: object, *, what: str, max_chars: int | None = None) -> str | None:
+    """Like `clean_external`, with None and "" meaning "not given"."""
+    if value is None:
+        return None
+    text = clean_external(value, what=what, max_chars=max_chars)
+    return text or None
