@@ -127,9 +127,9 @@ def build_naive_index(settings: Settings):
 
     from assistant.corpus import corpus_files
     from assistant.embedding import get_embed_model
-    from assistant.readers import read_document
+    from assistant.readers import ReaderLimits, read_document
 
-    documents = [Document(text=read_document(f.path, settings.max_document_bytes).text, id_=f.doc_id,
+    documents = [Document(text=read_document(f.path, ReaderLimits.from_settings(settings)).text, id_=f.doc_id,
                           metadata={"doc_id": f.doc_id})
                  for f in corpus_files(settings)]
     return VectorStoreIndex.from_documents(documents, embed_model=get_embed_model(settings),

@@ -13,7 +13,7 @@ from pathlib import Path
 from assistant.errors import AssistantError
 from assistant.config import Settings
 from assistant.metadata import apply_overrides
-from assistant.readers import DocumentRejected, read_document
+from assistant.readers import DocumentRejected, ReaderLimits, read_document
 from assistant.structure import Document, StructureError, parse_document
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".docx", ".pdf", ".html", ".htm")
@@ -55,7 +55,7 @@ def corpus_files(settings: Settings) -> list[CorpusFile]:
 
 def parse_file(path: Path, doc_id: str, settings: Settings) -> Document:
     """Read and parse one file; errors name the file."""
-    read = read_document(path, settings.max_document_bytes)
+    read = read_document(path, ReaderLimits.from_settings(settings))
     key = (doc_id, read.sha256, settings.max_clause_chars)
     if key not in _PARSED:
         try:

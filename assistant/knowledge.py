@@ -30,7 +30,7 @@ from assistant.config import Settings
 from assistant.corpus import SUPPORTED_SUFFIXES, CorpusFile, UnknownDocument, corpus_files, parse_file
 from assistant.index import BuildReport, IndexCorrupt, ensure_index, read_manifest
 from assistant.metadata import apply_overrides
-from assistant.readers import DocumentRejected, ReadResult, read_document
+from assistant.readers import DocumentRejected, ReadResult, ReaderLimits, read_document
 from assistant.structure import Document, StructureError, parse_document
 
 DOC_ID_RE = re.compile(r"[A-Za-z0-9_-]+")  # used with fullmatch: "$" would let a final "\n" through
@@ -156,7 +156,7 @@ def preview_document(path: Path, settings: Settings, doc_id: str | None = None) 
                              f"（doc id may only use A-Z a-z 0-9 - _, at most {MAX_DOC_ID_CHARS} characters）")
     try:
         # Size limit, format by content (not by extension), encoding: all decided by the reader.
-        read = read_document(path, settings.max_document_bytes)
+        read = read_document(path, ReaderLimits.from_settings(settings))
     except DocumentRejected as exc:
         raise KnowledgeError(str(exc)) from exc
 
@@ -331,7 +331,7 @@ def list_documents(settings: Settings) -> list[dict]:
                      "clauses": None, "indexed": indexed.get(f.doc_id, {}).get("sha256") == f.sha256,
                      "file": f.path.name, "error": None}
         try:
-            kind = read_document(f.path, settings.max_document_bytes).kind
+            kind = read_document(f.path, ReaderLimits.from_settings(settings)).kind
             document = parse_file(f.path, f.doc_id, settings)
         except (DocumentRejected, StructureError, ValueError) as exc:
             row["error"] = str(exc)

@@ -72,8 +72,31 @@ class DocumentRejected(AssistantError):
         self.reason_en = reason_en
 
 
-def read_document(path: Path, max_bytes: int) -> ReadResult:
-    """Read ``path`` into corpus-shaped plain text, or raise :class:`DocumentRejected`."""
+@dataclass(frozen=True)
+class ReaderLimits:
+    """What a reader refuses before spending memory on a file (see the settings of the same names)."""
+    max_bytes: int = 20_000_000
+    max_unpacked_bytes: int = 60_000_000
+    max_compression_ratio: float = 100.0
+    max_archive_members: int = 2_000
+    max_pdf_pages: int = 500
+    max_text_chars: int = 5_000_000
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> "ReaderLimits":
+        return cls(max_bytes=settings.max_document_bytes, max_unpacked_bytes=settings.max_unpacked_bytes,
+                   max_compression_ratio=settings.max_compression_ratio,
+                   max_archive_members=settings.max_archive_members, max_pdf_pages=settings.max_pdf_pages,
+                   max_text_chars=settings.max_text_chars)
+
+
+def read_document(path: Path, limits: ReaderLimits | int) -> ReadResult:
+    """Read ``path`` into corpus-shaped plain text, or raise :class:`DocumentRejected`.
+
+    `limits` may be a bare byte limit (the other limits then keep their defaults)."""
+    if isinstance(limits, int):
+        limits = ReaderLimits(max_bytes=limits)
+    max_bytes = limits.max_bytes
     path = Path(path)
     name = path.name
     data = _read_bytes(path, max_bytes)
