@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     from assistant.pipeline import Assistant
-    from assistant.ui import build_app, launch_app
+    from assistant.web.app import build_app, launch_app
 
     print(f"正在加载知识库与模型（文件：{settings.corpus_dir}，索引：{settings.index_dir}）……", flush=True)
     assistant = Assistant.load(settings, progress=not args.quiet)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from assistant import messages
-from assistant.ui import (
+from assistant.web.app import (
     answer_markdown,
     common_topics,
     highlight,
