@@ -104,11 +104,14 @@ class Settings:
     max_history_turns: int = 20            # question/answer pairs a session keeps (older ones are dropped)
     session_ttl_s: int = 3_600             # an idle session's state is freed after this long
     max_comment_chars: int = 1_000         # a feedback comment
+    max_sessions: int = 300                # sessions whose state is kept at once (the least recently used go first)
+    list_refresh_s: float = 15.0           # how often an open page checks for added/removed documents
     # Access: a users file (see `assistant users`) with reader and admin accounts; auth_user/auth_password
     # is one more admin account for a quick start. Repeated wrong passwords lock the account name.
     users_file: Path = PROJECT_ROOT / "users.json"
     login_max_failures: int = 5
     login_lockout_s: int = 300
+    login_max_failures_per_address: int = 20   # an office may share one address, so more than per account
 
     def replace(self, **changes: object) -> "Settings":
         changes = _coerce_all(changes)
