@@ -8,12 +8,16 @@ exit with status 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
+import os
 import sys
 from collections.abc import Callable
 
 from assistant.config import Settings, load_settings
-from assistant.errors import AssistantError
+from assistant.errors import AssistantError, InputRejected
+from assistant.external_text import clean_external
 from assistant.corpus import load_corpus, load_document
 from assistant.structure import Document, HeadingNode
 
@@ -250,8 +254,9 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_batch(args: argparse.Namespace, settings: Settings) -> int:
-    from assistant.batch import run_batch
+    from assistant.batch import open_input, run_batch
 
+    open_input(args.input).close()  # a missing input is a message before the model loads, not after
     counts = run_batch(args.input, args.output, _load_assistant(settings))
     print(f"{counts['answered']} answered, {counts['errors']} errors -> {args.output}")
     return 0
@@ -312,17 +317,58 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
                          embed_model=args.embed_model, cache_dir=args.cache_dir)
 
 
+# Attributes holding a document id a user typed (outline/clauses/remove, --doc, add --id).
+_DOC_ID_ARGS = {"doc_id": "文档编号 (doc id)", "doc": "文档编号 (--doc)", "id": "文档编号 (--id)"}
+MAX_DOC_ID_ARG_CHARS = 200
+
+
+def clean_arguments(args: argparse.Namespace, settings: Settings) -> None:
+    """Every text argument through the external-text step before any model loads, so invalid UTF-8,
+    lone surrogates, control/bidi characters and huge values end in a message, not a traceback.
+    File paths are left as they are: a file name need not be UTF-8."""
+    if isinstance(getattr(args, "question", None), str):
+        from assistant.pipeline import clean_question  # the pipeline's import cost only where it runs
+
+        args.question = clean_question(args.question, settings)
+    history = getattr(args, "history", None)
+    if isinstance(history, list):
+        if len(history) > settings.max_history_turns:
+            raise InputRejected(f"--history 最多 {settings.max_history_turns} 个问题（给了 {len(history)} 个）")
+        cleaned = [clean_external(h, what=f"上文第 {n} 个问题 (--history)", max_chars=settings.max_question_chars)
+                   for n, h in enumerate(history, 1)]
+        args.history = [h for h in cleaned if h]
+    for name, what in _DOC_ID_ARGS.items():
+        value = getattr(args, name, None)
+        if isinstance(value, str):
+            text = clean_external(value, what=what, max_chars=MAX_DOC_ID_ARG_CHARS)
+            setattr(args, name, text if name == "doc_id" else text or None)
+
+
+def _tolerant_stdout() -> None:
+    # A document's text may hold a character the terminal's encoding lacks: print "?" rather than die.
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(errors="replace")
+
+
 def main(argv: list[str] | None = None) -> int:
+    _tolerant_stdout()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         settings = settings_from_args(args)
+        clean_arguments(args, settings)
         return args.func(args, settings)
     except USER_ERRORS as exc:
         print(f"错误 (error): {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `assistant outline X | head`: the reader has gone; stop quietly like other Unix tools
+        # (stdout to /dev/null, so the flush at exit does not fail once more).
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":
