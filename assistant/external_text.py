@@ -10,16 +10,26 @@ Text is checked once, here, before anything stores, echoes or embeds it:
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from assistant.errors import InputRejected
 
-# C0 controls except tab/newline/carriage return, DEL, C1 controls, zero-width and bidi controls, BOM.
-_INVISIBLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064"
-                        r"\u2066-\u2069\ufeff\ufff9-\ufffb]")
+# Characters no question or comment needs and that hide or reorder text: every control (Cc) and
+# format (Cf) character — zero-width, bidi overrides and isolates, BOM, soft hyphen, invisible
+# "tag" letters. Decided by `unicodedata`, so a newer Unicode's additions are covered too; the
+# regex only picks out what could be one (everything but printable ASCII and common CJK).
+_CANDIDATE = re.compile(r"[^\t\n\r\x20-\x7e\u3001-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff01-\uff5e]")
+_INVISIBLE_KINDS = frozenset({"Cc", "Cf"})
 _LINE_BREAKS = re.compile(r"[\t\r\n\u2028\u2029]+")
+_NEWLINE = re.compile(r"\r\n?|[\u2028\u2029]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 # Python decodes undecodable argv bytes 0x80-0xFF to U+DC80-U+DCFF (PEP 383 surrogateescape).
 _ESCAPED_BYTE = re.compile(r"[\udc80-\udcff]")
+
+
+def _drop_invisible(match: re.Match[str]) -> str:
+    ch = match.group()
+    return "" if unicodedata.category(ch) in _INVISIBLE_KINDS else ch
 
 
 def clean_external(value: object, *, what: str, max_chars: int | None = None, multiline: bool = False) -> str:
@@ -36,9 +46,8 @@ def clean_external(value: object, *, what: str, max_chars: int | None = None, mu
                                 "请检查终端或文件编码。")
         raise InputRejected(f"{what}含有无效字符（第 {bad.start() + 1} 个字符是孤立的代理码位 "
                             f"U+{ord(bad.group()):04X}），请重新输入。")
-    text = _INVISIBLE.sub("", value)
-    if not multiline:
-        text = _LINE_BREAKS.sub(" ", text)
+    text = _CANDIDATE.sub(_drop_invisible, value)
+    text = _NEWLINE.sub("\n", text) if multiline else _LINE_BREAKS.sub(" ", text)
     text = text.strip()
     if max_chars is not None and len(text) > max_chars:
         raise InputRejected(f"{what}太长（{len(text)} 字），请精简到 {max_chars} 字以内。")

@@ -10,9 +10,13 @@ One line per vote::
 
 `scope` is what the user picked in the scope selector (null: all documents); `answer_scope` the
 documents the answer was about. The log is only ever appended to — never rewritten — so several
-app workers (threads or processes) can vote at once: each append takes an exclusive `flock` on
-the file and writes one complete line with a single `os.write` on an `O_APPEND` descriptor, then
-fsyncs. A reader never sees half a line from a finished writer.
+app workers (threads or processes) can vote at once: each append holds a `filelock` on a lock file
+beside the log and writes one complete line with a single `os.write` on an `O_APPEND` descriptor,
+then fsyncs. A reader never sees half a line from a finished writer.
+
+Every string recorded goes through `clean_external` first: invisible and control characters are
+removed, and a lone surrogate or an over-long comment is a `FeedbackError` with a message — never
+a UnicodeEncodeError halfway through writing the line.
 
 `feedback_to_eval_item(line)` turns a logged line into a skeleton item for eval/questions.jsonl
 (id, type, question, history, doc_filter, gold, answer_points, notes); the gold quotes come
@@ -21,8 +25,6 @@ from the cited clauses and must still be checked by whoever adds the item to the
 
 from __future__ import annotations
 
-from assistant.errors import AssistantError
-import fcntl
 import hashlib
 import json
 import os
@@ -30,8 +32,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable
 
+from filelock import FileLock, Timeout
+
+from assistant.config import Settings
+from assistant.errors import AssistantError, InputRejected
+from assistant.external_text import clean_external
+
 VOTES = ("up", "down")
-MAX_COMMENT_CHARS = 2000
+MAX_COMMENT_CHARS = Settings.max_comment_chars   # callers without settings (the app passes none)
+LOCK_TIMEOUT_S = 30.0
 MAX_TEXT_CHARS = 20_000          # question / answer text kept in the log
 EVAL_QUOTE_MAX_CHARS = 60        # eval/questions.jsonl: quotes are 8-60 characters on one line
 EVAL_QUOTE_MIN_CHARS = 8
@@ -51,64 +60,103 @@ def _clip(text: Any, limit: int) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
+def _text(value: Any, what: str, *, limit: int = MAX_TEXT_CHARS, multiline: bool = False) -> str:
+    """`value` cleaned for the log and clipped to `limit` (None: ""; numbers as text)."""
+    if value is None:
+        return ""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = str(value)
+    return _clip(clean_external(value, what=what, multiline=multiline), limit)
+
+
+def _optional(value: Any, what: str) -> str | None:
+    return _text(value, what) or None
+
+
+def _citation_entry(d: dict) -> dict:
+    text = d.get("text") or ""
+    spans = d.get("spans") or []
+    quote = d.get("quote")
+    if quote is None:
+        quote = text[spans[0][0]:spans[0][1]].strip() if spans and isinstance(text, str) else ""
+    n = d.get("n")
+    return {"n": n if isinstance(n, int) and not isinstance(n, bool) else None,
+            "clause_id": _optional(d.get("clause_id"), "引用条款 (clause_id)"),
+            "doc_id": _optional(d.get("doc_id"), "引用文档 (doc_id)"),
+            "quote": _text(quote, "引用原文 (quote)", multiline=True)}
+
+
 def citation_entries(citations: Iterable[Any]) -> list[dict]:
     """{n, clause_id, doc_id, quote} for each citation (an answer.Citation or its dict form);
     `quote` is the first sentence of the clause the answer used (empty when none is known)."""
-    out = []
-    for c in citations:
-        d = c if isinstance(c, dict) else c.to_dict()
-        text = d.get("text") or ""
-        spans = d.get("spans") or []
-        quote = d.get("quote")
-        if quote is None:
-            quote = text[spans[0][0]:spans[0][1]].strip() if spans else ""
-        out.append({"n": d.get("n"), "clause_id": d.get("clause_id"), "doc_id": d.get("doc_id"), "quote": quote})
-    return out
+    try:
+        return [_citation_entry(c if isinstance(c, dict) else c.to_dict()) for c in citations]
+    except InputRejected as exc:
+        raise FeedbackError(str(exc)) from None
 
 
 def make_record(*, question: str, rewritten_question: str | None, answer: str, citations: Iterable[Any],
                 vote: str, comment: str = "", scope: str | None = None, answer_scope: list[str] | None = None,
-                history: list[str] | None = None, kind: str | None = None, time: str | None = None) -> dict:
-    """The dict written as one log line. Raises FeedbackError for an unknown vote."""
+                history: list[str] | None = None, kind: str | None = None, time: str | None = None,
+                max_comment_chars: int = MAX_COMMENT_CHARS) -> dict:
+    """The dict written as one log line. Raises FeedbackError for an unknown vote, a comment over
+    `max_comment_chars`, or text that cannot be stored (a lone surrogate, a non-text value)."""
     if vote not in VOTES:
         raise FeedbackError(f"未知的评价 {vote!r}（vote must be one of {', '.join(VOTES)}）")
-    return {
-        "time": time or now_iso(),
-        "vote": vote,
-        "comment": _clip((comment or "").strip(), MAX_COMMENT_CHARS),
-        "question": _clip(question, MAX_TEXT_CHARS),
-        "rewritten_question": _clip(rewritten_question or question, MAX_TEXT_CHARS),
-        "history": [_clip(h, MAX_TEXT_CHARS) for h in history or []],
-        "scope": scope or None,
-        "answer_scope": list(answer_scope or []),
-        "kind": kind,
-        "answer": _clip(answer, MAX_TEXT_CHARS),
-        "citations": citation_entries(citations),
-    }
+    try:
+        comment = clean_external(comment or "", what="评论 (comment)", max_chars=max_comment_chars, multiline=True)
+        question = _text(question, "问题 (question)")
+        if not isinstance(history, (list, tuple, type(None))) or not isinstance(answer_scope, (list, tuple, type(None))):
+            raise InputRejected("history 和 answer_scope 必须是列表 (history and answer_scope must be lists)")
+        return {
+            "time": _text(time, "时间 (time)") or now_iso(),
+            "vote": vote,
+            "comment": comment,
+            "question": question,
+            "rewritten_question": _text(rewritten_question, "改写后的问题 (rewritten_question)") or question,
+            "history": [_text(h, "上文问题 (history)") for h in history or []],
+            "scope": _optional(scope, "范围 (scope)"),
+            "answer_scope": [_text(d, "回答范围 (answer_scope)") for d in answer_scope or []],
+            "kind": _optional(kind, "类型 (kind)"),
+            "answer": _text(answer, "回答 (answer)", multiline=True),
+            "citations": citation_entries(citations),
+        }
+    except InputRejected as exc:
+        # FeedbackError is what the app catches around a vote; the message stays the same.
+        raise FeedbackError(str(exc)) from None
+
+
+def lock_path(path: Path) -> Path:
+    """The lock file beside the log (hidden, so a listing of the folder shows the log alone)."""
+    return path.with_name(f".{path.name}.lock")
 
 
 def append_record(path: Path, record: dict) -> None:
-    """Append `record` as one JSON line: flock, one os.write on O_APPEND, fsync. Never rewrites."""
+    """Append `record` as one JSON line: file lock, one os.write on O_APPEND, fsync. Never rewrites."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    line = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
-    data = (line + "\n").encode("utf-8")
-    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        try:
-            size = os.fstat(fd).st_size
-            # A writer killed mid-line (disk full, power) must not glue its fragment to our line.
-            if size and os.pread(fd, 1, size - 1) != b"\n":
-                data = b"\n" + data
-            written = os.write(fd, data)
-            if written != len(data):  # regular files do not short-write short of a full disk
-                raise OSError(f"short write to {path}: {written} of {len(data)} bytes")
-            os.fsync(fd)
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
+        line = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+        data = (line + "\n").encode("utf-8")
+    except (TypeError, ValueError) as exc:  # UnicodeEncodeError is a ValueError
+        raise FeedbackError(f"反馈无法记录 (feedback cannot be recorded): {exc}") from None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        # thread_local=False: the lock object is per call, so per-thread state would only cost.
+        with FileLock(lock_path(path), timeout=LOCK_TIMEOUT_S, thread_local=False):
+            fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                size = os.fstat(fd).st_size
+                # A writer killed mid-line (disk full, power) must not glue its fragment to our line.
+                if size and os.pread(fd, 1, size - 1) != b"\n":
+                    data = b"\n" + data
+                written = os.write(fd, data)
+                if written != len(data):  # regular files do not short-write short of a full disk
+                    raise OSError(f"short write to {path}: {written} of {len(data)} bytes")
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+    except Timeout:
+        raise FeedbackError(f"反馈日志正忙，请稍后再试 (feedback log locked for over {LOCK_TIMEOUT_S:.0f} s)") from None
 
 
 def record_feedback(path: Path, **fields: Any) -> dict:

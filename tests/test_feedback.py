@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import multiprocessing
 import threading
 from pathlib import Path
@@ -172,3 +173,87 @@ def test_follow_up_and_refusal_items(tmp_path):
     item = feedback_to_eval_item(long_quote)
     _assert_eval_schema(item)
     assert item["type"] == "cross_doc" and item["gold"] == [{"doc": "a", "quote": "长" * 60}]
+
+
+# --- hostile input ------------------------------------------------------------------------------
+
+def _record(log: Path, **fields) -> dict:
+    base = {"question": "松江区政府开放月在几月?", "rewritten_question": None, "answer": "答：8 月[1]",
+            "citations": [CITATION], "vote": "down", "comment": ""}
+    return record_feedback(log, **{**base, **fields})
+
+
+@pytest.mark.parametrize("fields, words", [
+    ({"comment": "不对\ud800"}, "评论 (comment)含有无效字符"),
+    ({"comment": "\udcff\udcfe"}, "不是有效的 UTF-8"),
+    ({"comment": "长" * 1001}, "评论 (comment)太长"),
+    ({"question": "政府\udfff"}, "问题 (question)"),
+    ({"history": ["上文\ud800"]}, "上文问题 (history)"),
+    ({"scope": "\ud800"}, "范围 (scope)"),
+    ({"answer": "答\udc80"}, "回答 (answer)"),
+    ({"citations": [{**CITATION, "quote": "引\ud800"}]}, "引用原文 (quote)"),
+    ({"comment": ["not", "text"]}, "必须是文本"),
+    ({"history": "not a list"}, "必须是列表"),
+])
+def test_text_that_cannot_be_stored_is_a_feedback_error_and_nothing_is_written(tmp_path, fields, words):
+    log = tmp_path / "feedback.jsonl"
+    with pytest.raises(FeedbackError, match=re.escape(words)):
+        _record(log, **fields)
+    assert not log.exists()
+
+
+def test_comments_and_recorded_text_are_cleaned_and_multiline_comments_kept(tmp_path):
+    log = tmp_path / "feedback.jsonl"
+    _record(log, comment=" 第一行\r\n第\u200b二\u202e行\x00 ", question="政府\u2066开放月\x1b在几月?",
+            history=["松江区\u200d呢"], scope="2024-songjiang\u200b", answer="答：8 月[1]\n\n来源")
+    (line,) = read_feedback(log)
+    assert line["comment"] == "第一行\n第二行"
+    assert line["question"] == line["rewritten_question"] == "政府开放月在几月?"
+    assert line["history"] == ["松江区呢"] and line["scope"] == "2024-songjiang"
+    assert line["answer"] == "答：8 月[1]\n\n来源"
+    assert _record(log, comment="长" * 1000)["comment"] == "长" * 1000  # the limit itself is accepted
+    assert len(read_feedback(log)) == 2
+
+
+def test_the_comment_limit_follows_the_setting(tmp_path):
+    with pytest.raises(FeedbackError, match="10 字以内"):
+        make_record(question="q", rewritten_question=None, answer="a", citations=[], vote="up",
+                    comment="长" * 11, max_comment_chars=10)
+
+
+def test_append_holds_a_file_lock_beside_the_log(tmp_path):
+    from filelock import FileLock
+
+    from assistant import feedback
+
+    log = tmp_path / "feedback.jsonl"
+    lock = FileLock(feedback.lock_path(log))
+    with lock:
+        blocked = threading.Thread(target=_vote, args=(str(log), "w", 1))
+        blocked.start()
+        blocked.join(0.5)
+        assert blocked.is_alive() and not log.exists()  # waits for the lock
+    blocked.join(10)
+    assert not blocked.is_alive() and len(read_feedback(log)) == 1
+
+
+def test_a_lock_held_too_long_is_a_feedback_error(tmp_path, monkeypatch):
+    from filelock import FileLock
+
+    from assistant import feedback
+
+    monkeypatch.setattr(feedback, "LOCK_TIMEOUT_S", 0.2)
+    log = tmp_path / "feedback.jsonl"
+    with FileLock(feedback.lock_path(log)):
+        result: list[BaseException] = []
+
+        def vote() -> None:
+            try:
+                _vote(str(log), "w", 1)
+            except BaseException as exc:  # noqa: BLE001 - handed to the test thread
+                result.append(exc)
+
+        t = threading.Thread(target=vote)
+        t.start()
+        t.join(10)
+    assert len(result) == 1 and isinstance(result[0], FeedbackError) and "正忙" in str(result[0])
