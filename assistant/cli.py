@@ -15,6 +15,7 @@ import os
 import sys
 from collections.abc import Callable
 
+from assistant import messages
 from assistant.config import Settings, load_settings
 from assistant.errors import AssistantError, InputRejected
 from assistant.external_text import clean_external
@@ -327,9 +328,11 @@ def clean_arguments(args: argparse.Namespace, settings: Settings) -> None:
     lone surrogates, control/bidi characters and huge values end in a message, not a traceback.
     File paths are left as they are: a file name need not be UTF-8."""
     if isinstance(getattr(args, "question", None), str):
-        from assistant.pipeline import clean_question  # the pipeline's import cost only where it runs
-
-        args.question = clean_question(args.question, settings)
+        # The pipeline's clean_question runs again at ask time; importing it here would load torch
+        # before a bad argument could be refused.
+        args.question = clean_external(args.question, what="问题", max_chars=settings.max_question_chars)
+        if not args.question:
+            raise InputRejected(messages.EMPTY_QUESTION)
     history = getattr(args, "history", None)
     if isinstance(history, list):
         if len(history) > settings.max_history_turns:
