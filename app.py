@@ -25,6 +25,7 @@ SETTING_FLAGS = {
     "port": ("--port", int, "port (default 7860)"),
     "auth_user": ("--auth-user", str, "login user name (login is off unless user and password are set)"),
     "auth_password": ("--auth-password", str, "login password"),
+    "users_file": ("--users-file", str, "reader/admin accounts made with `assistant users add` (default users.json)"),
     "corpus_dir": ("--corpus-dir", str, "folder with the documents (default corpus/)"),
     "index_dir": ("--index-dir", str, "folder of the search index (default index/)"),
     "overrides_dir": ("--overrides-dir", str, "metadata override files (default corpus/overrides/)"),
@@ -64,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         print("错误：--auth-user 与 --auth-password 需要同时设置。", file=sys.stderr)
         return 2
 
+    from assistant.errors import AssistantError
     from assistant.pipeline import Assistant
     from assistant.web.app import build_app, launch_app
 
@@ -73,13 +75,19 @@ def main(argv: list[str] | None = None) -> int:
         print(assistant.build_report.summary(), flush=True)
     print(f"已收录 {len(assistant.documents)} 份文件。", flush=True)
 
-    demo = build_app(assistant, settings, admin=args.admin)
-    if args.admin and not (settings.auth_user and settings.auth_password):
+    try:
+        demo = build_app(assistant, settings, admin=args.admin)
+    except AssistantError as exc:   # e.g. an unreadable users file
+        print(f"错误：{exc}", file=sys.stderr)
+        return 2
+    access = demo.runtime.access
+    if args.admin and not access.enabled:
         print("提示：文档管理已开启且未设置登录，能访问本页面的人都可以增删文件。", flush=True)
     _, url, _ = launch_app(demo, settings, inbrowser=not args.no_browser, prevent_thread_lock=True, quiet=True)
     print(f"政务公开助手已启动：{url}", flush=True)
-    if settings.auth_user:
-        print(f"登录用户：{settings.auth_user}", flush=True)
+    if access.enabled:
+        print(f"需要登录（账号：{settings.users_file}"
+              + (f"，以及管理员 {settings.auth_user}" if settings.auth_user else "") + "）。", flush=True)
     print("按 Ctrl+C 停止。", flush=True)
     try:
         demo.block_thread()

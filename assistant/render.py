@@ -66,7 +66,6 @@ ADMIN_CONFIRM_FIRST = "请先勾选“确认删除”。"
 ADMIN_REMOVED = "已删除 {doc_id}（{title}）。索引已更新。"
 ADMIN_BUSY = "另一项文档管理操作正在进行，请稍后再试。"
 
-STREAM_DELAY_S = 0.03            # pause between streamed chunks of an answer
 MAX_ECHO_CHARS = 600             # a longer question is echoed in the chat cut to this length
 ADMIN_DOC_COLUMNS = ["编号", "标题", "年份", "地区", "文号", "日期", "条款数", "已索引"]
 COMPARE_FULL_COVERAGE = 0.5      # share of the topic's words a clause must contain to count as covering it

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from assistant import messages
-from assistant.web.app import (
+from assistant.render import (
     answer_markdown,
     common_topics,
     highlight,
@@ -199,7 +199,7 @@ def test_new_chat_clears_history_and_context(app):
 @pytest.mark.parametrize("question, expected", [
     ("", messages.EMPTY_QUESTION),
     ("   \n\t ", messages.EMPTY_QUESTION),
-    ("啊" * 20_000, "问题太长（20000 字）"),
+    ("啊" * 600, "问题太长（600 字）"),
     ("？？？！！……。，", messages.NO_TEXT_IN_QUESTION),
     ("😀🎉👍", messages.NO_TEXT_IN_QUESTION),
     ("\x00\x01\x7f", messages.EMPTY_QUESTION),
@@ -209,7 +209,8 @@ def test_invalid_questions_get_a_clear_message(app, question, expected):
     chat, sources, box, status = ask(c, question)
     assert expected in status and status.startswith("⚠️")
     assert chat == []                                     # nothing added to the conversation
-    assert box == question                                # the text stays for editing
+    # The text stays for editing, unless it is longer than the box accepts (then it is not echoed).
+    assert box == (question if len(question) <= app["settings"].max_question_chars else "")
 
 
 @pytest.mark.slow
@@ -340,7 +341,7 @@ def admin_app(shared_index, app, tmp_path_factory):
     settings = load_settings(corpus_dir=tmp / "corpus", overrides_dir=tmp / "corpus" / "overrides",
                              index_dir=tmp / "index", feedback_log=tmp / "feedback.jsonl", host="127.0.0.1")
     demo, url = start_app(settings, admin=True)
-    yield {"url": url, "settings": settings, "tmp": tmp}
+    yield {"url": url, "settings": settings, "tmp": tmp, "demo": demo}
     demo.close()
 
 
@@ -366,15 +367,37 @@ def test_admin_preview_add_ask_remove(admin_app):
     c.predict(handle_file(str(path)), "", api_name="/admin_preview")
     result = c.predict(api_name="/admin_add")
     assert "已加入知识库" in result[0] and "jiading-test" in result[0]
-    assert "<b>6</b>份文件" in result[3]                                        # the header's count
+    assert "jiading-test" in _page_lists(admin_app)["doc_pick"]                 # what a page load shows now
+    assert "<b>6</b>份文件" in _page_lists(admin_app)["header"]
     chat, sources, _, _ = ask(c, "测试镇政府开放日活动在几月？")
     assert "9月" in message_text(chat[-1]).replace(" ", "") and "测试镇" in sources
+    # Another session, opened after the change, can browse the new document and scope to it.
+    other = client(admin_app["url"])
+    meta, *_ = other.predict("jiading-test", api_name="/document")
+    assert "嘉测府〔2025〕3号" in meta
+    chat, sources, _, status = ask(other, "政府开放日活动在几月？", scope="jiading-test")
+    assert "9月" in message_text(chat[-1]).replace(" ", "") and not status
 
     status, *_ = c.predict("jiading-test", False, api_name="/admin_remove")
     assert "确认删除" in status
     assert (admin_app["settings"].corpus_dir / "jiading-test.txt").exists()
-    status, confirm, header, *_ = c.predict("jiading-test", True, api_name="/admin_remove")
-    assert "已删除 jiading-test" in status and "<b>5</b>份文件" in header
+    status, confirm = c.predict("jiading-test", True, api_name="/admin_remove")
+    assert "已删除 jiading-test" in status and "<b>5</b>份文件" in _page_lists(admin_app)["header"]
+    assert "jiading-test" not in _page_lists(admin_app)["doc_pick"]
     assert not (admin_app["settings"].corpus_dir / "jiading-test.txt").exists()
     chat, sources, _, _ = ask(c, "测试镇政府开放日活动在几月？")
     assert "测试镇政务公开" not in sources
+    # A session that still has the removed document selected gets a clear note, not an error.
+    meta, *_ = other.predict("jiading-test", api_name="/document")
+    assert "未找到文件" in meta
+    chat, sources, _, status = ask(other, "政府开放日活动在几月？", scope="jiading-test")
+    assert "已不在知识库中" in status
+
+
+def _page_lists(app: dict) -> dict:
+    """What the page-load refresh sends a newly opened page: header html and the choice lists."""
+    demo = app["demo"]
+    sync = next(block_fn.fn for block_fn in demo.fns.values() if block_fn.name == "sync")
+    shown, header, scope, doc_pick, topics, *_ = sync(-1, "全部文件", None, None)
+    return {"header": header, "scope": [value for _, value in scope["choices"]],
+            "doc_pick": [value for _, value in doc_pick["choices"]]}
