@@ -296,8 +296,10 @@ def _register_pipeline(sub: argparse._SubParsersAction) -> None:
 
 def _register_knowledge(sub: argparse._SubParsersAction) -> None:
     from assistant.knowledge import register_commands
+    from assistant.web.access import register_commands as register_access
 
     register_commands(sub)
+    register_access(sub)
 
 
 def _register_eval(sub: argparse._SubParsersAction) -> None:
