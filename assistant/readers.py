@@ -7,7 +7,7 @@ refuses, with a plain-words reason, whatever it cannot read.
 
 Public API::
 
-    read_document(path, max_bytes) -> ReadResult(text, kind, encoding, sha256, notes)
+    read_document(path, limits) -> ReadResult(text, kind, encoding, sha256, notes)
     DocumentRejected(Exception)       # str(exc) == "<file name>: <中文原因>（<English reason>）"
 
 Decisions worth knowing:
@@ -18,6 +18,11 @@ Decisions worth knowing:
   content; the mismatch is logged and reported in ``ReadResult.notes``.
 * Known-but-unsupported containers get a specific reason (old .doc / encrypted Office, other
   zip files, RTF, MHT, images, programs) instead of a generic one.
+* Hostile files are refused before they cost memory (limits in :class:`ReaderLimits`): a
+  .docx is inflated member by member in small chunks, counting the bytes that really come out
+  (the zip directory's sizes are claims, a zip bomb lies in them), before python-docx sees it;
+  a PDF's pages are counted before any text is extracted; text and HTML are measured in
+  characters before an HTML parser runs.
 * Output shapes: docx and html paragraphs are separated by a blank line, like the corpus
   files; PDF keeps its physical lines (one per line, the normaliser downstream re-joins them);
   tables of every format become one TAB-joined line per row with merged cells left empty.
@@ -32,8 +37,10 @@ import io
 import logging
 import math
 import re
+import struct
 import unicodedata
 import zipfile
+import zlib
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
@@ -81,6 +88,11 @@ class ReaderLimits:
     max_archive_members: int = 2_000
     max_pdf_pages: int = 500
     max_text_chars: int = 5_000_000
+    # Small XML parts (styles, settings) legitimately compress far past any sane ratio; only a
+    # member that has already produced this much is judged by its compression ratio.
+    ratio_check_after_bytes: int = 1_000_000
+    # Far beyond any part name Word writes ("word/embeddings/Microsoft_Excel_Worksheet1.xlsx").
+    max_member_name_chars: int = 255
 
     @classmethod
     def from_settings(cls, settings: Any) -> "ReaderLimits":
@@ -104,17 +116,19 @@ def read_document(path: Path, limits: ReaderLimits | int) -> ReadResult:
 
     notes: list[str] = []
     encoding: str | None = None
-    kind = _sniff_container(data, name)
+    kind = _sniff_container(data, name, limits)
     if kind == "pdf":
-        text = _read_pdf(data, name, notes)
+        text = _read_pdf(data, name, notes, limits)
     elif kind == "docx":
-        text = _read_docx(data, name, max_bytes)
+        text = _read_docx(data, name, limits)
     else:
         decoded = _decode_text(data)
         if decoded is None:
             raise DocumentRejected(name, "不是可识别的文档格式", "not a recognised document format: binary or undecodable content")
         decoded_text, encoding = decoded
         _reject_unsupported_text_formats(decoded_text, name)
+        # Before any parser: trafilatura/lxml on a huge page is slow and holds many copies of it.
+        _check_text_length(len(decoded_text), name, limits)
         if _looks_like_html(decoded_text):
             kind = "html"
             text = _read_html(decoded_text)
@@ -124,6 +138,7 @@ def read_document(path: Path, limits: ReaderLimits | int) -> ReadResult:
 
     if not text.strip():
         raise DocumentRejected(name, "文件为空，没有可读的文字", "the file is empty: no text found")
+    _check_text_length(len(text), name, limits)  # a .docx within its byte limits can still yield too much
 
     expected = _EXTENSION_KINDS.get(path.suffix.lower())
     if expected is not None and expected != kind:
@@ -161,12 +176,24 @@ def _read_bytes(path: Path, max_bytes: int) -> bytes:
         if size == 0:
             raise DocumentRejected(name, "文件为空", "the file is empty (0 bytes)")
         with path.open("rb") as fh:
-            data = fh.read(max_bytes + 1)
+            # read(n) allocates n bytes up front: ask for the stat size, not the limit.
+            data = fh.read(size + 1)
+            if len(data) > size:  # the file grew since stat(): read on up to the limit
+                data += fh.read(max_bytes + 1 - len(data))
     except OSError as exc:
         raise DocumentRejected(name, "无法打开文件", f"cannot open the file: {exc.strerror or exc}") from exc
     if len(data) > max_bytes:  # the file grew between stat() and read()
         raise _too_large(name, len(data), max_bytes)
     return data
+
+
+def _check_text_length(chars: int, name: str, limits: ReaderLimits) -> None:
+    if chars > limits.max_text_chars:
+        raise DocumentRejected(
+            name,
+            f"文字内容 {chars:,} 字，超过上限 {limits.max_text_chars:,} 字",
+            f"too much text: {chars:,} characters, limit {limits.max_text_chars:,}",
+        )
 
 
 def _too_large(name: str, size: int, max_bytes: int) -> DocumentRejected:
@@ -193,17 +220,20 @@ _BINARY_MAGIC = (
 )
 
 
-def _sniff_container(data: bytes, name: str) -> str | None:
+def _sniff_container(data: bytes, name: str, limits: ReaderLimits) -> str | None:
     """Return "pdf" or "docx" for those containers, None for "try it as text"; reject known others."""
     # The PDF spec tolerates junk before the header, so look in the first KB, not only at 0.
     if b"%PDF-" in data[:1024]:
         return "pdf"
     if data.startswith(b"PK\x03\x04"):
+        _check_zip_member_count(data, name, limits)
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as zf:
                 names = set(zf.namelist())
-        except zipfile.BadZipFile as exc:
-            raise DocumentRejected(name, "压缩文件已损坏，无法读取", "damaged zip/Office file") from exc
+        except Exception as exc:  # zipfile raises BadZipFile, but also ValueError, EOFError, ... on junk
+            raise DocumentRejected(
+                name, "压缩文件已损坏，无法读取", f"damaged zip/Office file: {type(exc).__name__}"
+            ) from exc
         if "word/document.xml" in names:
             return "docx"
         raise DocumentRejected(
@@ -411,6 +441,186 @@ def _paragraph_lines(text: str) -> list[str]:
 
 
 # --------------------------------------------------------------------------------------------
+# .docx archive checks (zip bombs)
+# --------------------------------------------------------------------------------------------
+
+_ZIP_END_RECORD = struct.Struct("<4s4H2LH")  # end of central directory
+_ZIP_END_SIGNATURE = b"PK\x05\x06"
+_ZIP_CENTRAL_SIGNATURE = b"PK\x01\x02"
+_ZIP_LOCAL_HEADER = struct.Struct("<4s5H3L2H")
+_ZIP_LOCAL_SIGNATURE = b"PK\x03\x04"
+_ZIP_MAX_COMMENT = 0xFFFF
+_ZIP64_MARKER = 0xFFFFFFFF
+_ZIP_ENCRYPTED_FLAG = 0x1
+# Output of one inflate step: the most memory a member can take while it is checked.
+_INFLATE_CHUNK = 1 << 16
+# Word keeps embedded workbooks and chart data (.xlsx, themselves zips) here; python-docx keeps
+# them as opaque blobs and nothing ever unpacks them, so only there is a nested archive normal.
+_DOCX_EMBEDDINGS = "word/embeddings/"
+# Not gzip: compressed pictures (.emz/.wmz, from WPS and converted .doc files) start like one.
+_NESTED_ARCHIVE_MAGIC = (b"PK\x03\x04", b"7z\xbc\xaf\x27\x1c", b"Rar!")
+_MAGIC_PREFIX = max(len(magic) for magic in _NESTED_ARCHIVE_MAGIC)
+
+
+def _damaged_docx(name: str, detail: str) -> DocumentRejected:
+    return DocumentRejected(name, "Word 文档已损坏，无法读取", f"damaged .docx: {detail}")
+
+
+def _suspicious_docx(name: str, reason_zh: str, reason_en: str) -> DocumentRejected:
+    return DocumentRejected(name, f"Word 文档{reason_zh}，疑似恶意构造的文件，不予读取", reason_en)
+
+
+def _member_label(member: str) -> str:
+    return ascii(member[:80])  # a hostile name may hold control characters or be endless
+
+
+def _check_zip_member_count(data: bytes, name: str, limits: ReaderLimits) -> None:
+    """Refuse a zip with too many members before ``zipfile`` builds an object for each one.
+
+    zipfile reads the whole central directory up front, roughly 600 bytes of Python objects per
+    46-byte entry, so a 20 MB zip of empty entries costs a few hundred MB before any check on
+    the ZipFile could run. The entries are counted by their signature inside the directory the
+    end record points at, which is what zipfile will read; without a plain end record (zip64,
+    or none at all) the whole file is searched, which can only over-count.
+    """
+    start, end = 0, len(data)
+    record = data.rfind(_ZIP_END_SIGNATURE, max(0, len(data) - _ZIP_END_RECORD.size - _ZIP_MAX_COMMENT))
+    if record >= 0 and record + _ZIP_END_RECORD.size <= len(data):
+        directory_size = _ZIP_END_RECORD.unpack_from(data, record)[5]
+        if directory_size != _ZIP64_MARKER:
+            start, end = max(0, record - directory_size), record
+    members = data.count(_ZIP_CENTRAL_SIGNATURE, start, end)
+    if members > limits.max_archive_members:
+        raise _too_many_members(name, members, limits)
+
+
+def _too_many_members(name: str, members: int, limits: ReaderLimits) -> DocumentRejected:
+    return _suspicious_docx(
+        name,
+        f"内含 {members:,} 个部件，超过上限 {limits.max_archive_members:,} 个",
+        f"the archive holds {members:,} members, limit {limits.max_archive_members:,}",
+    )
+
+
+def _inspect_docx_archive(archive: zipfile.ZipFile, data: bytes, name: str, limits: ReaderLimits) -> None:
+    """Inflate every member in small chunks, counting what really comes out, before python-docx runs.
+
+    The sizes in the zip directory are claims: a bomb declares a few KB and inflates to GB, and
+    zipfile's ``read()`` inflates a whole member in one call (up to 2 GB) before it notices.
+    Here nothing larger than one chunk is ever held, and the file is refused as soon as the
+    running total, a member's real compression ratio, or a member's declared size is exceeded.
+    """
+    infos = archive.infolist()
+    if len(infos) > limits.max_archive_members:
+        raise _too_many_members(name, len(infos), limits)
+    seen: set[str] = set()
+    for info in infos:
+        member = info.filename
+        if len(member) > limits.max_member_name_chars:
+            raise _suspicious_docx(
+                name, "内有名称过长的部件",
+                f"a member name is {len(member):,} characters long, limit {limits.max_member_name_chars:,}",
+            )
+        if member in seen:  # python-docx would read one of them; which one is the attacker's choice
+            raise _suspicious_docx(name, "内有重名的部件", f"two members are named {_member_label(member)}")
+        seen.add(member)
+        if info.flag_bits & _ZIP_ENCRYPTED_FLAG:
+            raise DocumentRejected(name, "Word 文档的内容已加密，无法读取", "the .docx has encrypted members")
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            # OOXML allows only these two; bzip2/lzma also inflate without any output bound in zipfile.
+            raise DocumentRejected(
+                name, "Word 文档使用了不支持的压缩方式，无法读取",
+                f"member {_member_label(member)} uses zip compression method {info.compress_type}; "
+                "a .docx uses only stored or deflated members",
+            )
+    unpacked = 0
+    for info in infos:
+        unpacked = _verify_docx_member(data, info, name, limits, unpacked)
+
+
+def _verify_docx_member(data: bytes, info: zipfile.ZipInfo, name: str, limits: ReaderLimits, unpacked: int) -> int:
+    """Inflate one member, checking it as it comes out; return the archive's running unpacked total."""
+    member = _member_label(info.filename)
+    payload = _member_payload(data, info, name)
+    produced = 0
+    crc = 0
+    head = b""
+    try:
+        for chunk, consumed in _inflate_chunks(payload, info.compress_type):
+            produced += len(chunk)
+            unpacked += len(chunk)
+            crc = zlib.crc32(chunk, crc)
+            if len(head) < _MAGIC_PREFIX:
+                head += chunk[: _MAGIC_PREFIX - len(head)]
+            if unpacked > limits.max_unpacked_bytes:
+                raise _suspicious_docx(
+                    name, f"解压后超过 {_human_size(limits.max_unpacked_bytes)}",
+                    f"the archive inflates past {limits.max_unpacked_bytes:,} bytes, the limit",
+                )
+            ratio = produced / max(consumed, 1)
+            if produced > limits.ratio_check_after_bytes and ratio > limits.max_compression_ratio:
+                raise _suspicious_docx(
+                    name, f"内有压缩比超过 {limits.max_compression_ratio:g}:1 的部件（压缩炸弹）",
+                    f"member {member} inflates more than {limits.max_compression_ratio:g} times its compressed size",
+                )
+            if produced > info.file_size:
+                raise _suspicious_docx(
+                    name, "的压缩目录与实际内容不符：部件解压后远大于声明的大小（压缩炸弹）",
+                    f"member {member} declares {info.file_size:,} bytes but inflates to more",
+                )
+    except zlib.error as exc:
+        raise _damaged_docx(name, f"member {member}: {exc}") from exc
+    if produced != info.file_size or crc != info.CRC:
+        raise _damaged_docx(name, f"member {member} does not match its size or checksum")
+    if head.startswith(_NESTED_ARCHIVE_MAGIC) and not info.filename.startswith(_DOCX_EMBEDDINGS):
+        raise _suspicious_docx(name, "内嵌了压缩包", f"member {member} is itself an archive")
+    return unpacked
+
+
+def _member_payload(data: bytes, info: zipfile.ZipInfo, name: str) -> memoryview:
+    """The member's compressed bytes, located through its local header as zipfile does."""
+    offset = info.header_offset
+    if offset < 0 or offset + _ZIP_LOCAL_HEADER.size > len(data):
+        raise _damaged_docx(name, f"member {_member_label(info.filename)} lies outside the file")
+    fields = _ZIP_LOCAL_HEADER.unpack_from(data, offset)
+    if fields[0] != _ZIP_LOCAL_SIGNATURE:
+        raise _damaged_docx(name, f"member {_member_label(info.filename)} has no local header")
+    name_length, extra_length = fields[9], fields[10]
+    start = offset + _ZIP_LOCAL_HEADER.size + name_length + extra_length
+    end = start + info.compress_size
+    if end > len(data):
+        raise _damaged_docx(name, f"member {_member_label(info.filename)} runs past the end of the file")
+    return memoryview(data)[start:end]
+
+
+def _inflate_chunks(payload: memoryview, method: int) -> Iterator[tuple[bytes, int]]:
+    """Yield (at most _INFLATE_CHUNK bytes of output, compressed bytes consumed so far).
+
+    Input goes in in chunks too: ``unconsumed_tail`` is a copy, and copying the rest of a large
+    member after every output chunk would be quadratic.
+    """
+    if method == zipfile.ZIP_STORED:
+        for start in range(0, len(payload), _INFLATE_CHUNK):
+            end = min(start + _INFLATE_CHUNK, len(payload))
+            yield bytes(payload[start:end]), end
+        return
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)  # zip members are raw deflate streams
+    fed = 0
+    while not inflater.eof:
+        pending: bytes | memoryview
+        if inflater.unconsumed_tail:
+            pending = inflater.unconsumed_tail
+        else:
+            pending = payload[fed:fed + _INFLATE_CHUNK]
+            fed += len(pending)
+        out = inflater.decompress(pending, _INFLATE_CHUNK)
+        if out:
+            yield out, fed - len(inflater.unconsumed_tail)
+        elif not pending:  # all input used, nothing more comes out, and the stream has not ended
+            raise zlib.error("the compressed data ends early")
+
+
+# --------------------------------------------------------------------------------------------
 # .docx
 # --------------------------------------------------------------------------------------------
 
@@ -426,14 +636,17 @@ def _wval(el: Any, default: str | None = None) -> str | None:
     return default if el is None else el.get(_w("val"), default)
 
 
-def _read_docx(data: bytes, name: str, max_bytes: int) -> str:
+def _read_docx(data: bytes, name: str, limits: ReaderLimits) -> str:
     import docx  # python-docx
 
-    with zipfile.ZipFile(io.BytesIO(data)) as zf:
-        unpacked = sum(info.file_size for info in zf.infolist())
-    # A small zip can inflate to gigabytes of XML; real documents stay far below this.
-    if unpacked > max(10 * max_bytes, 50_000_000):
-        raise DocumentRejected(name, "Word 文档解压后过大，疑似异常文件", "the .docx inflates to an implausible size")
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except Exception as exc:  # see _sniff_container
+        raise _damaged_docx(name, type(exc).__name__) from exc
+    with archive:
+        _inspect_docx_archive(archive, data, name, limits)
+    # python-docx inflates the parts again; after the inspection that costs at most the verified
+    # sizes, and keeping every inflated part around to hand it over would cost the same memory.
     try:
         document = docx.Document(io.BytesIO(data))
     except Exception as exc:  # python-docx raises assorted errors on damaged packages
@@ -441,7 +654,7 @@ def _read_docx(data: bytes, name: str, max_bytes: int) -> str:
             raise DocumentRejected(
                 name, "不支持的 Word 文件变体（宏或模板），请另存为 .docx", "unsupported Word variant (macro or template)"
             ) from exc
-        raise DocumentRejected(name, "Word 文档已损坏，无法读取", f"damaged .docx: {type(exc).__name__}") from exc
+        raise _damaged_docx(name, type(exc).__name__) from exc
 
     numbering = _DocxNumbering(document)
     blocks: list[str] = []
@@ -852,8 +1065,9 @@ def _is_page_number_line(text: str) -> bool:
     return bool(_PAGE_NUMBER_RE.match(unicodedata.normalize("NFKC", text).strip()))
 
 
-def _read_pdf(data: bytes, name: str, notes: list[str]) -> str:
+def _read_pdf(data: bytes, name: str, notes: list[str], limits: ReaderLimits) -> str:
     import pdfplumber
+    from pdfminer.pdfpage import PDFPage
 
     try:
         pdf = pdfplumber.open(io.BytesIO(data))
@@ -869,8 +1083,18 @@ def _read_pdf(data: bytes, name: str, notes: list[str]) -> str:
     empty_pages = 0
     try:
         with pdf:
+            # Walk the page tree lazily and stop past the limit: pdfplumber's ``pages`` builds an
+            # object for every page, and the tree's own /Count is a claim.
+            for count, _ in enumerate(PDFPage.create_pages(pdf.doc), start=1):
+                if count > limits.max_pdf_pages:
+                    raise DocumentRejected(
+                        name,
+                        f"PDF 超过 {limits.max_pdf_pages:,} 页的上限，请拆分后再上传",
+                        f"the PDF has more than {limits.max_pdf_pages:,} pages, the limit",
+                    )
             for page in pdf.pages:
                 chars_seen += len(page.chars)
+                _check_text_length(chars_seen, name, limits)
                 if not page.chars:
                     empty_pages += 1
                 pages.append(_pdf_page_items(page))
@@ -878,7 +1102,7 @@ def _read_pdf(data: bytes, name: str, notes: list[str]) -> str:
                 page.close()  # drop pdfplumber's per-page caches: long PDFs stay small in memory
     except DocumentRejected:
         raise
-    except Exception as exc:
+    except Exception as exc:  # includes RecursionError from deeply nested objects
         raise DocumentRejected(name, "PDF 文件已损坏，无法读取", f"damaged PDF: {type(exc).__name__}") from exc
 
     if chars_seen == 0:
@@ -1002,8 +1226,14 @@ _XML_DECLARATION_RE = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
 def _read_html(html: str) -> str:
     """Main text of a saved web page: trafilatura first, a stdlib parser as the fallback."""
     html = _XML_DECLARATION_RE.sub("", html.lstrip("\ufeff"))  # lxml refuses str + declaration
-    html = _unwrap_layout_tables(html)
-    text = _html_via_trafilatura(html)
+    try:
+        html = _unwrap_layout_tables(html)
+        text = _html_via_trafilatura(html)
+    except RecursionError:
+        # The lxml tree is walked recursively (here and in trafilatura); a nesting bomb deeper
+        # than libxml2's own depth cap would end here. The stdlib parser keeps no tree.
+        log.warning("HTML nested too deeply for the tree walkers; using the plain parser")
+        text = ""
     if not text.strip():
         text = _html_via_stdlib(html)
     return text

@@ -9,12 +9,14 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+import struct
 import zipfile
+import zlib
 from pathlib import Path
 
 import pytest
 
-from assistant.readers import DocumentRejected, ReadResult, read_document
+from assistant.readers import DocumentRejected, ReaderLimits, ReadResult, read_document
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 MAX = 20_000_000
@@ -672,3 +674,351 @@ def test_formats_parse_like_txt(tmp_path):
     # The PDF keeps its physical lines; the normaliser downstream re-joins them.
     pdf_text = read(build_qingpu_pdf(tmp_path / "qingpu.pdf", with_table=False)).text
     assert clauses(pdf_text) == expected
+
+
+# ---------------------------------------------------------------------------------------------
+# Hostile files: zip bombs, page and size limits, nesting (limits lowered to keep files small)
+# ---------------------------------------------------------------------------------------------
+
+MIB = 1 << 20
+
+
+def docx_members(text: str = "政务公开工作要点") -> list[tuple[str, bytes]]:
+    """(name, content) of every member of a real one-paragraph .docx."""
+    import docx
+
+    document = docx.Document()
+    document.add_paragraph(text)
+    buffer = io.BytesIO()
+    document.save(buffer)
+    with zipfile.ZipFile(buffer) as zf:
+        return [(info.filename, zf.read(info)) for info in zf.infolist()]
+
+
+def write_docx(path: Path, extra: list[tuple[str, bytes]] = (), compression: int = zipfile.ZIP_DEFLATED) -> Path:
+    """A real .docx with `extra` members added, written by zipfile (honest directory)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zipfile warns about the duplicate-name case
+        with zipfile.ZipFile(path, "w", compression) as zf:
+            for name, content in [*docx_members(), *extra]:
+                zf.writestr(name, content)
+    return path
+
+
+def _raw_deflate(content: bytes) -> bytes:
+    deflater = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    return deflater.compress(content) + deflater.flush()
+
+
+def deflated_zeros(mebibytes: int) -> tuple[bytes, int]:
+    """A raw deflate stream of `mebibytes` MiB of zeros (about 1 KB per MiB) and its CRC-32.
+
+    After a full flush the compressor keeps no history, so every flushed MiB compresses to the
+    same bytes: the stream is built by repetition in milliseconds instead of deflating 200 MiB.
+    """
+    deflater = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    zeros = bytes(MIB)
+    block = deflater.compress(zeros) + deflater.flush(zlib.Z_FULL_FLUSH)
+    crc = 0
+    for _ in range(mebibytes):
+        crc = zlib.crc32(zeros, crc)
+    return block * mebibytes + deflater.flush(), crc
+
+
+def write_raw_zip(path: Path, members: list[tuple[str, bytes, int, int]]) -> Path:
+    """A deflated zip from (name, deflate stream, CRC-32, declared size): the directory says
+    whatever it is told, which zipfile itself would never write."""
+    out = io.BytesIO()
+    central = []
+    for name, payload, crc, declared in members:
+        offset = out.tell()
+        encoded = name.encode("utf-8")
+        out.write(struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, 0, 8, 0, 0, crc, len(payload), declared, len(encoded), 0))
+        out.write(encoded + payload)
+        central.append(
+            struct.pack("<4s6H3L5H2L", b"PK\x01\x02", 20, 20, 0, 8, 0, 0, crc, len(payload), declared,
+                        len(encoded), 0, 0, 0, 0, 0, offset) + encoded
+        )
+    directory = b"".join(central)
+    directory_offset = out.tell()
+    out.write(directory)
+    out.write(struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, len(members), len(members), len(directory), directory_offset, 0))
+    path.write_bytes(out.getvalue())
+    return path
+
+
+def _honest(name: str, content: bytes) -> tuple[str, bytes, int, int]:
+    return name, _raw_deflate(content), zlib.crc32(content), len(content)
+
+
+def rejection(path: Path, limits: ReaderLimits | int = MAX) -> str:
+    with pytest.raises(DocumentRejected) as excinfo:
+        read_document(path, limits)
+    message = str(excinfo.value)
+    assert message.startswith(f"{path.name}: ")
+    return message
+
+
+def test_docx_bomb_whose_directory_lies_is_refused_at_once_in_little_memory(tmp_path):
+    import time
+    import tracemalloc
+
+    bomb, crc = deflated_zeros(200)  # 200 MiB of "document.xml" in about 200 KB
+    assert len(bomb) < 300_000
+    members = [_honest(name, content) for name, content in docx_members() if name != "word/document.xml"]
+    members.append(("word/document.xml", bomb, crc, 4_096))  # the directory claims 4 KB
+    path = write_raw_zip(tmp_path / "bomb.docx", members)
+
+    tracemalloc.start()
+    started = time.perf_counter()
+    try:
+        message = rejection(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert "压缩目录与实际内容不符" in message and "压缩炸弹" in message
+    assert "'word/document.xml' declares 4,096 bytes but inflates to more" in message
+    assert time.perf_counter() - started < 5
+    assert peak < 16 * MIB  # one inflate chunk at a time, never the member
+
+
+def test_docx_bomb_with_true_sizes_is_refused_by_its_ratio(tmp_path):
+    # 5 MiB of zeros deflate about 1000:1; the declared sizes are honest this time.
+    path = write_docx(tmp_path / "ratio.docx", [("word/media/image1.bin", bytes(5 * MIB))])
+    message = rejection(path)
+    assert "压缩比超过 100:1" in message and "'word/media/image1.bin' inflates more than 100 times" in message
+
+
+def test_small_parts_compressing_past_the_ratio_are_fine(tmp_path):
+    # Word's XML parts often compress 100:1 and more; below 1 MB that is no sign of a bomb.
+    xml = b'<?xml version="1.0"?><a>' + b"<b/>" * 200_000 + b"</a>"
+    assert len(xml) < 1_000_000 and len(xml) / len(_raw_deflate(xml)) > 100
+    result = read_document(write_docx(tmp_path / "repetitive.docx", [("customXml/item9.xml", xml)]), MAX)
+    assert result.kind == "docx" and "政务公开工作要点" in result.text
+
+
+def test_docx_inflating_past_the_unpacked_limit_is_refused(tmp_path):
+    noise = b"".join(hashlib.sha256(i.to_bytes(4, "big")).digest() for i in range(12_500))  # 400 KB, incompressible
+    path = write_docx(tmp_path / "big.docx", [("word/media/image1.png", noise)])
+    unpacked = sum(len(content) for _, content in docx_members()) + len(noise)
+    limit = unpacked - 100_000
+    message = rejection(path, ReaderLimits(max_unpacked_bytes=limit))
+    assert f"解压后超过 {limit / 1_000_000:.1f} MB" in message and f"inflates past {limit:,} bytes" in message
+    assert read_document(path, ReaderLimits(max_unpacked_bytes=unpacked)).kind == "docx"  # the limit itself is allowed
+
+
+def test_docx_with_too_many_members_is_refused_before_zipfile_reads_them(tmp_path, monkeypatch):
+    path = write_docx(tmp_path / "many.docx", [(f"word/media/image{i}.png", b"") for i in range(30)])
+    members = len(docx_members()) + 30
+    limits = ReaderLimits(max_archive_members=20)
+    assert f"内含 {members} 个部件，超过上限 20 个" in rejection(path, limits)
+
+    import assistant.readers
+
+    def no_zipfile(*args, **kwargs):
+        raise AssertionError("zipfile must not parse the directory of a refused archive")
+
+    monkeypatch.setattr(assistant.readers.zipfile, "ZipFile", no_zipfile)
+    assert f"the archive holds {members} members, limit 20" in rejection(path, limits)
+
+
+def test_docx_with_an_absurd_member_name_is_refused(tmp_path):
+    path = write_docx(tmp_path / "long-name.docx", [("word/" + "a" * 300 + ".xml", b"<a/>")])
+    message = rejection(path)
+    assert "名称过长" in message and "309 characters long, limit 255" in message
+
+
+def test_docx_with_two_members_of_one_name_is_refused(tmp_path):
+    path = write_docx(tmp_path / "twins.docx", [("word/document.xml", b"<w:document/>")])
+    assert "重名" in rejection(path)
+
+
+def test_nested_archive_is_refused_except_as_an_embedded_office_file(tmp_path):
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w") as zf:
+        zf.writestr("payload.bin", b"\x00" * 1000)
+    nested = write_docx(tmp_path / "nested.docx", [("word/media/image1.png", inner.getvalue())])
+    message = rejection(nested)
+    assert "内嵌了压缩包" in message and "'word/media/image1.png' is itself an archive" in message
+    # Word stores embedded workbooks (.xlsx, themselves zips) here; they are never unpacked.
+    embedded = write_docx(tmp_path / "chart.docx", [("word/embeddings/Microsoft_Excel_Worksheet.xlsx", inner.getvalue())])
+    assert read_document(embedded, MAX).kind == "docx"
+
+
+def test_docx_with_bzip2_members_is_refused(tmp_path):
+    path = write_docx(tmp_path / "bzip2.docx", compression=zipfile.ZIP_BZIP2)
+    assert "不支持的压缩方式" in rejection(path)
+
+
+def test_corrupt_zips_are_refused_with_a_clear_message(tmp_path):
+    junk = tmp_path / "junk.docx"
+    junk.write_bytes(b"PK\x03\x04" + b"\x00\xff" * 500)
+    assert "压缩文件已损坏" in rejection(junk)
+
+    document = next(content for name, content in docx_members() if name == "word/document.xml")
+    others = [_honest(name, content) for name, content in docx_members() if name != "word/document.xml"]
+    stream = bytearray(_raw_deflate(document))
+    stream[len(stream) // 2:] = b"\xff" * (len(stream) - len(stream) // 2)  # damaged deflate data
+    damaged = write_raw_zip(tmp_path / "damaged.docx", [*others, ("word/document.xml", bytes(stream), zlib.crc32(document), len(document))])
+    assert "Word 文档已损坏" in rejection(damaged)
+
+    truncated = write_raw_zip(  # stream cut short: fewer bytes come out than declared
+        tmp_path / "truncated.docx",
+        [*others, ("word/document.xml", _raw_deflate(document)[:40], zlib.crc32(document), len(document))],
+    )
+    assert "Word 文档已损坏" in rejection(truncated)
+
+    wrong_crc = write_raw_zip(
+        tmp_path / "wrong-crc.docx", [*others, ("word/document.xml", _raw_deflate(document), 12345, len(document))]
+    )
+    assert "does not match its size or checksum" in rejection(wrong_crc)
+
+
+def build_pages_pdf(path: Path, pages: int) -> Path:
+    from reportlab.pdfgen import canvas
+
+    c = canvas.Canvas(str(path))
+    c.setFont(_cjk_font(), 12)
+    for n in range(1, pages + 1):
+        c.drawString(72, 720, f"第{n}条 政务公开工作要点")
+        c.showPage()
+    c.save()
+    return path
+
+
+def test_pdf_with_too_many_pages_is_refused_before_extraction(tmp_path, monkeypatch):
+    path = build_pages_pdf(tmp_path / "long.pdf", 6)
+    import assistant.readers
+
+    def no_extraction(page):
+        raise AssertionError("no page may be extracted from a refused PDF")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(assistant.readers, "_pdf_page_items", no_extraction)
+        message = rejection(path, ReaderLimits(max_pdf_pages=5))
+    assert "PDF 超过 5 页的上限" in message and "more than 5 pages" in message
+    assert read_document(path, ReaderLimits(max_pdf_pages=6)).kind == "pdf"
+
+
+def test_pdf_text_past_the_character_limit_is_refused(tmp_path):
+    path = build_pages_pdf(tmp_path / "wordy.pdf", 3)
+    assert "超过上限 20 字" in rejection(path, ReaderLimits(max_text_chars=20))
+
+
+@pytest.mark.parametrize(
+    "name, content",
+    [
+        ("truncated.pdf", lambda pdf: pdf[: len(pdf) // 2]),
+        ("nested.pdf", lambda pdf: b"%PDF-1.4\n1 0 obj\n" + b"[" * 100_000 + b"]" * 100_000 + b"\nendobj\n%%EOF"),
+        ("no-xref.pdf", lambda pdf: pdf.replace(b"xref", b"fref").replace(b"startxref", b"startfref")),
+    ],
+)
+def test_malformed_pdf_is_refused_not_a_traceback(tmp_path, qingpu_pdf, name, content):
+    path = tmp_path / name
+    path.write_bytes(content(qingpu_pdf.read_bytes()))
+    try:
+        result = read_document(path, MAX)
+    except DocumentRejected as exc:
+        assert str(exc).startswith(f"{name}: ")
+    else:  # pdfminer may recover a damaged cross-reference table; then the text must be there
+        assert result.kind == "pdf" and result.text.strip()
+
+
+def test_text_and_html_past_the_character_limit_are_refused_before_parsing(tmp_path, monkeypatch):
+    import trafilatura
+
+    limits = ReaderLimits(max_text_chars=2_000)
+    text = tmp_path / "long.txt"
+    text.write_text("政" * 2_001, encoding="utf-8")
+    message = rejection(text, limits)
+    assert "文字内容 2,001 字，超过上限 2,000 字" in message and "2,001 characters, limit 2,000" in message
+    text.write_text("政" * 2_000, encoding="utf-8")
+    assert read_document(text, limits).kind == "text"  # the limit itself is allowed
+
+    def no_parsing(*args, **kwargs):
+        raise AssertionError("an oversized page must not reach the HTML parser")
+
+    monkeypatch.setattr(trafilatura, "extract", no_parsing)
+    page = tmp_path / "long.html"
+    page.write_text("<html><body>" + "<p>政务公开</p>" * 500 + "</body></html>", encoding="utf-8")
+    assert "超过上限 2,000 字" in rejection(page, limits)
+
+
+@pytest.mark.parametrize("open_tag, close_tag", [("<div>", "</div>"), ("<table><tr><td>x</td><td>", "</td></tr></table>"),
+                                                 ("<ul><li>项", "</li></ul>"), ("<span>", "</span>")])
+def test_deeply_nested_html_is_read_or_refused_without_crashing(tmp_path, open_tag, close_tag):
+    path = tmp_path / "nested.html"
+    depth = 50_000
+    path.write_text(f"<html><body>{open_tag * depth}正文内容{close_tag * depth}</body></html>", encoding="utf-8")
+    try:
+        result = read_document(path, MAX)
+    except DocumentRejected as exc:
+        assert str(exc).startswith("nested.html: ")
+    else:
+        assert result.kind == "html"
+
+
+def test_html_falls_back_to_the_plain_parser_on_recursion_error(tmp_path, monkeypatch):
+    import assistant.readers
+
+    def too_deep(html):
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr(assistant.readers, "_html_via_trafilatura", too_deep)
+    result = read_document(build_qingpu_html(tmp_path / "qingpu.html"), MAX)
+    assert result.kind == "html" and "（一）更好统筹政务公开和安全保密。" in result.text
+
+
+# ---------------------------------------------------------------------------------------------
+# Property: whatever the bytes, a ReadResult or a DocumentRejected, nothing else
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def seed_files(tmp_path_factory) -> dict[str, bytes]:
+    folder = tmp_path_factory.mktemp("seeds")
+    return {
+        "docx": write_docx(folder / "seed.docx").read_bytes(),
+        "pdf": build_pages_pdf(folder / "seed.pdf", 2).read_bytes(),
+        "html": build_qingpu_html(folder / "seed.html").read_bytes()[:3000],
+    }
+
+
+def _mutate(seed: bytes, edits: list[tuple[int, int]]) -> bytes:
+    data = bytearray(seed)
+    for position, value in edits:
+        data[position % len(data)] = value
+    return bytes(data)
+
+
+def test_any_input_gives_a_result_or_a_rejection(seed_files):
+    import tempfile
+
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    edits = st.lists(st.tuples(st.integers(0, 1 << 20), st.integers(0, 255)), max_size=8)
+    contents = st.one_of(
+        st.binary(max_size=2_000),
+        st.builds(lambda prefix, tail: prefix + tail,
+                  st.sampled_from([b"PK\x03\x04", b"%PDF-1.4\n", b"<html><body>", b"\xef\xbb\xbf"]), st.binary(max_size=2_000)),
+        st.text(max_size=2_000).map(lambda text: text.encode("utf-8", "surrogatepass")),
+        st.builds(_mutate, st.sampled_from(sorted(seed_files)).map(seed_files.get), edits),
+    )
+
+    @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(content=contents, suffix=st.sampled_from([".txt", ".html", ".docx", ".pdf"]))
+    def check(content: bytes, suffix: str) -> None:
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / f"upload{suffix}"
+            path.write_bytes(content)
+            try:
+                result = read_document(path, ReaderLimits(max_bytes=MAX))
+            except DocumentRejected as exc:
+                assert str(exc).startswith(f"upload{suffix}: ")
+            else:
+                assert isinstance(result, ReadResult) and result.text.strip()
+
+    check()
