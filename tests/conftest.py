@@ -43,3 +43,9 @@ def assistant(built_settings):
     from assistant.pipeline import Assistant
 
     return Assistant.load(built_settings)
+
+
+@pytest.fixture(scope="session")
+def shared_index(tmp_path_factory) -> Path:
+    """One index folder for the web-app tests, built by the first app that needs it."""
+    return tmp_path_factory.getbasetemp() / "ui-index"

@@ -31,11 +31,6 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(scope="session")
-def shared_index(tmp_path_factory) -> Path:
-    return tmp_path_factory.getbasetemp() / "ui-index"   # the same folder tests/test_ui.py builds
-
-
 @pytest.fixture(scope="module")
 def app(shared_index, tmp_path_factory):
     from assistant.config import load_settings

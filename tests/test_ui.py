@@ -104,12 +104,6 @@ def message_text(message: dict) -> str:
     return str(content or "")
 
 
-@pytest.fixture(scope="session")
-def shared_index(tmp_path_factory) -> Path:
-    """One index for the UI and browser tests, built by the first app that needs it."""
-    return tmp_path_factory.getbasetemp() / "ui-index"
-
-
 @pytest.fixture(scope="module")
 def app(shared_index, tmp_path_factory):
     from assistant.config import load_settings

@@ -69,6 +69,36 @@ def _cookie_user(scope: Scope) -> str | None:
     return app.tokens.get(token) if token else None
 
 
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    """The whole request body, or None as soon as it passes `limit` bytes."""
+    body = b""
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return body
+        body += message.get("body", b"")
+        if len(body) > limit:
+            return None
+        if not message.get("more_body", False):
+            return body
+
+
+def _replay(body: bytes, receive: Receive | None) -> Receive:
+    """A receive callable that gives `body` once, then waits on the real one (for disconnects)."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        if receive is None:
+            return {"type": "http.disconnect"}
+        return await receive()
+
+    return replay
+
+
 class AddressThrottle:
     """Failed logins per client address within the lock-out window."""
 
@@ -118,10 +148,19 @@ class RequestGuard:
         if declared and declared.isdigit() and int(declared) > limit:
             await _reply(send, 413, TOO_LARGE.format(size=int(declared), limit=limit))
             return
-        if path.endswith("/login") and scope["method"] == "POST":
-            await self._login(scope, receive, send, limit)
+        if path.endswith("/upload"):
+            await self._bounded(scope, receive, send, limit)
             return
-        await self._bounded(scope, receive, send, limit)
+        # Small bodies are read here, whole, so the limit holds however they are sent (a route that
+        # parses JSON would turn an error raised mid-read into its own 400).
+        body = await _read_body(receive, limit)
+        if body is None:
+            await _reply(send, 413, TOO_LARGE.format(size=f"{limit}+", limit=limit))
+            return
+        if path.endswith("/login") and scope["method"] == "POST":
+            await self._login(scope, body, send)
+            return
+        await self.app(scope, _replay(body, receive), send)
 
     def _may_upload(self, scope: Scope) -> bool:
         if not self.uploads:
@@ -153,31 +192,14 @@ class RequestGuard:
             if not started:
                 await _reply(send, 413, TOO_LARGE.format(size=f"{exc.size}+", limit=limit))
 
-    async def _login(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
-        """Read the (small) login form once, refuse throttled callers, count failures."""
-        body = b""
-        more = True
-        while more:
-            message = await receive()
-            body += message.get("body", b"")
-            more = message.get("more_body", False)
-            if len(body) > limit:
-                await _reply(send, 413, TOO_LARGE.format(size=f"{len(body)}+", limit=limit))
-                return
+    async def _login(self, scope: Scope, body: bytes, send: Send) -> None:
+        """Refuse throttled callers before their password is checked; count failures."""
         address = (scope.get("client") or ("?", 0))[0]
         user = (parse_qs(body.decode("utf-8", "replace")).get("username") or [""])[0].strip()
         if self.throttle.blocked(address) or (user and self.access.locked(user)):
             await _reply(send, 429, LOGIN_LOCKED.format(minutes=max(1, self.settings.login_lockout_s // 60)))
             return
         status = 0
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if replayed:
-                return {"type": "http.disconnect"}
-            replayed = True
-            return {"type": "http.request", "body": body, "more_body": False}
 
         async def watch(message: Message) -> None:
             nonlocal status
@@ -185,7 +207,7 @@ class RequestGuard:
                 status = message["status"]
             await send(message)
 
-        await self.app(scope, replay, watch)
+        await self.app(scope, _replay(body, None), watch)
         if status != 200:
             self.throttle.failed(address)
 
