@@ -28,9 +28,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from filelock import FileLock, Timeout
 
@@ -232,7 +233,7 @@ def feedback_to_eval_item(line: dict, *, item_id: str | None = None,
     each quote is cut to its longest piece that occurs verbatim in the raw file (eval quotes must).
     """
     question = str(line.get("question") or "").strip()
-    digest = hashlib.sha1(f"{line.get('time')}|{question}".encode("utf-8")).hexdigest()[:8]
+    digest = hashlib.sha1(f"{line.get('time')}|{question}".encode()).hexdigest()[:8]
     kind = _eval_type(line)
     gold: list[dict] = []
     if kind != "unanswerable":

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -186,7 +185,7 @@ def test_an_interrupted_run_leaves_no_temp_file_and_the_old_output_intact(tmp_pa
 
 
 def test_a_full_disk_mid_file_is_a_batch_error_and_leaves_no_temp_file(tmp_path, monkeypatch):
-    import assistant.batch as batch
+    from assistant import batch
 
     real_line, written = batch._json_line, []
 

@@ -17,7 +17,7 @@ from tests.conftest import ROOT
 def _cli(*argv: str | bytes, timeout: int = 120) -> subprocess.CompletedProcess:
     # Bytes arguments reach the child as they are: the way a terminal passes what the user typed.
     env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
-    result = subprocess.run([sys.executable, "-m", "assistant.cli", *argv], cwd=ROOT, capture_output=True,
+    result = subprocess.run([sys.executable, "-m", "assistant.cli", *argv], cwd=ROOT, capture_output=True, check=False,
                             timeout=timeout, env=env)
     result.stdout_text = result.stdout.decode("utf-8", "replace")  # type: ignore[attr-defined]
     result.stderr_text = result.stderr.decode("utf-8", "replace")  # type: ignore[attr-defined]
@@ -94,7 +94,7 @@ def test_doc_ids_with_invisible_characters_are_cleaned(capsys):
 
 
 def test_batch_with_a_missing_input_is_a_message_before_the_model_loads(capsys, tmp_path, monkeypatch):
-    import assistant.cli as cli
+    from assistant import cli
 
     monkeypatch.setattr(cli, "_load_assistant", lambda settings: pytest.fail("loaded the model"))
     _refused_here(capsys, ["batch", str(tmp_path / "in.jsonl"), str(tmp_path / "out.jsonl")], "找不到输入文件")
