@@ -481,3 +481,6 @@ def register_commands(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--set", dest="set_file", metavar="FILE", help="questions JSONL (default: eval/questions.jsonl)")
     a.add_argument("--json", action="store_true")
     a.set_defaults(func=cmd_bench_ask)
+    from assistant.bench_load import register as register_load
+
+    register_load(bench_sub)

@@ -105,7 +105,7 @@ class Settings:
     session_ttl_s: int = 3_600             # an idle session's state is freed after this long
     max_comment_chars: int = 1_000         # a feedback comment
     max_sessions: int = 300                # sessions whose state is kept at once (the least recently used go first)
-    stream_delay_s: float = 0.03           # pause between streamed sentences of an answer (a typing effect)
+    stream_delay_s: float = 0.0            # > 0: an answer streams a sentence at a time with this pause (typing effect)
     list_refresh_s: float = 15.0           # how often an open page checks for added/removed documents
     # Access: a users file (see `assistant users`) with reader and admin accounts; auth_user/auth_password
     # is one more admin account for a quick start. Repeated wrong passwords lock the account name.

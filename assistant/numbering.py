@@ -54,7 +54,7 @@ def chinese_numeral(text: str) -> int:
 
 
 def _number(raw: str) -> int:
-    if raw.isdigit():
+    if raw.isdecimal():   # isdigit() also takes '①', which int() refuses
         return int(raw)
     if raw in "①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯⑰⑱⑲⑳":
         return "①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯⑰⑱⑲⑳".index(raw) + 1

@@ -34,7 +34,6 @@ from assistant.render import (
     SCOPE_GONE,
     SOURCES_EMPTY,
     SOURCES_LOADING,
-    THINKING,
     VOTE_LABELS,
     answer_markdown,
     empty_html,
@@ -125,19 +124,35 @@ def build_chat_tab(runtime: Runtime) -> ChatTab:
 
 
 def _asker(runtime: Runtime):
-    def ask(text: str, scope_value: str, state: ChatSession | None):
+    """The /ask handler: one answer per call. With settings.stream_delay_s > 0 (a typing effect) the
+    finished answer is replayed a sentence at a time; off by default, because each pause holds one
+    of the queue's workers while the answer is already complete."""
+
+    def ask(text: Any, scope_value: Any, state: ChatSession | None):
         state = _session(state)
         try:
-            yield from _ask(runtime, text, scope_value, state)
+            return _ask(runtime, text, scope_value, state)
         except Exception:
             log.exception("chat handler failed for %r", text[:200] if isinstance(text, str) else type(text))
-            state.messages = [{"role": m["role"], "content": md_escape(ERROR_REPLY)}
-                              if m.get("content") == f"*{THINKING}*" else m for m in state.messages]
-            yield state.messages, sources_html(state.current), "", "", state
-    return ask
+            return state.messages, sources_html(state.current), "", md_escape(ERROR_SHORT), state
+
+    def ask_typing(text: Any, scope_value: Any, state: ChatSession | None):
+        state = _session(state)
+        answered = len(state.answers)
+        outputs = ask(text, scope_value, state)
+        if len(state.answers) > answered:
+            body, shown = state.messages[-1]["content"], ""
+            for piece in stream_chunks(body)[:-1]:
+                shown += piece
+                yield (state.messages[:-1] + [{"role": "assistant", "content": shown}],
+                       empty_html(SOURCES_LOADING), "", outputs[3], state)
+                time.sleep(runtime.settings.stream_delay_s)
+        yield outputs
+
+    return ask_typing if runtime.settings.stream_delay_s > 0 else ask
 
 
-def _ask(runtime: Runtime, text: Any, scope_value: Any, state: ChatSession):
+def _ask(runtime: Runtime, text: Any, scope_value: Any, state: ChatSession) -> tuple:
     settings = runtime.settings
     try:
         # Validation first: an invalid question leaves the chat alone and the box as the user has it.
@@ -146,18 +161,13 @@ def _ask(runtime: Runtime, text: Any, scope_value: Any, state: ChatSession):
         # A browser cannot type past the box's max_length, so a longer text came from a script:
         # it is not sent back (a 60 MB question was once echoed in full).
         box = text if isinstance(text, str) and len(text) <= settings.max_question_chars else ""
-        yield state.messages, sources_html(state.current), box, f"⚠️ {esc(exc)}", state
-        return
+        return state.messages, sources_html(state.current), box, f"⚠️ {esc(exc)}", state
     doc_filter = None if scope_value in (None, "", ALL_DOCS) or not isinstance(scope_value, str) else scope_value
     note = ""
     if doc_filter and doc_filter not in runtime.documents:
         doc_filter, note = None, f"⚠️ {SCOPE_GONE}"
     history = [r["question"] for r in state.answers if not r.get("notice")]
-    state.messages = state.messages + [{"role": "user", "content": user_markdown(cleaned)},
-                                       {"role": "assistant", "content": f"*{THINKING}*"}]
-    msg_index = len(state.messages) - 1
-    yield state.messages, empty_html(SOURCES_LOADING), "", note, state
-    record: dict = {"n": len(state.answers) + 1, "msg_index": msg_index, "question": cleaned,
+    record: dict = {"n": len(state.answers) + 1, "msg_index": len(state.messages) + 1, "question": cleaned,
                     "history": history, "scope": doc_filter}
     try:
         answer = runtime.ask(cleaned, state.conversation, doc_filter)
@@ -173,21 +183,13 @@ def _ask(runtime: Runtime, text: Any, scope_value: Any, state: ChatSession):
         record.update(answer=answer.answer, rewritten_question=answer.rewritten_question, kind=answer.kind,
                       refused=answer.refused, answer_scope=list(answer.scope or []),
                       citations=[c.to_dict() for c in answer.citations])
+    state.messages = state.messages + [{"role": "user", "content": user_markdown(cleaned)},
+                                       {"role": "assistant", "content": body}]
     state.answers = state.answers + [record]
     state.selected = len(state.answers) - 1
-    # Stream the answer a sentence at a time; its sources appear with the last piece, so a filled
-    # sources panel also tells that the answer is complete.
-    waiting = empty_html(SOURCES_LOADING)
-    shown = ""
-    for piece in stream_chunks(body)[:-1]:
-        shown += piece
-        state.messages[msg_index] = {"role": "assistant", "content": shown}
-        yield state.messages, waiting, "", note, state
-        if settings.stream_delay_s:
-            time.sleep(settings.stream_delay_s)
-    state.messages[msg_index] = {"role": "assistant", "content": body}
     state.trim(settings.max_history_turns)
-    yield state.messages, sources_html(state.current), "", note, state
+    # The sources appear with the complete answer, so a filled sources panel also tells it is complete.
+    return state.messages, sources_html(state.current), "", note, state
 
 
 def _clear_chat(state: ChatSession | None):
