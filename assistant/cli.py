@@ -160,33 +160,44 @@ def cmd_index_build(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_index_status(args: argparse.Namespace, settings: Settings) -> int:
-    from assistant.index import IndexCorrupt, read_manifest
+    """The live index verified as loading verifies it; exit 1 when it would be rebuilt or is missing."""
+    from assistant.index import check_index
 
-    try:
-        manifest = read_manifest(settings.index_dir)
-    except IndexCorrupt as exc:
-        print(f"索引损坏 (index corrupt): {exc}. 运行 `assistant index build` 重建。")
-        return 1
-    if manifest is None:
-        print("尚未建立索引 (no index yet). 运行 `assistant index build`。")
-        return 1
-    data = manifest.to_dict()
+    health = check_index(settings)
     if args.json:
-        _print_json(data)
-        return 0
-    print(f"embedding model : {manifest.embed_model} (dim {manifest.dimension})")
-    print(f"parser version  : {manifest.parser_version}")
-    print(f"built at        : {manifest.built_at} ({manifest.build_seconds} s)")
-    print(f"clauses         : {manifest.clause_count}")
-    for doc_id, doc in manifest.documents.items():
-        print(f"  {doc_id:24} {len(doc['clauses']):4} clauses  sha256 {doc['sha256'][:12]}  {doc['meta']['title']}")
-    return 0
+        _print_json(health.to_dict())
+        return 0 if health.healthy else 1
+    manifest = health.manifest
+    if health.healthy:
+        print(f"索引完好 (index healthy): {health.build}")
+    elif manifest is None and health.build is None:
+        print("尚未建立索引 (no index yet). 运行 `assistant index build`。")
+    else:
+        print(f"索引不可用，下次启动或 `assistant index build` 将重建 (index unusable, it is rebuilt at the next "
+              f"start): {health.build}")
+        for problem in health.problems:
+            print(f"  问题 problem: {problem}")
+    for note in health.notes:
+        print(f"  注意 note: {note}")
+    if health.busy:
+        print("  正在构建索引 (a build is running in another process)")
+    for item in health.pending_recovery:
+        print(f"  待恢复 pending (done at the next start): {item}")
+    if manifest is not None:
+        print(f"embedding model : {manifest.embed_model} (dim {manifest.dimension})")
+        print(f"parser version  : {manifest.parser_version}")
+        print(f"built at        : {manifest.built_at} ({manifest.build_seconds} s)")
+        print(f"clauses         : {manifest.clause_count}; vectors {manifest.vector_count}")
+        for doc_id, doc in manifest.documents.items():
+            print(f"  {doc_id:24} {len(doc['clauses']):4} clauses  sha256 {doc['sha256'][:12]}  "
+                  f"{doc['meta'].get('title')}")
+    return 0 if health.healthy else 1
 
 
-def _load_assistant(settings: Settings):
+def _load_assistant(settings: Settings, *, progress: bool = True):
     from assistant.pipeline import Assistant
 
-    return Assistant.load(settings, progress=True)
+    return Assistant.load(settings, progress=progress)
 
 
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
@@ -243,7 +254,9 @@ def format_query(query) -> str:
 
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
-    assistant = _load_assistant(settings)
+    # With --json, stdout carries the JSON alone: rebuild and recovery messages go to stderr, and no
+    # progress bar is drawn.
+    assistant = _load_assistant(settings, progress=not args.json)
     answer = assistant.ask(args.question, history=args.history, doc_filter=args.doc)
     if args.json:
         _print_json(answer.to_dict())
@@ -269,7 +282,7 @@ def _register_pipeline(sub: argparse._SubParsersAction) -> None:
     p = isub.add_parser("build", help="bring the index up to date with corpus/")
     p.add_argument("--rebuild", action="store_true", help="rebuild everything")
     p.set_defaults(func=cmd_index_build)
-    p = isub.add_parser("status", help="print the manifest")
+    p = isub.add_parser("status", help="verify the index and print its manifest (exit 1 when it is not usable)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_index_status)
 

@@ -3,7 +3,10 @@
 `corpus/` is the source of truth and the index follows it (`assistant.index.ensure_index` embeds
 only what changed), so adding a document is "check it, copy it into corpus/, update the index"
 and removing one is "take it out of corpus/, update the index". Each operation keeps corpus/ and
-the index consistent: if the index update fails, corpus/ is put back as it was.
+the index consistent: if the index update fails, corpus/ is put back as it was. Each holds the
+index lock throughout and leaves a mark (`.<file>.adding`, or the document moved aside as
+`.<file>.removing`) until the index is published, so a process killed mid-way is finished or
+rolled back by the next one to take the lock (`assistant.index.recover`).
 
 Public API::
 
@@ -25,10 +28,11 @@ import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from assistant.atomic_file import atomic_write
 from assistant.errors import AssistantError
 from assistant.config import Settings
 from assistant.corpus import SUPPORTED_SUFFIXES, CorpusFile, UnknownDocument, corpus_files, parse_file
-from assistant.index import BuildReport, IndexCorrupt, ensure_index, read_manifest
+from assistant.index import ADDING, REMOVING, BuildReport, IndexCorrupt, ensure_index, read_manifest, writing
 from assistant.metadata import apply_overrides
 from assistant.readers import DocumentRejected, ReadResult, ReaderLimits, read_document
 from assistant.structure import Document, StructureError, parse_document
@@ -226,24 +230,24 @@ def _expand(paths: list[Path]) -> tuple[list[Path], list[Refused]]:
     return files, refused
 
 
+def _mark(stored: Path) -> Path:
+    return stored.with_name(f".{stored.name}{ADDING}")
+
+
 def _store(preview: Preview, settings: Settings) -> Path:
-    """Copy the original bytes into corpus/ atomically: a hidden temp file, then os.replace."""
+    """Copy the original bytes into corpus/ atomically, under a mark that says the add is unfinished."""
     data = preview.path.read_bytes()
     if hashlib.sha256(data).hexdigest() != preview.read.sha256:
         raise KnowledgeError(f"{preview.path.name}: 文件在检查后被修改（the file changed while being added）")
     settings.corpus_dir.mkdir(parents=True, exist_ok=True)
     target = settings.corpus_dir / f"{preview.doc_id}{preview.suffix}"
-    if target.exists():  # preview made the id unique; this only catches a concurrent writer
+    if target.exists():  # preview made the id unique; this only catches a writer that ignores the lock
         raise KnowledgeError(f"{preview.path.name}: {target.name} 已存在（{target.name} already exists）")
-    tmp = settings.corpus_dir / f".{target.name}.{os.getpid()}.tmp"  # hidden: corpus_files skips it
+    atomic_write(_mark(target), "")
     try:
-        with open(tmp, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
+        atomic_write(target, data)  # hidden temporary file first: corpus_files skips it
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        _mark(target).unlink(missing_ok=True)
         raise
     return target
 
@@ -257,31 +261,37 @@ def add_documents(paths: list[Path], settings: Settings, *, doc_id: str | None =
     if doc_id is not None and len(files) != 1:
         raise KnowledgeError(f"--id 只能用于单个文件（--id needs exactly one file, got {len(files)}）")
     report = AddReport(refused=refused)
-    for path in files:
+    # The lock is held from the first check to the published index: another writer's files cannot slip
+    # between the duplicate check and the store, and a recovery never mistakes this add for a killed one.
+    with writing(settings):
+        for path in files:
+            try:
+                # Previewed one at a time after the previous file is stored, so duplicates and id
+                # clashes within one batch are caught too.
+                preview = preview_document(path, settings, doc_id)
+                stored = _store(preview, settings)
+            except (ValueError, OSError, DocumentRejected) as exc:  # KnowledgeError is a ValueError
+                report.refused.append(Refused(path, str(exc)))
+                continue
+            except Exception as exc:  # a reader bug on one odd file must not strand the files already stored
+                report.refused.append(Refused(path, f"{path.name}: 读取失败（unexpected error: "
+                                                    f"{type(exc).__name__}: {exc}）"))
+                continue
+            report.added.append(Added(preview.doc_id, preview.title, preview.clause_count, path, stored,
+                                      preview.warnings))
+        if not report.added:
+            return report
         try:
-            # Previewed one at a time after the previous file is stored, so duplicates and id
-            # clashes within one batch are caught too.
-            preview = preview_document(path, settings, doc_id)
-            stored = _store(preview, settings)
-        except (ValueError, OSError, DocumentRejected) as exc:  # KnowledgeError is a ValueError
-            report.refused.append(Refused(path, str(exc)))
-            continue
-        except Exception as exc:  # a reader bug on one odd file must not strand the files already stored
-            report.refused.append(Refused(path, f"{path.name}: 读取失败（unexpected error: "
-                                                f"{type(exc).__name__}: {exc}）"))
-            continue
-        report.added.append(Added(preview.doc_id, preview.title, preview.clause_count, path, stored,
-                                  preview.warnings))
-    if not report.added:
-        return report
-    try:
-        _, report.index = ensure_index(settings, progress=progress)
-    except BaseException as exc:
-        for added in report.added:  # nothing half-added
-            added.stored.unlink(missing_ok=True)
-        if isinstance(exc, Exception):
-            raise KnowledgeError(f"索引更新失败，已撤销添加（index update failed, nothing was added）: {exc}") from exc
-        raise
+            _, report.index = ensure_index(settings, progress=progress)
+        except BaseException as exc:
+            for added in report.added:  # nothing half-added
+                added.stored.unlink(missing_ok=True)
+                _mark(added.stored).unlink(missing_ok=True)
+            if isinstance(exc, Exception):
+                raise KnowledgeError(f"索引更新失败，已撤销添加（index update failed, nothing was added）: {exc}") from exc
+            raise
+        for added in report.added:
+            _mark(added.stored).unlink(missing_ok=True)
     return report
 
 
@@ -289,27 +299,32 @@ def add_documents(paths: list[Path], settings: Settings, *, doc_id: str | None =
 
 def remove_document(doc_id: str, settings: Settings) -> BuildReport:
     """Take a document out of corpus/ (with its metadata override) and drop its clauses from the
-    index. The files are moved aside first and only deleted once the index is updated."""
-    files = {f.doc_id: f for f in corpus_files(settings)}
-    if doc_id not in files:
-        raise UnknownDocument(doc_id, sorted(files))
-    moves = [(files[doc_id].path, settings.corpus_dir / f".{files[doc_id].path.name}.removing")]
-    override = settings.overrides_dir / f"{doc_id}.json"
-    if override.is_file():
-        moves.append((override, settings.overrides_dir / f".{override.name}.removing"))
-    for original, aside in moves:
-        os.replace(original, aside)
-    try:
-        _, report = ensure_index(settings)
-    except BaseException as exc:
-        for original, aside in moves:
-            os.replace(aside, original)
-        if isinstance(exc, Exception):
-            raise KnowledgeError(f"{doc_id}: 索引更新失败，文档已恢复（index update failed, the document "
-                                 f"was restored）: {exc}") from exc
-        raise
-    for _, aside in moves:
-        aside.unlink(missing_ok=True)
+    index. The files are moved aside first and only deleted once the index without them is
+    published; a remove killed before that is rolled back at the next start, one killed after it
+    completed (see `assistant.index.recover`)."""
+    with writing(settings):
+        files = {f.doc_id: f for f in corpus_files(settings)}
+        if doc_id not in files:
+            raise UnknownDocument(doc_id, sorted(files))
+        moves = [(files[doc_id].path, settings.corpus_dir / f".{files[doc_id].path.name}{REMOVING}")]
+        override = settings.overrides_dir / f"{doc_id}.json"
+        if override.is_file():
+            moves.append((override, settings.overrides_dir / f".{override.name}{REMOVING}"))
+        moved = []
+        try:
+            for original, aside in moves:
+                os.replace(original, aside)
+                moved.append((original, aside))
+            _, report = ensure_index(settings)
+        except BaseException as exc:
+            for original, aside in moved:
+                os.replace(aside, original)
+            if isinstance(exc, Exception):
+                raise KnowledgeError(f"{doc_id}: 索引更新失败，文档已恢复（index update failed, the document "
+                                     f"was restored）: {exc}") from exc
+            raise
+        for _, aside in moves:
+            aside.unlink(missing_ok=True)
     return report
 
 

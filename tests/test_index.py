@@ -110,7 +110,8 @@ def test_corrupt_index_is_detected_and_rebuilt_with_a_message(small, capsys):
         load_index(settings)
     index, report = ensure_index(settings)
     assert report.full_rebuild_reason
-    assert "索引损坏" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "索引损坏" in captured.err and "索引损坏" not in captured.out   # stdout may be someone's JSON
     assert len(index.clauses) == index.vector_store.size > 0
 
 

@@ -179,7 +179,8 @@ def test_duplicates_of_corpus_documents_are_refused(kb):
     assert reasons[1].startswith("songnan.docx: 已存在相同内容的文档 2023-baoshan-songnan")
     assert reasons[2].startswith("qingpu-gbk.txt: 已存在相同内容的文档 2024-qingpu-baihe")
     assert _listing(kb) == listing
-    assert not kb.index_dir.exists()  # the index was never touched
+    # The index was never touched: an add takes the index lock (index/.lock) but builds nothing here.
+    assert not (kb.index_dir / "CURRENT").exists() and not list(kb.index_dir.glob("build-*"))
 
 
 def test_oversized_binary_empty_and_unstructured_files_are_refused(kb, tmp_path):
