@@ -32,7 +32,7 @@ SETTING_FLAGS = {
     "feedback_log": ("--feedback-log", str, "where 👍/👎 feedback is appended (default feedback/feedback.jsonl)"),
     "concurrency_limit": ("--concurrency-limit", int, "questions answered at once (default 2)"),
     "max_question_chars": ("--max-question-chars", int, "longest accepted question (default 500)"),
-    "embed_threads": ("--embed-threads", int, "CPU threads for the embedding model"),
+    "embed_threads": ("--embed-threads", int, "CPU threads for the embedding model, shared by the questions answered at once"),
     "llm_base_url": ("--llm-base-url", str, "optional OpenAI-compatible endpoint for generated answers"),
     "llm_model": ("--llm-model", str, "model name at --llm-base-url"),
 }
@@ -61,6 +61,9 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     overrides = {name: getattr(args, name) for name in SETTING_FLAGS if getattr(args, name) is not None}
     settings = load_settings(**overrides)
+    # embed_threads is the CPU budget of the embedding model; questions answered at once share it
+    # (two questions each asking torch for both cores ran slower than each taking one).
+    settings = settings.replace(embed_threads=max(1, settings.embed_threads // max(1, settings.concurrency_limit)))
     if bool(settings.auth_user) != bool(settings.auth_password):
         print("错误：--auth-user 与 --auth-password 需要同时设置。", file=sys.stderr)
         return 2
