@@ -128,9 +128,11 @@ class QueueClient:
         self.session_hash = uuid.uuid4().hex
 
     def ask(self, question: str) -> None:
-        joined = self.http.post("gradio_api/queue/join", json={
-            "data": [question, "全部文件", None], "event_data": None, "fn_index": self.fn_index,
-            "trigger_id": self.trigger_id, "session_hash": self.session_hash})
+        payload = {"data": [question, "全部文件", None], "event_data": None, "fn_index": self.fn_index,
+                   "trigger_id": self.trigger_id, "session_hash": self.session_hash}
+        # ASCII-escaped like a browser's JSON.stringify, so any string (a lone surrogate too) can be sent.
+        joined = self.http.post("gradio_api/queue/join", content=json.dumps(payload).encode("ascii"),
+                                headers={"content-type": "application/json"})
         joined.raise_for_status()
         event_id = joined.json()["event_id"]
         with self.http.stream("GET", "gradio_api/queue/data", params={"session_hash": self.session_hash}) as stream:

@@ -230,8 +230,9 @@ def test_preview_doc_ids(kb, tmp_path):
     assert preview_document(clash, kb).doc_id == "2024-qingpu-baihe-2"
     with pytest.raises(KnowledgeError, match="已被另一文档使用"):
         preview_document(named, kb, doc_id="2024-qingpu-baihe")
-    with pytest.raises(KnowledgeError, match="只能包含"):
-        preview_document(named, kb, doc_id="浦锦")
+    for bad in ("浦锦", "ok\n", "ok\r\n", "\nok", "a/b", "..", "x" * 200):   # ids match whole, no final newline
+        with pytest.raises(KnowledgeError, match="只能包含"):
+            preview_document(named, kb, doc_id=bad)
     assert preview_document(named, kb, doc_id="pujin").doc_id == "pujin"
 
     # A .docx saved as .txt is read by its content and stored as .docx.

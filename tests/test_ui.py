@@ -395,3 +395,16 @@ def _page_lists(app: dict) -> dict:
     shown, header, scope, doc_pick, topics, *_ = sync(-1, "全部文件", None, None)
     return {"header": header, "scope": [value for _, value in scope["choices"]],
             "doc_pick": [value for _, value in doc_pick["choices"]]}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("question, expected", [("\ud800政府开放月", "孤立的代理码位"), ("\udcff\udcfe", "UTF-8")])
+def test_a_lone_surrogate_through_the_queue_protocol_gets_a_message(app, question, expected):
+    """As the page's own JavaScript sends it (JSON "\\ud800"): the event completes with a message."""
+    from assistant.bench_load import QueueClient
+
+    c = QueueClient(app["url"])
+    with pytest.raises(RuntimeError, match=expected):
+        c.ask(question)
+    c.ask("政府开放月在几月？")                                # the same session still answers
+    c.close()

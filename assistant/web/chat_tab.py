@@ -8,6 +8,7 @@ leaves the chat and the question box alone (the box is not sent back, so a huge 
 from __future__ import annotations
 
 import logging
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -48,6 +49,8 @@ from assistant.render import (
 from assistant.web.session import ChatSession, Runtime
 
 log = logging.getLogger(__name__)
+
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 @dataclass
@@ -160,7 +163,9 @@ def _ask(runtime: Runtime, text: Any, scope_value: Any, state: ChatSession) -> t
     except InvalidQuestion as exc:
         # A browser cannot type past the box's max_length, so a longer text came from a script:
         # it is not sent back (a 60 MB question was once echoed in full).
-        box = text if isinstance(text, str) and len(text) <= settings.max_question_chars else ""
+        # Nor is a text with a lone surrogate: it cannot be encoded, and the event stream would die.
+        box = text if isinstance(text, str) and len(text) <= settings.max_question_chars \
+            and not _SURROGATE.search(text) else ""
         return state.messages, sources_html(state.current), box, f"⚠️ {esc(exc)}", state
     doc_filter = None if scope_value in (None, "", ALL_DOCS) or not isinstance(scope_value, str) else scope_value
     note = ""

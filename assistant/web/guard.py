@@ -32,6 +32,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 TOO_LARGE = "请求太大（{size} 字节，上限 {limit} 字节）。"
+TOO_MANY_FILES = "一次最多上传 {limit} 个文件。"
 UPLOAD_FORBIDDEN = "只有管理员可以上传文件。"
 LOGIN_LOCKED = "登录失败次数过多，请 {minutes} 分钟后再试。"
 MULTIPART_OVERHEAD = 64_000   # form boundaries and headers around uploaded files
@@ -40,6 +41,14 @@ MULTIPART_OVERHEAD = 64_000   # form boundaries and headers around uploaded file
 class _BodyTooLarge(Exception):
     def __init__(self, size: int) -> None:
         self.size = size
+
+
+class _TooManyFiles(Exception):
+    pass
+
+
+# How a multipart part that carries a file begins (browsers, gradio_client and httpx all write it so).
+_FILE_PART = b'content-disposition: form-data; name="files"; filename='
 
 
 async def _reply(send: Send, status: int, detail: str) -> None:
@@ -149,7 +158,7 @@ class RequestGuard:
             await _reply(send, 413, TOO_LARGE.format(size=int(declared), limit=limit))
             return
         if path.endswith("/upload"):
-            await self._bounded(scope, receive, send, limit)
+            await self._bounded(scope, receive, send, limit, max_files=self.settings.max_upload_files)
             return
         # Small bodies are read here, whole, so the limit holds however they are sent (a route that
         # parses JSON would turn an error raised mid-read into its own 400).
@@ -167,18 +176,25 @@ class RequestGuard:
             return False
         return not self.access.enabled or self.access.is_admin(_cookie_user(scope))
 
-    async def _bounded(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
-        """Pass the request on, counting its body; over the limit it is cut off with 413."""
-        seen = 0
+    async def _bounded(self, scope: Scope, receive: Receive, send: Send, limit: int, max_files: int) -> None:
+        """Pass an upload on, counting its bytes and files; over a limit it is cut off with 413."""
+        seen = files = 0
+        tail = b""
         started = False
 
         async def counting_receive() -> Message:
-            nonlocal seen
+            nonlocal seen, files, tail
             message = await receive()
             if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
+                chunk = message.get("body", b"")
+                seen += len(chunk)
                 if seen > limit:
                     raise _BodyTooLarge(seen)
+                window = tail + chunk.lower()     # a part header may straddle two chunks
+                files += window.count(_FILE_PART) - tail.count(_FILE_PART)
+                tail = window[-len(_FILE_PART):]
+                if files > max_files:
+                    raise _TooManyFiles()
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -191,6 +207,9 @@ class RequestGuard:
         except _BodyTooLarge as exc:
             if not started:
                 await _reply(send, 413, TOO_LARGE.format(size=f"{exc.size}+", limit=limit))
+        except _TooManyFiles:
+            if not started:
+                await _reply(send, 413, TOO_MANY_FILES.format(limit=max_files))
 
     async def _login(self, scope: Scope, body: bytes, send: Send) -> None:
         """Refuse throttled callers before their password is checked; count failures."""

@@ -70,7 +70,14 @@ def test_upload_needs_an_administrator(app):
     anonymous = httpx.post(app["url"] + "/gradio_api/upload", files=files, timeout=30)
     assert anonymous.status_code == 403 and "管理员" in anonymous.json()["detail"]
     assert login(app, "li", READER_PASS).post("/gradio_api/upload", files=files).status_code == 403
-    assert login(app, "wang", ADMIN_PASS).post("/gradio_api/upload", files=files).status_code == 200
+    admin = login(app, "wang", ADMIN_PASS)
+    assert admin.post("/gradio_api/upload", files=files).status_code == 200
+    many = [("files", (f"{n}.txt", "政务公开".encode(), "text/plain"))
+            for n in range(app["settings"].max_upload_files + 1)]
+    refused = admin.post("/gradio_api/upload", files=many)
+    assert refused.status_code == 413 and "最多上传" in refused.json()["detail"]
+    big = {"files": ("big.txt", b"x" * (app["settings"].max_document_bytes + 1), "text/plain")}
+    assert admin.post("/gradio_api/upload", files=big).status_code in (413, 400)
 
 
 def test_readers_cannot_manage_documents_and_do_not_see_the_tab(app):
