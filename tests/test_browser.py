@@ -141,3 +141,63 @@ def app_documents(app) -> list[str]:
     from assistant.corpus import corpus_files
 
     return [f.doc_id for f in corpus_files(app["settings"])]
+
+
+NEW_DOC = """2025年嘉定区测试镇政务公开工作要点
+
+嘉测府〔2025〕7号
+
+一、提升政民互动水平
+（一）办好政府开放日活动。9月集中组织开展政府开放日活动。
+"""
+
+
+@pytest.fixture(scope="module")
+def admin_app(shared_index, app, tmp_path_factory):
+    """Document management on, on copies of the corpus and the index; pages re-check their lists every second."""
+    import shutil
+
+    from assistant.config import load_settings
+
+    tmp = tmp_path_factory.mktemp("browser-admin")
+    shutil.copytree(ROOT / "corpus", tmp / "corpus")
+    shutil.copytree(shared_index, tmp / "index", ignore=shutil.ignore_patterns(".lock"))
+    settings = load_settings(corpus_dir=tmp / "corpus", index_dir=tmp / "index", feedback_log=tmp / "f.jsonl",
+                             host="127.0.0.1", list_refresh_s=1.0)
+    demo, url = flow.start_app(settings, admin=True)
+    yield {"url": url, "settings": settings, "tmp": tmp}
+    demo.close()
+
+
+def _doc_options(page) -> list[str]:
+    page.get_by_role("tab", name="文件浏览").click()
+    page.locator("#doc-pick input").first.click()
+    options = page.locator("[role=option]").all_inner_texts()
+    page.keyboard.press("Escape")
+    return options
+
+
+def test_every_page_sees_documents_added_and_removed_elsewhere(admin_app, page):
+    from gradio_client import Client, handle_file
+
+    flow.open_app(page, admin_app["url"])                       # a page opened before the change
+    assert not any("测试镇" in o for o in _doc_options(page))
+    path = admin_app["tmp"] / "ceshi.txt"
+    path.write_text(NEW_DOC, encoding="utf-8")
+    other = Client(admin_app["url"], verbose=False, analytics_enabled=False)   # another session adds
+    other.predict(handle_file(str(path)), "ceshi", api_name="/admin_preview")
+    assert "已加入知识库" in other.predict(api_name="/admin_add")[0]
+
+    expect(page.locator("#app-header")).to_contain_text("6", timeout=15_000)   # the open page refreshes
+    assert any("测试镇" in o for o in _doc_options(page))
+    page.reload()                                                 # and a reloaded one can browse it
+    flow.open_app(page, admin_app["url"])
+    page.get_by_role("tab", name="文件浏览").click()
+    page.locator("#doc-pick input").first.click()
+    page.locator("[role=option]", has_text="测试镇").first.click()
+    page.locator("#doc-meta", has_text="嘉测府〔2025〕7号").wait_for()
+
+    other.predict("ceshi", True, api_name="/admin_remove")
+    expect(page.locator("#app-header")).to_contain_text("5", timeout=15_000)
+    assert not any("测试镇" in o for o in _doc_options(page))
+    expect(page.locator("#doc-meta")).not_to_contain_text("嘉测府")  # the removed document is no longer shown
