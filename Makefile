@@ -34,7 +34,7 @@ browser-deps:
 	fi
 
 index: setup
-	$(PY) -m assistant.cli index build
+	$(PY) -m assistant.app.cli index build
 
 clean:
 	rm -rf $(VENV) index/build-* index/CURRENT

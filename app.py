@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from assistant.errors import AssistantError
     from assistant.pipeline import Assistant
-    from assistant.web.app import build_app, launch_app
+    from assistant.app.web.app import build_app, launch_app
 
     print(f"正在加载知识库与模型（文件：{settings.corpus_dir}，索引：{settings.index_dir}）……", flush=True)
     assistant = Assistant.load(settings, progress=not args.quiet)

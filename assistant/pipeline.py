@@ -11,17 +11,17 @@ import re
 import time
 import unicodedata
 
-from assistant import messages
-from assistant.answer import Answer, ExtractiveAnswerer
-from assistant.answer_records import merge_parts
+from assistant.answer import messages
+from assistant.answer.extractive import Answer, ExtractiveAnswerer
+from assistant.answer.records import merge_parts
 from assistant.query.followup import Conversation
 from assistant.config import Settings
 from assistant.errors import InputRejected
 from assistant.external_text import clean_external
-from assistant.corpus import UnknownDocument
-from assistant.index import BuildReport, ClauseIndex, ensure_index
+from assistant.ingest.corpus import UnknownDocument
+from assistant.index.store import BuildReport, ClauseIndex, ensure_index
 from assistant.query.understand import Query
-from assistant.retrieve import HybridRetriever
+from assistant.retrieve.hybrid import HybridRetriever
 
 _MEANINGFUL = re.compile(r"[\u3400-\u9fffA-Za-z0-9]")
 
@@ -54,7 +54,7 @@ class Assistant:
         self.answerer = ExtractiveAnswerer(self.retriever)
         self.llm = None
         if settings.llm_base_url and settings.llm_model:
-            from assistant.llm import LLMAnswerer  # only when configured: keeps start-up light
+            from assistant.answer.llm import LLMAnswerer  # only when configured: keeps start-up light
             self.llm = LLMAnswerer(settings, self.answerer)
 
     @classmethod

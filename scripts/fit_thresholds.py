@@ -33,9 +33,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from assistant.config import load_settings  # noqa: E402
-from assistant.eval_sets import extended_corpus, is_answerable, load_eval_set  # noqa: E402
-from assistant.evaluate import point_found  # noqa: E402
-from assistant.goldmatch import first_hit_rank  # noqa: E402
+from assistant.eval.sets import extended_corpus, is_answerable, load_eval_set  # noqa: E402
+from assistant.eval.evaluate import point_found  # noqa: E402
+from assistant.eval.goldmatch import first_hit_rank  # noqa: E402
 from assistant.pipeline import Assistant  # noqa: E402
 
 

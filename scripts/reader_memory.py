@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from assistant.config import load_settings
-from assistant.readers import ReaderLimits
+from assistant.ingest.readers import ReaderLimits
 
 LIMITS = ReaderLimits.from_settings(load_settings())
 CORPUS_TEXT = "".join(path.read_text(encoding="utf-8") for path in sorted((ROOT / "corpus").glob("*.txt")))
@@ -48,7 +48,7 @@ CHILD = """
 import json, resource, sys, time
 from pathlib import Path
 from assistant.config import load_settings
-from assistant.readers import DocumentRejected, ReaderLimits, read_document
+from assistant.ingest.readers import DocumentRejected, ReaderLimits, read_document
 import docx, pdfplumber, trafilatura, lxml.html  # loaded before the baseline is taken
 
 def peak_kb():

@@ -37,7 +37,7 @@ def start_app(settings=None, *, port: int | None = None, admin: bool | None = No
     """Load the assistant, build and launch the app on 127.0.0.1; returns (demo, url)."""
     from assistant.config import load_settings
     from assistant.pipeline import Assistant
-    from assistant.web.app import build_app, launch_app
+    from assistant.app.web.app import build_app, launch_app
 
     settings = settings or load_settings()
     settings = settings.replace(host="127.0.0.1")

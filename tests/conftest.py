@@ -21,7 +21,7 @@ def raw_text(doc_id: str) -> str:
 @pytest.fixture(scope="session")
 def parsed():
     """Every corpus document parsed once: {doc_id: Document}."""
-    from assistant.structure import parse_document
+    from assistant.ingest.structure import parse_document
 
     return {doc_id: parse_document(raw_text(doc_id), doc_id) for doc_id in DOC_IDS}
 
@@ -30,7 +30,7 @@ def parsed():
 def built_settings(tmp_path_factory):
     """Settings whose index (the whole corpus, the real model) is built once for the session."""
     from assistant.config import load_settings
-    from assistant.index import ensure_index
+    from assistant.index.store import ensure_index
 
     settings = load_settings(index_dir=tmp_path_factory.mktemp("index"),
                              feedback_log=tmp_path_factory.mktemp("feedback") / "feedback.jsonl")

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from assistant import messages
-from assistant.answer_records import answer_sentences
-from assistant.searchkey import compact
+from assistant.answer import messages
+from assistant.answer.records import answer_sentences
+from assistant.ingest.searchkey import compact
 
 pytestmark = pytest.mark.slow
 
@@ -194,9 +194,9 @@ def test_traditional_characters_are_understood(assistant):
 
 def test_a_page_field_is_answered_from_the_info_bar(tmp_path_factory):
     """有效性, 索引号: fields of a published page's info bar, quoted from it; an empty field is not stated."""
-    from assistant.answer_metadata import document_facts
+    from assistant.answer.metadata import document_facts
     from assistant.config import load_settings
-    from assistant.corpus import parse_file
+    from assistant.ingest.corpus import parse_file
     from tests.conftest import ROOT
 
     path = ROOT / "eval" / "documents" / "2024-beijing-dongcheng.txt"

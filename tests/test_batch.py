@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.batch import BatchError, run_batch
+from assistant.app.batch import BatchError, run_batch
 from assistant.config import Settings
 from tests.conftest import ROOT
 
@@ -185,7 +185,7 @@ def test_an_interrupted_run_leaves_no_temp_file_and_the_old_output_intact(tmp_pa
 
 
 def test_a_full_disk_mid_file_is_a_batch_error_and_leaves_no_temp_file(tmp_path, monkeypatch):
-    from assistant import batch
+    from assistant.app import batch
 
     real_line, written = batch._json_line, []
 
@@ -209,7 +209,7 @@ def test_sigterm_mid_batch_removes_the_temp_file(tmp_path):
 import sys, time
 sys.path.insert(0, {str(ROOT)!r})
 from pathlib import Path
-from assistant.batch import run_batch
+from assistant.app.batch import run_batch
 from tests.test_batch import FakeAssistant
 
 class Slow(FakeAssistant):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant import bench
+from assistant.eval import bench
 
 ROOT = Path(__file__).resolve().parent.parent
 QUESTIONS = ROOT / "eval" / "questions.jsonl"
@@ -93,7 +93,7 @@ def test_bench_on_six_easy_questions(tmp_path):
 
 @pytest.mark.slow
 def test_ask_bench_reports_percentiles(built_settings, tmp_path):
-    from assistant.bench import run_ask_bench
+    from assistant.eval.bench import run_ask_bench
 
     questions = tmp_path / "q.jsonl"
     questions.write_text("\n".join(json.dumps({"question": q, "history": h}, ensure_ascii=False) for q, h in [

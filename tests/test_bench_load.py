@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore:.*no_silent_d
 
 
 def test_load_bench_answers_every_question_and_reports_its_figures(shared_index, tmp_path):
-    from assistant.bench_load import run_load
+    from assistant.eval.bench_load import run_load
     from assistant.config import load_settings
 
     settings = load_settings(index_dir=shared_index, feedback_log=tmp_path / "feedback.jsonl")
@@ -30,7 +30,7 @@ def test_load_bench_answers_every_question_and_reports_its_figures(shared_index,
 
 def test_load_bench_json_has_the_documented_keys(shared_index, tmp_path):
     env = dict(os.environ, ASSISTANT_INDEX_DIR=str(shared_index), ASSISTANT_FEEDBACK_LOG=str(tmp_path / "f.jsonl"))
-    out = subprocess.run([sys.executable, "-m", "assistant.cli", "bench", "load", "--clients", "2", "--answers", "6",
+    out = subprocess.run([sys.executable, "-m", "assistant.app.cli", "bench", "load", "--clients", "2", "--answers", "6",
                           "--sessions", "4", "--json"], capture_output=True, text=True, cwd=ROOT, env=env,
                          timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]

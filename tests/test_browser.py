@@ -138,7 +138,7 @@ def test_document_tab_shows_outline_and_table(app, page):
 
 
 def app_documents(app) -> list[str]:
-    from assistant.corpus import corpus_files
+    from assistant.ingest.corpus import corpus_files
 
     return [f.doc_id for f in corpus_files(app["settings"])]
 

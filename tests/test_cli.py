@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from assistant.cli import main
+from assistant.app.cli import main
 from tests.conftest import DOC_IDS, ROOT
 
 
@@ -55,7 +55,7 @@ def test_unknown_document_id_is_a_clear_error_with_status_2(capsys, command):
 
 
 def test_console_script_runs_as_a_module():
-    result = subprocess.run([sys.executable, "-m", "assistant.cli", "outline", "nope"], cwd=ROOT,
+    result = subprocess.run([sys.executable, "-m", "assistant.app.cli", "outline", "nope"], cwd=ROOT,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and "未知文档" in result.stderr
 

@@ -10,14 +10,14 @@ import sys
 
 import pytest
 
-from assistant.cli import main
+from assistant.app.cli import main
 from tests.conftest import ROOT
 
 
 def _cli(*argv: str | bytes, timeout: int = 120) -> subprocess.CompletedProcess:
     # Bytes arguments reach the child as they are: the way a terminal passes what the user typed.
     env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
-    result = subprocess.run([sys.executable, "-m", "assistant.cli", *argv], cwd=ROOT, capture_output=True, check=False,
+    result = subprocess.run([sys.executable, "-m", "assistant.app.cli", *argv], cwd=ROOT, capture_output=True, check=False,
                             timeout=timeout, env=env)
     result.stdout_text = result.stdout.decode("utf-8", "replace")  # type: ignore[attr-defined]
     result.stderr_text = result.stderr.decode("utf-8", "replace")  # type: ignore[attr-defined]
@@ -94,14 +94,14 @@ def test_doc_ids_with_invisible_characters_are_cleaned(capsys):
 
 
 def test_batch_with_a_missing_input_is_a_message_before_the_model_loads(capsys, tmp_path, monkeypatch):
-    from assistant import cli
+    from assistant.app import cli
 
     monkeypatch.setattr(cli, "_load_assistant", lambda settings: pytest.fail("loaded the model"))
     _refused_here(capsys, ["batch", str(tmp_path / "in.jsonl"), str(tmp_path / "out.jsonl")], "找不到输入文件")
 
 
 def test_a_closed_pipe_ends_quietly():
-    proc = subprocess.Popen([sys.executable, "-m", "assistant.cli", "clauses", "2024-pudong"], cwd=ROOT,
+    proc = subprocess.Popen([sys.executable, "-m", "assistant.app.cli", "clauses", "2024-pudong"], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     proc.stdout.read(10)
     proc.stdout.close()

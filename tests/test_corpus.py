@@ -3,9 +3,9 @@ from __future__ import annotations
 import pytest
 
 from assistant.config import load_settings
-from assistant.corpus import UnknownDocument, corpus_files, load_corpus, load_document, parse_file
-from assistant.readers import DocumentRejected
-from assistant.structure import StructureError
+from assistant.ingest.corpus import UnknownDocument, corpus_files, load_corpus, load_document, parse_file
+from assistant.ingest.readers import DocumentRejected
+from assistant.ingest.structure import StructureError
 from tests.conftest import DOC_IDS
 from tests.test_structure import SYNTHETIC
 

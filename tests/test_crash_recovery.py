@@ -14,10 +14,10 @@ import threading
 import pytest
 from llama_index.core import MockEmbedding
 
-from assistant import cli
+from assistant.app import cli
 from assistant.config import load_settings
-from assistant.index import CURRENT, _lock_for, check_index, ensure_index, read_manifest
-from assistant.knowledge import add_documents, remove_document
+from assistant.index.store import CURRENT, _lock_for, check_index, ensure_index, read_manifest
+from assistant.app.knowledge import add_documents, remove_document
 from tests.conftest import CORPUS
 
 SMALL = ["2024-qingpu-baihe", "2023-baoshan-songnan"]
@@ -37,14 +37,14 @@ def built(tmp_path_factory):
     (base / "corpus" / "overrides" / f"{DOC}.json").write_text("{}", encoding="utf-8")
     settings = load_settings(corpus_dir=base / "corpus", index_dir=base / "index")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("assistant.index.get_embed_model", _mock)
+        mp.setattr("assistant.index.store.get_embed_model", _mock)
         ensure_index(settings)
     return settings
 
 
 @pytest.fixture
 def kb(built, tmp_path, monkeypatch):
-    monkeypatch.setattr("assistant.index.get_embed_model", _mock)
+    monkeypatch.setattr("assistant.index.store.get_embed_model", _mock)
     shutil.copytree(built.corpus_dir, tmp_path / "corpus")
     shutil.copytree(built.index_dir, tmp_path / "index")
     return built.replace(corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index")

@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant import embedding
+from assistant.index import embedding
 from assistant.config import PROJECT_ROOT, load_settings
-from assistant.embedding import EmbeddingModelError
+from assistant.index.embedding import EmbeddingModelError
 
 # Questions and clauses in the style of the corpus; fullwidth forms, 〔〕, “” and repeated or
 # ideographic spaces exercise the normalisation.

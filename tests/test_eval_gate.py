@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant import evaluate
+from assistant.eval import evaluate
 
 ROOT = Path(__file__).resolve().parent.parent
 

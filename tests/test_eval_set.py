@@ -237,9 +237,9 @@ def test_table_items_cite_a_document_with_a_task_table(items):
     assert not bad, bad
 
 
-# --- the blind-set schema (assistant.eval_sets) ----------------------------------------------
+# --- the blind-set schema (assistant.eval.sets) ----------------------------------------------
 
-from assistant import eval_sets  # noqa: E402
+from assistant.eval import sets as eval_sets  # noqa: E402
 from assistant.config import load_settings  # noqa: E402
 
 DOCUMENTS = ROOT / "eval" / "documents"
@@ -345,7 +345,7 @@ def _tree(folder: Path) -> dict[str, bytes]:
 def test_the_temporary_corpus_is_a_copy_and_is_removed_also_on_error(tmp_path, monkeypatch):
     import tempfile
 
-    from assistant import knowledge
+    from assistant.app import knowledge
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     (tmp_path / "tmp").mkdir()

@@ -1,4 +1,4 @@
-"""assistant.evaluate: metric functions on hand-made answers, set validation, gate and CLI (no model)."""
+"""assistant.eval.evaluate: metric functions on hand-made answers, set validation, gate and CLI (no model)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from assistant import evaluate, messages
+from assistant.config import load_settings
 
+from assistant.eval import evaluate
+
+
+from assistant.answer import messages
 ROOT = Path(__file__).resolve().parent.parent
 
 CLAUSE_A = "围绕区委、区政府重点工作，不断做深做实“政府开放月”品牌。8月集中组织开展以民心工程、实事项目等为主题的开放活动。"
@@ -269,11 +273,13 @@ def test_the_input_line_never_carries_the_scoring_fields():
 
 def test_a_question_that_crashes_the_system_is_an_error_item_not_the_end_of_the_run():
     class Crashing:
+        settings = load_settings()
+
         def ask(self, question, **kwargs):
             raise TypeError("boom")
 
     answers = evaluate.answer_with(Crashing(), [ITEM, {**ITEM, "id": "t9", "line": 7}], lambda m: None, "system")
-    assert answers[1]["error"] == "line 7: crashed: TypeError: boom"
+    assert answers[1]["error"] == "line 7: internal error (TypeError); see the log"
     assert evaluate.aggregate([evaluate.score_item(ITEM, a) for a in answers])["errors"] == 2
 
 

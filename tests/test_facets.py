@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.facets import find_span, question_facets
+from assistant.query.facets import find_span, question_facets
 
 ITEM = {"kind": "item"}
 

@@ -5,11 +5,11 @@ must leave: an index that verifies, corpus/ and the index agreeing on which docu
 added or removed one is in both or in neither, its override with it), no mark, aside, temporary
 file or abandoned build, and `index status` exiting 0.
 
-Starting `python -m assistant.cli` costs about 15 s of imports and model loading before the first
+Starting `python -m assistant.app.cli` costs about 15 s of imports and model loading before the first
 write, so the commands run in children forked from one warm server process (this file run as a
-script: the same `assistant.cli.main`, started after the imports). The moments are stratified over
+script: the same `assistant.app.cli.main`, started after the imports). The moments are stratified over
 each command's measured duration, so every phase — parse, store, embed, persist, publish, cleanup —
-gets hit. One cold `python -m assistant.cli remove` is killed too: the case first reported
+gets hit. One cold `python -m assistant.app.cli remove` is killed too: the case first reported
 (`.ID.txt.removing` left behind while the model loads).
 """
 
@@ -44,10 +44,10 @@ def _serve() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     sys.path.insert(0, str(ROOT))
-    from assistant import cli
+    from assistant.app import cli
     from assistant.config import load_settings
-    from assistant.embedding import get_embed_model
-    import assistant.knowledge  # imported before forking, as the CLI would have by then
+    from assistant.index.embedding import get_embed_model
+    import assistant.app.knowledge  # imported before forking, as the CLI would have by then
     import assistant.pipeline  # noqa: F401
 
     get_embed_model(load_settings())
@@ -121,8 +121,8 @@ def server():
 def bases(tmp_path_factory, server):
     """base0: one document and its index; base1: base0 after a complete `add` of ADDED, with an override."""
     from assistant.config import load_settings
-    from assistant.index import ensure_index
-    from assistant.knowledge import add_documents
+    from assistant.index.store import ensure_index
+    from assistant.app.knowledge import add_documents
 
     root = tmp_path_factory.mktemp("faults")
     base0 = load_settings(corpus_dir=root / "base0" / "corpus", index_dir=root / "base0" / "index")
@@ -145,7 +145,7 @@ def _copy(settings, dest: Path, *, index: bool = True):
 
 
 def _leftovers(settings) -> list[str]:
-    from assistant.index import _live_build
+    from assistant.index.store import _live_build
 
     live = _live_build(settings.index_dir)
     found = [str(p.relative_to(settings.corpus_dir.parent)) for folder in
@@ -157,8 +157,8 @@ def _leftovers(settings) -> list[str]:
 
 def _recover_and_check(settings, capsys, expected: set[str], optional: str | None) -> str:
     """The next start; then everything must agree. Returns which way the optional document went."""
-    from assistant import cli
-    from assistant.index import ensure_index, load_index
+    from assistant.app import cli
+    from assistant.index.store import ensure_index, load_index
 
     left = _leftovers(settings)
     capsys.readouterr()
@@ -266,13 +266,13 @@ def test_kill_during_remove(server, bases, tmp_path, capsys):
 
 
 def test_kill_of_a_cold_cli_remove_while_the_model_loads(bases, tmp_path, capsys):
-    """The reported case: `python -m assistant.cli remove` killed after moving the file aside."""
+    """The reported case: `python -m assistant.app.cli remove` killed after moving the file aside."""
     _, base1 = bases
     settings = _copy(base1, tmp_path / "cold")
     aside = settings.corpus_dir / f".{ADDED_ID}.txt.removing"
     env = {**os.environ, "ASSISTANT_CORPUS_DIR": str(settings.corpus_dir),
            "ASSISTANT_INDEX_DIR": str(settings.index_dir), "HF_HUB_OFFLINE": "1"}
-    process = subprocess.Popen([sys.executable, "-m", "assistant.cli", "remove", ADDED_ID], cwd=ROOT, env=env,
+    process = subprocess.Popen([sys.executable, "-m", "assistant.app.cli", "remove", ADDED_ID], cwd=ROOT, env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while not aside.exists() and process.poll() is None and time.monotonic() < deadline:

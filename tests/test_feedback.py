@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.feedback import (
+from assistant.app.feedback import (
     FeedbackError,
     append_record,
     feedback_to_eval_item,
@@ -224,7 +224,7 @@ def test_the_comment_limit_follows_the_setting(tmp_path):
 def test_append_holds_a_file_lock_beside_the_log(tmp_path):
     from filelock import FileLock
 
-    from assistant import feedback
+    from assistant.app import feedback
 
     log = tmp_path / "feedback.jsonl"
     lock = FileLock(feedback.lock_path(log))
@@ -240,7 +240,7 @@ def test_append_holds_a_file_lock_beside_the_log(tmp_path):
 def test_a_lock_held_too_long_is_a_feedback_error(tmp_path, monkeypatch):
     from filelock import FileLock
 
-    from assistant import feedback
+    from assistant.app import feedback
 
     monkeypatch.setattr(feedback, "LOCK_TIMEOUT_S", 0.2)
     log = tmp_path / "feedback.jsonl"

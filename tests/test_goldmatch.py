@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from assistant.goldmatch import first_hit_rank, hit_gold, quote_hits, quote_key
+from assistant.eval.goldmatch import first_hit_rank, hit_gold, quote_hits, quote_key
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -69,7 +69,7 @@ def test_first_hit_rank_needs_the_gold_document():
 def test_every_gold_quote_hits_a_clause_of_its_document():
     """The rule works on the real corpus: no gold quote is lost to clause splitting or cleaning."""
     from assistant.config import load_settings
-    from assistant.corpus import load_corpus
+    from assistant.ingest.corpus import load_corpus
 
     clauses = {d.doc_id: [c.text for c in d.clauses] for d in load_corpus(load_settings(corpus_dir=ROOT / "corpus"))}
     items = [json.loads(line) for line in (ROOT / "eval" / "questions.jsonl").read_text(encoding="utf-8").splitlines()
@@ -80,7 +80,7 @@ def test_every_gold_quote_hits_a_clause_of_its_document():
 
 
 def test_pipe_drawn_table_cells_are_cells():
-    from assistant.goldmatch import quote_hits
+    from assistant.eval.goldmatch import quote_hits
 
     clause = "2 做好高校毕业生就业创业补贴等信息公开。\n学生处,各高等学校"
     assert quote_hits(clause, "等信息公开。 | 学生处,各高等学校")

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from assistant.errors import InputRejected
 from assistant.external_text import clean_external
 from assistant.query.normalize import normalize_question
-from assistant.structure import StructureError, parse_document
+from assistant.ingest.structure import StructureError, parse_document
 from tests.conftest import DOC_IDS
 
 # Characters that matter to the parser and the normaliser, mixed into arbitrary text: heading and

@@ -6,7 +6,7 @@ import shutil
 import pytest
 
 from assistant.config import load_settings
-from assistant.index import CURRENT, MANIFEST, IndexCorrupt, ensure_index, load_index, read_manifest
+from assistant.index.store import CURRENT, MANIFEST, IndexCorrupt, ensure_index, load_index, read_manifest
 from tests.conftest import CORPUS
 
 pytestmark = pytest.mark.slow

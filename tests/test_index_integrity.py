@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from llama_index.core import MockEmbedding
 
-from assistant import cli
+from assistant.app import cli
 from assistant.config import load_settings
-from assistant.index import (CURRENT, MANIFEST, IndexCorrupt, IndexOutdated, _digest, check_index, ensure_index,
+from assistant.index.store import (CURRENT, MANIFEST, IndexCorrupt, IndexOutdated, _digest, check_index, ensure_index,
                              load_index, read_manifest)
 from tests.conftest import CORPUS
 
@@ -40,14 +40,14 @@ def built(tmp_path_factory):
         shutil.copy(CORPUS / f"{doc_id}.txt", base / "corpus")
     settings = load_settings(corpus_dir=base / "corpus", index_dir=base / "index", overrides_dir=base / "none")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("assistant.index.get_embed_model", _mock)
+        mp.setattr("assistant.index.store.get_embed_model", _mock)
         ensure_index(settings)
     return settings
 
 
 @pytest.fixture
 def kb(built, tmp_path, monkeypatch):
-    monkeypatch.setattr("assistant.index.get_embed_model", _mock)
+    monkeypatch.setattr("assistant.index.store.get_embed_model", _mock)
     shutil.copytree(built.corpus_dir, tmp_path / "corpus")
     shutil.copytree(built.index_dir, tmp_path / "index")
     return built.replace(corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index")

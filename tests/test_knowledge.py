@@ -1,4 +1,4 @@
-"""assistant.knowledge: adding, removing and listing documents keeps corpus/ and the index in step.
+"""assistant.app.knowledge: adding, removing and listing documents keeps corpus/ and the index in step.
 
 Every test works on its own copy of a small knowledge base (two corpus documents and their index,
 built once per module with the real embedding model), so the slow part is paid once and each
@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from assistant import cli
+from assistant.app import cli
 from assistant.config import load_settings
-from assistant.corpus import UnknownDocument
-from assistant.index import ensure_index, read_manifest
-from assistant.knowledge import (KnowledgeError, add_documents, format_document_table, list_documents,
+from assistant.ingest.corpus import UnknownDocument
+from assistant.index.store import ensure_index, read_manifest
+from assistant.app.knowledge import (KnowledgeError, add_documents, format_document_table, list_documents,
                                  preview_document, register_commands, remove_document)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -99,7 +99,7 @@ def _uploads(tmp_path: Path) -> Path:
 
 @pytest.mark.slow
 def test_add_docx_embeds_only_the_new_document(kb_indexed, tmp_path, capsys):
-    from assistant.retrieve import HybridRetriever
+    from assistant.retrieve.hybrid import HybridRetriever
 
     settings = kb_indexed
     before = read_manifest(settings.index_dir)
@@ -242,7 +242,7 @@ def test_preview_doc_ids(kb, tmp_path):
 
 
 def test_failing_index_update_leaves_corpus_as_before(kb, tmp_path, monkeypatch):
-    import assistant.knowledge as knowledge
+    import assistant.app.knowledge as knowledge
 
     def broken(*args, **kwargs):
         raise RuntimeError("disk full")

@@ -19,16 +19,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from assistant import messages
-from assistant.answer import Answer
-from assistant.answer_records import answer_sentences
+from assistant.answer import messages
+from assistant.answer.extractive import Answer
+from assistant.answer.records import answer_sentences
 from assistant.config import load_settings
-from assistant.llm import (SUPPORT_THRESHOLD, LLMAnswerer, bigrams, is_refusal, missing_numbers, parse_reply,
+from assistant.answer.llm import (SUPPORT_THRESHOLD, LLMAnswerer, bigrams, is_refusal, missing_numbers, parse_reply,
                            support, validate_llm_settings)
-from assistant.retrieve import Hit, SearchResult
+from assistant.retrieve.hybrid import Hit, SearchResult
 from assistant.query.scope import Scope
-from assistant.searchkey import compact
-from assistant.structure import sentences
+from assistant.ingest.searchkey import compact
+from assistant.ingest.structure import sentences
 
 QUESTION = "浦东新区依申请公开办理有什么要求"
 INVENTED = "浦东新区规定答复期限为3个工作日[1]。"
@@ -236,7 +236,7 @@ def test_unreachable_server_falls_back():
 def assistant_(tmp_path_factory):
     """The real assistant over its own index copy (the live build is copied in when present, so
     `ensure_index` only checks it; a build elsewhere cannot race with this one)."""
-    from assistant.index import _live_build
+    from assistant.index.store import _live_build
     from assistant.pipeline import Assistant
 
     settings = load_settings()

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from assistant.infobar import iso_date, read_infobar
-from assistant.metadata import apply_overrides
+from assistant.ingest.infobar import iso_date, read_infobar
+from assistant.ingest.metadata import apply_overrides
 
 # The table in ../shared/README.md, as published.
 EXPECTED = {

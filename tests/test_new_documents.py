@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from assistant.places import parse_place
-from assistant.searchkey import compact
-from assistant.structure import parse_document
-from assistant.tables import deadline_in_parentheses, split_units, units_in_parentheses
+from assistant.ingest.places import parse_place
+from assistant.ingest.searchkey import compact
+from assistant.ingest.structure import parse_document
+from assistant.ingest.tables import deadline_in_parentheses, split_units, units_in_parentheses
 
 DOCUMENTS = Path(__file__).resolve().parent.parent / "eval" / "documents"
 

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant.normalize import normalize
-from assistant.searchkey import compact, search_key
+from assistant.ingest.normalize import normalize
+from assistant.ingest.searchkey import compact, search_key
 from tests.conftest import DOC_IDS, raw_text
 
 

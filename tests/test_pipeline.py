@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from assistant import messages
+from assistant.answer import messages
 from assistant.query.followup import Conversation
-from assistant.corpus import UnknownDocument
+from assistant.ingest.corpus import UnknownDocument
 from assistant.pipeline import InvalidQuestion
 
 pytestmark = pytest.mark.slow

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.facets import question_facets
+from assistant.query.facets import question_facets
 from assistant.query.kinds import question_type
 
 
@@ -50,7 +50,7 @@ def test_facets_asked(question, kinds):
 
 
 def test_a_day_is_not_answered_by_a_month():
-    from assistant.facets import find_span
+    from assistant.query.facets import find_span
 
     facet = question_facets("开放月具体是8月几号？")[0]
     assert facet.day
@@ -59,7 +59,7 @@ def test_a_day_is_not_answered_by_a_month():
 
 
 def test_where_something_is_filed_is_a_destination_not_a_responsible_unit():
-    from assistant.facets import find_span
+    from assistant.query.facets import find_span
 
     facet = question_facets("工作人员变动了要向哪里备案？")[0]
     assert facet.kind == "units" and facet.destination

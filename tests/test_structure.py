@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.searchkey import compact
-from assistant.structure import StructureError, parse_document
+from assistant.ingest.searchkey import compact
+from assistant.ingest.structure import StructureError, parse_document
 from tests.conftest import DOC_IDS
 
 

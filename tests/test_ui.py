@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant import messages
-from assistant.render import (
+from assistant.answer import messages
+from assistant.app.render import (
     answer_markdown,
     common_topics,
     highlight,
@@ -401,7 +401,7 @@ def _page_lists(app: dict) -> dict:
 @pytest.mark.parametrize("question, expected", [("\ud800政府开放月", "孤立的代理码位"), ("\udcff\udcfe", "UTF-8")])
 def test_a_lone_surrogate_through_the_queue_protocol_gets_a_message(app, question, expected):
     """As the page's own JavaScript sends it (JSON "\\ud800"): the event completes with a message."""
-    from assistant.bench_load import QueueClient
+    from assistant.eval.bench_load import QueueClient
 
     c = QueueClient(app["url"])
     with pytest.raises(RuntimeError, match=expected):

@@ -17,7 +17,7 @@ import unicodedata
 from dataclasses import dataclass, field
 
 from assistant.query.scope import named_places
-from assistant.facets import question_facets
+from assistant.query.facets import question_facets
 from assistant.query.gazetteer import places_in
 from assistant.query.normalize import normalize_question
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from assistant.places import division_tree, is_generic_place, names_of, subdivisions
+from assistant.ingest.places import division_tree, is_generic_place, names_of, subdivisions
 
 # Division names that are also ordinary words of the field; never read as places on their own.
 _NOT_A_PLACE = frozenset({"新区", "开发区", "高新区", "城区", "郊区", "市区", "矿区", "林区", "示范区"})

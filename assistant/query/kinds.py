@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import re
 
-from assistant.answer_metadata import infobar_labels
-from assistant.facets import Facet
+from assistant.answer.metadata import infobar_labels
+from assistant.query.facets import Facet
 
 QTYPES = ("requirement", "list", "factoid", "yes_no", "which_documents", "metadata")
 

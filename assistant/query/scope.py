@@ -11,7 +11,7 @@ import unicodedata
 from dataclasses import dataclass, field
 
 from assistant.query.gazetteer import full_name, parents, places_in
-from assistant.searchkey import search_key
+from assistant.ingest.searchkey import search_key
 
 _LOWER_LEVELS = re.compile(r"^(?:市|省)?(?:的)?(?:这几个|这些|各个?|几个|所有|下属|下辖|全部)(?:区|县|镇|街道|乡|区县|街镇)")
 _COMPARISON = re.compile(r"相比|对比|比较|比起|不一样|不同|区别|异同|一样吗|和[^，。？]{1,12}(?:的|比)")

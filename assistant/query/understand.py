@@ -7,13 +7,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from assistant.query.followup import Conversation, Rewrite, Turn, carry_place, leans_on_nothing, rewrite_followup
-from assistant.facets import Facet, question_facets
+from assistant.query.facets import Facet, question_facets
 from assistant.query.gazetteer import places_in
 from assistant.query.kinds import question_type
 from assistant.query.normalize import normalize_question
 from assistant.query.thesaurus import expansions
 from assistant.query.scope import Scope, resolve_scope
-from assistant.segmentation import ChineseTokenizer
+from assistant.index.segmentation import ChineseTokenizer
 
 
 @dataclass

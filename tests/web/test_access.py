@@ -1,4 +1,4 @@
-"""Accounts, roles and login throttling (assistant/web/access.py): fast, no server."""
+"""Accounts, roles and login throttling (assistant/app/web/access.py): fast, no server."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from assistant.config import load_settings
-from assistant.web.access import ADMIN, READER, AccessControl, AccessError, make_account, read_accounts, \
+from assistant.app.web.access import ADMIN, READER, AccessControl, AccessError, make_account, read_accounts, \
     write_accounts
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -103,7 +103,7 @@ def test_users_command_adds_lists_and_removes_accounts(tmp_path):
     env = {"ASSISTANT_USERS_FILE": str(tmp_path / "users.json"), "PATH": "/usr/bin:/bin"}
 
     def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "assistant.cli", "users", *args], input=stdin, text=True,
+        return subprocess.run([sys.executable, "-m", "assistant.app.cli", "users", *args], input=stdin, text=True,
                               capture_output=True, cwd=ROOT, env=env, timeout=60)
 
     assert run("add", "zhao", "--role", "admin", "--password-stdin", stdin="secret-pass\n").returncode == 0

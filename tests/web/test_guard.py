@@ -1,4 +1,4 @@
-"""The request guard, roles and session reaping on a real app with a login (assistant/web/guard.py).
+"""The request guard, roles and session reaping on a real app with a login (assistant/app/web/guard.py).
 
 One app per module: the real assistant, a users file with a reader (li) and an administrator
 (wang), driven over HTTP on 127.0.0.1.
@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from assistant.web.access import ADMIN, READER, make_account, write_accounts
-from assistant.web.guard import AddressThrottle
+from assistant.app.web.access import ADMIN, READER, make_account, write_accounts
+from assistant.app.web.guard import AddressThrottle
 
 ROOT = Path(__file__).resolve().parents[2]
 READER_PASS, ADMIN_PASS = "reader-pass-1", "admin-pass-1"

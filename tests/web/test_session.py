@@ -1,8 +1,8 @@
-"""A chat session keeps a bounded history (assistant/web/session.py): fast, no server."""
+"""A chat session keeps a bounded history (assistant/app/web/session.py): fast, no server."""
 
 from __future__ import annotations
 
-from assistant.web.session import ChatSession
+from assistant.app.web.session import ChatSession
 
 
 def _session_with(turns: int) -> ChatSession:

@@ -1,0 +1,467 @@
+"""Extractive, grounded answers: every sentence of the body is taken verbatim from a cited clause.
+
+Shapes of answer:
+- refusal: the fixed REFUSAL sentence and what the corpus contains; no citations;
+- factoid: "答：<span>[n]" then the sentence it was found in;
+- one document: the sentences of its best clauses that answer the question, in document order;
+- several documents (no place named, the topic in several): one section per document, then the
+  requirements two or more documents share ("共同要求");
+- not stated: the named document does not state the asked-for detail; say so, and name where
+  another document states it.
+"""
+
+from __future__ import annotations
+
+import re
+
+from assistant.answer import messages
+from assistant.answer.metadata import METADATA_FACETS, document_facts, infobar_labels
+from assistant.answer.records import Answer, CitationList, join_cited, similarity
+from assistant.query.facets import Facet, find_span, row_units
+from assistant.query.understand import Query
+from assistant.retrieve.hybrid import Hit, HybridRetriever, SearchResult
+from assistant.ingest.searchkey import bigrams, compact, search_key
+from assistant.ingest.structure import sentences
+
+# "(责任单位:区府办、各部门,完成时限:全年)" on its own: the clause's units and deadline, which the
+# citation shows; not a sentence of the requirement.
+_ONLY_UNITS = re.compile(r"^[（(][^（）()]*[）)][。；;]?$")
+_RUN_IN_HEADING_CHARS = 12
+WIDE_QTYPES = ("requirement", "list", "yes_no")   # answered with every on-topic sentence
+
+
+class ExtractiveAnswerer:
+    """Builds answers from a search result, using only sentences of the retrieved clauses."""
+
+    def __init__(self, retriever: HybridRetriever) -> None:
+        self.retriever = retriever
+        self.documents = retriever.documents
+        self.settings = retriever.settings
+
+    # --- sentence choice ---------------------------------------------------------------------
+
+    @staticmethod
+    def _is_heading(sentence: str, clause: dict) -> bool:
+        label = clause["heading_path"][-1] if clause["heading_path"] else ""
+        return compact(sentence).rstrip("。") == compact(label)
+
+    def _sentences(self, clause: dict) -> list[str]:
+        out = []
+        for line in clause["text"].split("\n"):
+            if clause.get("kind") == "table_row":
+                line = re.sub(r"^\d+\s+", "", line)  # the row number is not part of the task
+            out.extend(s for s in sentences(line) if compact(s))
+        return out
+
+    def _body_sentences(self, clause: dict) -> list[str]:
+        """The sentences an answer body may quote: a bare "(责任单位:…,完成时限:…)" is the clause's
+        units and deadline, which facets read and the citation shows, not a requirement."""
+        return [s for s in self._sentences(clause) if not _ONLY_UNITS.match(s.strip())]
+
+    def heading_on_topic(self, clause: dict, words: list[str]) -> bool:
+        """The clause's own heading is about the question ("加强政策留言板建设" for 留言板): then every
+        sentence under it is part of what the plan requires on that topic."""
+        label = search_key("".join(clause["heading_path"][-1:]))
+        if not label or not words:
+            return False
+        total = sum(self.retriever.word_weight(w) for w in words) or 1.0
+        found = sum(self.retriever.word_weight(w) for w in words if search_key(w) in label)
+        return found / total >= self.settings.heading_topic_share
+
+    def topic_sentences(self, clause: dict, words: list[str], avoid: frozenset[str] = frozenset()) -> list[str]:
+        """Every on-topic sentence of the clause, for a requirement or list question: all of them
+        when the heading is the question's topic, else those sharing a content word with it."""
+        if self.heading_on_topic(clause, words):
+            body = [s for s in self._body_sentences(clause) if not self._is_heading(s, clause)] or self._body_sentences(clause)
+            return [s for s in body if compact(s) not in avoid]
+        return self.pick_sentences(clause, words, limit=len(self._body_sentences(clause)), avoid=avoid,
+                                   min_share=self.settings.topic_sentence_share)
+
+    def pick_sentences(self, clause: dict, words: list[str], limit: int | None = None,
+                       avoid: frozenset[str] = frozenset(), min_share: float | None = None) -> list[str]:
+        """The clause's sentences that answer the question, in document order; none already in
+        `avoid` (compact forms of sentences this conversation has given)."""
+        limit = limit or self.settings.max_sentences_per_clause
+        min_share = self.settings.sentence_min_share if min_share is None else min_share
+        candidates = [s for s in self._body_sentences(clause) if not self._is_heading(s, clause)] or self._body_sentences(clause)
+        fresh = [s for s in candidates if compact(s) not in avoid]
+        if not fresh:
+            return []
+        candidates = fresh
+        keys = [search_key(s) for s in candidates]
+        scores = [sum(self.retriever.word_weight(w) for w in words if search_key(w) in key) for key in keys]
+        if not any(scores):
+            return candidates[:1]
+        best = max(scores)
+        chosen = sorted(range(len(candidates)), key=lambda i: -scores[i])[:limit]
+        chosen = [i for i in chosen if scores[i] >= best * min_share and scores[i] > 0]
+        # "坚持便民服务。聚焦企业群众需求…让企业群众看得到、听得懂": a short sentence opening a line is a
+        # run-in heading; what it requires follows it on that line.
+        openers = {compact(next(iter(sentences(line)), "")) for line in clause["text"].split("\n")}
+        for i in list(chosen):
+            if len(compact(candidates[i])) <= _RUN_IN_HEADING_CHARS and compact(candidates[i]) in openers:
+                for j in range(i + 1, len(candidates)):
+                    if compact(candidates[j]) in openers:
+                        break
+                    chosen.append(j)
+        return [candidates[i] for i in sorted(set(chosen))]
+
+    # --- the shapes of answer ------------------------------------------------------------------
+
+    def answer(self, question: str, result: SearchResult, *, rewritten: str | None = None,
+               avoid_sentences: set[str] = frozenset()) -> Answer:
+        """`avoid_sentences`: already given in this conversation ("还有别的要求吗？")."""
+        rewritten = rewritten or question
+        avoid = frozenset(compact(s) for s in avoid_sentences)
+        hits = result.hits
+        base = dict(question=question, rewritten_question=rewritten, scope=result.scope.doc_ids,
+                    retrieved=[{"clause_id": h.clause_id, "doc_id": h.doc_id, "score": round(h.score, 5),
+                                "text": h.clause["text"]} for h in result.hits],
+                    timings_ms=dict(result.timings_ms))
+        # A result built by hand (tests, the language-model mode's fallbacks) is read here once.
+        query = result.query or self.retriever.understanding.understand(rewritten)
+        if query.qtype == "metadata" and query.scope.covered and query.scope.doc_ids:
+            answer = self._metadata(query, base)
+            if answer is not None:
+                return answer
+        if not result.relevant or not hits:
+            return Answer(answer=self.refusal_text(result), refused=True, citations=[], kind="refusal",
+                          notes=[result.reason], **base)
+        words, facets = query.content_words, query.facets
+        facet = facets[0] if facets else None
+        cites = CitationList(self.documents)
+
+        docs = self._cross_doc_documents(result, hits, words)
+        # "哪份文件…": the answer names its document(s), even when only one says it.
+        if len(docs) >= 2 or (docs and query.qtype == "which_documents"):
+            return self._cross_doc(docs, words, facet, cites, base, avoid)
+        if facet is not None:
+            # Each facet of a multi-part question is answered or said to be absent; the first one
+            # found leads.
+            found_by = [(f, self._find_facet(f, self._facet_candidates(f, hits), words)) for f in facets]
+            lead = next(((f, x) for f, x in found_by if x is not None), None)
+            # A bare "多少/几" with no noun to count is too weak a reading to claim the document is
+            # silent; the best clauses are shown instead.
+            weak = all(f.kind == "number" and not f.targets for f in facets)
+            if lead is None and weak:
+                return self._single(hits, words, cites, base, avoid)
+            if lead is None:
+                return self._not_stated(rewritten, result, facet, hits, words, cites, base)
+            facet, (hit, sentence, span) = lead
+            others = [f for f in facets if f is not facet]
+            n = cites.cite(hit, sentence)
+            lines = [messages.DIRECT.format(span=span, cite=messages.cite(n))]
+            if compact(sentence) != compact(span):
+                lines.append(messages.BASIS + sentence + messages.cite(n))
+            lines.extend(self._more_facts(hit, [facet] + others, span, sentence, words, n))
+            lines.extend(self._other_facets(found_by, facet, lines, cites, result))
+            row = self._matching_row(hit, hits[:6]) if hit.clause.get("kind") == "item" and facet.kind == "units" else None
+            if row is not None:
+                lines.extend(self._more_facts(row, facets, span, sentence, words, cites.cite(row)))
+            for extra in ([] if hit.named else self._same_doc_hits(hits, hit)[:1]):
+                if self.retriever.coverage(words, [extra], weighted=True) < self.settings.extra_min_coverage:
+                    continue
+                more = [s for s in self.pick_sentences(extra.clause, words, 1) if compact(s) not in compact(sentence)]
+                if more and not self._duplicate(more[0], lines):
+                    lines.append(more[0] + messages.cite(cites.cite(extra, more[0])))
+            return Answer(answer="\n".join(lines), refused=False, citations=cites.items, direct=span,
+                          kind="factoid", **base)
+        return self._single(hits, words, cites, base, avoid, wide=query.qtype in WIDE_QTYPES)
+
+    def _other_facets(self, found_by: list[tuple[Facet, tuple[Hit, str, str] | None]], lead: Facet,
+                      lines: list[str], cites: CitationList, result: SearchResult) -> list[str]:
+        """A line for each further facet the lead sentence did not answer: its own span, or that the
+        document does not state it."""
+        said = compact(re.sub(r"\[\d+\]", "", "".join(lines)))
+        out: list[str] = []
+        for other, found in found_by:
+            if other is lead or other.kind == lead.kind or f"{other.label}：" in "".join(lines):
+                continue
+            if found is not None:
+                hit, sentence, span = found
+                if compact(span) in said:
+                    continue
+                out.append(messages.EXTRA_FACET.format(label=other.label, span=span,
+                                                       cite=messages.cite(cites.cite(hit, sentence))))
+            else:
+                scope_docs = result.scope.doc_ids or [lines and result.hits[0].doc_id]
+                label = "、".join(self.documents.get(d, {}).get("place") or d for d in scope_docs)
+                out.append(messages.NOT_STATED.format(label=label, facet=other.label))
+        return out
+
+    def _metadata(self, query: Query, base: dict) -> Answer | None:
+        """文号, issuer, title, dates, 主送/抄送 of the named document(s), quoted from the clause
+        that states each; "没有写明" for what a document does not state."""
+        kinds = [k for k in query.facet_kinds if k in METADATA_FACETS] or ([] if infobar_labels(query.rewrite) else ["date"])
+        cites = CitationList(self.documents)
+        lines: list[str] = []
+        found = False
+        several = len(query.scope.doc_ids) > 1
+        for doc_id in query.scope.doc_ids:
+            meta = self.documents.get(doc_id, {})
+            label = meta.get("place") or meta.get("title") or doc_id
+            if several:
+                lines.append(messages.PER_DOCUMENT.format(label=meta.get("title") or doc_id))
+            facts = document_facts(query.rewrite, kinds, meta, self.retriever.clauses_of(doc_id))
+            for fact in facts:
+                if fact.span is None:
+                    lines.append(messages.NOT_STATED.format(label=label, facet=fact.label))
+                    continue
+                found = True
+                n = cites.cite(self.retriever.hit_for(fact.clause["id"]), fact.span)
+                template = messages.DIRECT if len(facts) == 1 else messages.EXTRA_FACET
+                lines.append(template.format(label=fact.label, span=fact.span, cite=messages.cite(n)))
+        if not lines:
+            return None
+        spans = [line for line in lines if line.startswith(messages.DIRECT.split("{")[0])]
+        direct = facts[0].span if len(query.scope.doc_ids) == 1 and len(facts) == 1 else None
+        return Answer(answer="\n".join(lines), refused=not found, citations=cites.items,
+                      direct=direct if spans else None, kind="metadata" if found else "not_stated", **base)
+
+    def _find_facet(self, facet: Facet, hits: list[Hit], words: list[str]) -> tuple[Hit, str, str] | None:
+        """The first good clause with the asked-for span, in a sentence that is about the question."""
+        top = max(h.score for h in hits)
+        for hit in hits:
+            if hit.score < top * self.settings.clause_min_share and not hit.named:
+                continue
+            text_key = search_key(hit.clause["text"] + " ".join(hit.clause["heading_path"]))
+            if facet.targets and not all(search_key(t) in text_key for t in facet.targets):
+                continue
+            overlap = {s: sum(self.retriever.word_weight(w) for w in words if search_key(w) in search_key(s))
+                       for s in self._sentences(hit.clause)}
+            best = max(overlap.values(), default=0)
+            # The clause's own "(责任单位:…,完成时限:…)" line speaks for the whole clause, so it is read
+            # whatever words it shares with the question.
+            own = [s for s in overlap if _ONLY_UNITS.match(s.strip())] if facet.kind in ("units", "date", "duration") else []
+            for sentence in sorted(overlap, key=lambda s: -overlap[s]) + own:
+                # A span in a sentence about something else is not the answer ("8月" of the open
+                # month when the question asks when the 评选 ends).
+                if sentence not in own and best and overlap[sentence] < 0.5 * best \
+                        and hit.clause.get("kind") in ("item", "intro", "closing"):
+                    continue
+                span = find_span(facet, sentence, hit.clause, words)
+                if span:
+                    return hit, sentence, span
+        return None
+
+    def _facet_candidates(self, facet: Facet, hits: list[Hit]) -> list[Hit]:
+        """Where to look for the span: the body states units in context, a task-table row states the
+        deadline, the footer the 印发 date."""
+        top = hits[:4]
+        if top and top[0].named:  # "第50项": that row is the answer's source
+            return top
+        if facet.kind == "date":
+            if facet.issued:
+                footer = [h for h in hits if h.clause.get("kind") == "footer"]
+                return footer + [h for h in top if h not in footer]
+            # The notice's own date is the document's, never the date of a task in it.
+            return [h for h in top if h.clause.get("kind") != "preamble"]
+        if facet.kind == "recipients":
+            return top
+        body_first = self._prefer_body(top, hits)
+        return body_first + [h for h in top if h not in body_first]
+
+    def _matching_row(self, body: Hit, hits: list[Hit]) -> Hit | None:
+        """The task-table row that repeats (part of) a body clause, for its deadline."""
+        body_bigrams = bigrams(body.clause["text"])
+        for hit in hits:
+            if hit.doc_id == body.doc_id and hit.clause.get("kind") == "table_row":
+                task = bigrams(hit.clause["text"].split("\n")[0])
+                if task and len(task & body_bigrams) >= 0.7 * len(task):
+                    return hit
+        return None
+
+    def _more_facts(self, hit: Hit, facets: list[Facet], span: str, sentence: str, words: list[str],
+                    n: int) -> list[str]:
+        """A task-table row's units and deadline, and any further facet the question asks for."""
+        clause = hit.clause
+        if clause.get("kind") == "table_row":
+            number = hit.clause_id.rsplit("/", 1)[-1]
+            return [messages.ROW_FACTS.format(number=number, units=row_units(clause) or "—",
+                                              deadline=clause.get("deadline") or "—", cite=messages.cite(n))]
+        lines = []
+        for extra in facets[1:]:
+            other = find_span(extra, sentence, clause, words)
+            if other and compact(other) != compact(span):
+                lines.append(messages.EXTRA_FACET.format(label=extra.label, span=other, cite=messages.cite(n)))
+        return lines
+
+    def _same_doc_hits(self, hits: list[Hit], first: Hit) -> list[Hit]:
+        return [h for h in hits[1:4] if h.doc_id == first.doc_id and h.clause_id != first.clause_id
+                and h.score >= hits[0].score * self.settings.clause_min_share]
+
+    @staticmethod
+    def _duplicate(sentence: str, lines: list[str]) -> bool:
+        """Already said: table rows repeat the body's tasks word for word."""
+        said = compact(re.sub(r"\[\d+\]", "", "".join(lines)))
+        return compact(sentence) in said or any(
+            similarity(sentence, other) > 0.8 for line in lines for other in sentences(line))
+
+    @staticmethod
+    def _prefer_body(chosen: list[Hit], hits: list[Hit]) -> list[Hit]:
+        """A task-table row repeats a body task in short; for an open question cite the body."""
+        out: list[Hit] = []
+        for hit in chosen:
+            if hit.clause.get("kind") == "table_row":
+                task = bigrams(hit.clause["text"].split("\n")[0])
+                body = next((h for h in hits if h.doc_id == hit.doc_id and h.clause.get("kind") == "item"
+                             and task and len(task & bigrams(h.clause["text"])) >= 0.7 * len(task)), None)
+                hit = body or hit
+            if hit not in out:
+                out.append(hit)
+        return out
+
+    def _single(self, hits: list[Hit], words: list[str], cites: CitationList, base: dict,
+                avoid: frozenset[str], wide: bool = False) -> Answer:
+        """One document's answer; `wide` (a requirement or list question) takes every on-topic
+        sentence of each chosen clause instead of the best few."""
+        # The notice (preamble) and the footer name the place, title and offices that every question
+        # repeats; they answer a content question only when they hold the question's own words.
+        first = next((h for h in hits[:3] if h.clause.get("kind") not in ("preamble", "footer")
+                      or self.retriever.coverage(words, [h], weighted=True) >= self.settings.min_coverage), hits[0])
+        hits = [first] + [h for h in hits if h is not first]
+        # Further clauses only when they are about the question too, not merely close in score.
+        chosen = [first] + [h for h in hits[1:self.settings.top_k] if h.doc_id == first.doc_id
+                            and h.score >= first.score * self.settings.clause_min_share
+                            and self.retriever.coverage(words, [h], weighted=True) >= self.settings.extra_min_coverage][:2]
+        chosen = self._prefer_body(chosen, hits)
+        first = chosen[0]
+        label = self.documents.get(first.doc_id, {}).get("place") or first.clause["doc_title"]
+        # A weak match is shown as the closest clause, never framed as the answer.
+        weak = self.retriever.coverage(words, chosen, weighted=True) < self.settings.closest_below_coverage \
+            and first.dense < self.settings.closest_below_dense
+        lines = [(messages.CLOSEST if weak else messages.ACCORDING_TO).format(label=label)]
+        for hit in chosen:
+            chosen_sentences = self.topic_sentences(hit.clause, words, avoid) if wide \
+                else self.pick_sentences(hit.clause, words, avoid=avoid)
+            picked = [s for s in chosen_sentences if not self._duplicate(s, lines)]
+            if picked:
+                n = cites.cite(hit)
+                for s in picked:
+                    cites.cite(hit, s)
+                lines.append("- " + join_cited(picked, n))
+        return Answer(answer="\n".join(lines), refused=False, citations=cites.items,
+                      kind="closest" if weak else "extractive", **base)
+
+    def _cross_doc_documents(self, result: SearchResult, hits: list[Hit], words: list[str]) -> list[list[Hit]]:
+        """Per document, its relevant hits, best document first — when no single place is asked.
+        Documents the question names ("松江区和白鹤镇…分别") each get a section with their best hits."""
+        if len(result.scope.doc_ids) == 1:
+            return []
+        by_doc: dict[str, list[Hit]] = {}
+        if len(result.scope.doc_ids) >= 2:
+            for hit in hits:
+                if hit.doc_id in result.scope.doc_ids and len(by_doc.get(hit.doc_id, [])) < 2:
+                    by_doc.setdefault(hit.doc_id, []).append(hit)
+            return list(by_doc.values())
+        top = hits[0].score
+        for hit in hits:
+            if hit.score < top * self.settings.cross_doc_min_share:
+                continue
+            if self.retriever.coverage(words, [hit]) < 0.5:
+                continue
+            by_doc.setdefault(hit.doc_id, []).append(hit)
+        return list(by_doc.values())
+
+    def _cross_doc(self, docs: list[list[Hit]], words: list[str], facet: Facet | None, cites: CitationList,
+                   base: dict, avoid: frozenset[str]) -> Answer:
+        lines: list[str] = []
+        picked_by_doc: list[tuple[str, str, int]] = []   # (doc_id, sentence, citation n)
+        spans: list[tuple[str, str, int]] = []            # (doc_id, direct span, citation n)
+        for doc_hits in docs:
+            first = doc_hits[0]
+            lines.append(messages.PER_DOCUMENT.format(label=first.clause["doc_title"]))
+            section_start = len(lines)
+            found = self._find_facet(facet, doc_hits[:2], words) if facet else None
+            if found:
+                hit, sentence, span = found
+                n = cites.cite(hit, sentence)
+                spans.append((hit.doc_id, span, n))
+                lines.append(messages.DIRECT.format(span=span, cite=messages.cite(n)))
+                lines.append("- " + sentence + messages.cite(n))
+                picked_by_doc.append((hit.doc_id, sentence, n))
+                continue
+            for hit in self._prefer_body([h for h in doc_hits[:2] if h is first or h.score >= first.score * self.settings.clause_min_share],
+                                         doc_hits):
+                # Dedupe within the document only: another document saying the same is the point.
+                picked = [s for s in self.pick_sentences(hit.clause, words, avoid=avoid)
+                          if not self._duplicate(s, lines[section_start:])]
+                if not picked:
+                    continue
+                n = cites.cite(hit)
+                for s in picked:
+                    cites.cite(hit, s)
+                    picked_by_doc.append((hit.doc_id, s, n))
+                lines.append("- " + join_cited(picked, n))
+        shared = self._shared_spans(spans) + self._shared(picked_by_doc)
+        if shared:
+            lines.append(messages.SHARED_HEADER)
+            lines.extend("- " + item for item in shared)
+        return Answer(answer="\n".join(lines), refused=False, citations=cites.items, kind="cross_doc", **base)
+
+    @staticmethod
+    def _shared_spans(spans: list[tuple[str, str, int]]) -> list[str]:
+        """Direct answers two or more documents give alike ("8月" and "8 月" are one)."""
+        by_key: dict[str, list[tuple[str, str, int]]] = {}
+        for item in spans:
+            by_key.setdefault(compact(item[1]), []).append(item)
+        return [messages.SHARED_ITEM.format(sentence=messages.DIRECT.format(span=group[0][1], cite=""),
+                                            cite=messages.cite(*sorted({n for _, _, n in group})),
+                                            count=len({d for d, _, _ in group}))
+                for group in by_key.values() if len({d for d, _, _ in group}) >= 2]
+
+    def _shared(self, picked: list[tuple[str, str, int]]) -> list[str]:
+        """Requirements stated by two or more documents: near-identical sentences grouped."""
+        groups: list[list[tuple[str, str, int]]] = []
+        for item in picked:
+            for group in groups:
+                if item[0] not in {g[0] for g in group} and similarity(item[1], group[0][1]) >= self.settings.shared_min_similarity:
+                    group.append(item)
+                    break
+            else:
+                groups.append([item])
+        out = []
+        for group in sorted((g for g in groups if len({d for d, _, _ in g}) >= 2), key=lambda g: -len(g)):
+            sentence = min((s for _, s, _ in group), key=len)
+            numbers = sorted({n for _, _, n in group})
+            out.append(messages.SHARED_ITEM.format(sentence=sentence, cite=messages.cite(*numbers),
+                                                   count=len({d for d, _, _ in group})))
+        return out
+
+    def _not_stated(self, question: str, result: SearchResult, facet: Facet, hits: list[Hit], words: list[str],
+                    cites: CitationList, base: dict) -> Answer:
+        """The asked-for detail is not in the scoped document(s): say so and point elsewhere."""
+        scope_docs = result.scope.doc_ids or sorted({h.doc_id for h in hits[:3]})
+        label = "、".join(self.documents.get(d, {}).get("place") or d for d in scope_docs)
+        lines = [messages.NOT_STATED.format(label=label, facet=facet.label)]
+        related = hits[0]
+        near = self.pick_sentences(related.clause, words, 1)
+        # Show the closest thing the document does say, when it is on the question's topic.
+        on_topic = self.retriever.coverage(words, [related]) > 0.5 or facet.kind in ("duration", "date", "count", "units")
+        if near and on_topic:
+            lines.append(near[0] + messages.cite(cites.cite(related, near[0])))
+        if result.scope.doc_ids and facet.kind not in ("person", "place"):
+            elsewhere = self.retriever.search(result.query or question, exclude_docs=set(result.scope.doc_ids), k=6)
+            if elsewhere.relevant:
+                found = self._find_facet(facet, elsewhere.hits, words)
+                if found and self.retriever.coverage(words, [found[0]]) >= 0.5:
+                    hit, sentence, _ = found
+                    other = self.documents.get(hit.doc_id, {}).get("place") or hit.clause["doc_title"]
+                    lines.append(messages.ELSEWHERE)
+                    lines.append(f"【{other}】" + sentence + messages.cite(cites.cite(hit, sentence)))
+        return Answer(answer="\n".join(lines), refused=True, citations=cites.items, kind="not_stated", **base)
+
+    def refusal_text(self, result: SearchResult) -> str:
+        parts = [messages.REFUSAL]
+        if result.scope.unknown_places:
+            parts.append(messages.UNKNOWN_PLACE.format(names="、".join(result.scope.unknown_places)))
+        if result.scope.unknown_years:
+            parts.append(messages.UNKNOWN_YEAR.format(years="、".join(f"{y}年" for y in result.scope.unknown_years)))
+        if result.scope.related_docs:
+            parts.append(messages.RELATED_DOCS.format(
+                documents="、".join(self.documents[d].get("title") or d for d in result.scope.related_docs
+                                   if d in self.documents)))
+        parts.append(messages.CORPUS_CONTAINS.format(documents="；".join(
+            f"{m.get('title') or d}（{m.get('issuer') or m.get('place') or '发文单位未写明'}）"
+            for d, m in self.documents.items())))
+        return "".join(parts)

@@ -1,0 +1,165 @@
+"""Questions about a document itself — 文号, issuer, title, dates, 主送/抄送 — answered from its
+metadata, each value quoted from (and cited to) the clause of the document that states it.
+
+A value the metadata has but no clause states verbatim is not given: every answer line must be
+groundable in its citation.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from assistant.ingest.infobar import DATE_LABELS, ISSUER_LABELS, LABELS, NUMBER_LABELS, read_infobar
+from assistant.ingest.searchkey import search_key
+
+METADATA_FACETS = ("doc_number", "issuer", "title", "recipients", "date")
+
+_ISSUED = re.compile(r"印发")
+_PUBLISHED = re.compile(r"发布|网上|公布|上网|挂网|公开时间")
+_SIGNED = re.compile(r"成文|落款|签发|签署|通过")
+_COPY = re.compile(r"抄送|抄报")
+_MAIN_RECIPIENTS = re.compile(r"^([^。\n]{2,80}?)[:：]\s*$", re.M)
+# The 抄送 list may wrap over lines; it ends at its full stop or before the issuer/印发 line.
+_COPY_LINE = re.compile(r"(?:抄送|抄报)\s*[:：]\s*([^\n]+?。|[^\n]+(?:\n(?!\S*(?:印发|办公室|人民政府|办事处)\s*$)[^\n]+?(?:。|$))*)", re.M)
+
+
+@dataclass(frozen=True)
+class Fact:
+    label: str                 # how the answer names it ("文号", "印发日期")
+    span: str | None           # verbatim text of the clause, None when the document does not state it
+    clause: dict | None        # the clause that states it
+
+    def __post_init__(self) -> None:
+        # A value wrapped over lines in the source ("…区法院、\n区检察院") is one line in the answer.
+        if self.span:
+            object.__setattr__(self, "span", re.sub(r"\s*\n\s*", "", self.span))
+
+
+def _date_pattern(iso: str) -> re.Pattern[str]:
+    y, m, d = (int(x) for x in iso.split("-"))
+    return re.compile(rf"{y}\s*年\s*0?{m}\s*月\s*0?{d}\s*日|{y}\s*[-.]\s*0?{m}\s*[-.]\s*0?{d}|{y}{m:02d}{d:02d}")
+
+
+def _find(clauses: list[dict], value: str | None) -> tuple[str | None, dict | None]:
+    """The clause stating `value` (layout and widths ignored) and the value as written there."""
+    if not value:
+        return None, None
+    key = search_key(value)
+    for clause in clauses:
+        text = clause["text"]
+        if key in search_key(text):
+            pattern = r"\s*".join(map(re.escape, value.replace(" ", "")))
+            m = re.search(pattern, text)
+            return (m.group(0) if m else value), clause
+    return None, None
+
+
+def _find_date(clauses: list[dict], iso: str | None, after: str = "") -> tuple[str | None, dict | None]:
+    if not iso:
+        return None, None
+    pattern = _date_pattern(iso)
+    for clause in clauses:
+        for m in pattern.finditer(clause["text"]):
+            if not after or clause["text"][m.end():m.end() + 4].lstrip().startswith(after):
+                return m.group(0), clause
+    return None, None
+
+
+def _dates(question: str, meta: dict, clauses: list[dict]) -> list[Fact]:
+    """Which of the document's dates the question asks for: 印发 (footer), 发布 (page), else 成文."""
+    facts = []
+    if _SIGNED.search(question) or not (_ISSUED.search(question) or _PUBLISHED.search(question)):
+        facts.append(Fact("成文日期", *_find_date(clauses, meta.get("date"))))
+    if _ISSUED.search(question):
+        span, clause = _footer_issued(clauses)
+        facts.append(Fact("印发日期", span, clause) if span else Fact("成文日期", *_find_date(clauses, meta.get("date"))))
+    if _PUBLISHED.search(question) and not _ISSUED.search(question):
+        facts.append(Fact("发布日期", *_find_date(clauses, meta.get("published") or meta.get("date"))))
+    unique = {f.label: f for f in facts}
+    return list(unique.values())
+
+
+def _footer_issued(clauses: list[dict]) -> tuple[str | None, dict | None]:
+    for clause in clauses:
+        if clause.get("kind") == "footer":
+            m = re.search(r"(\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日)\s*印发", clause["text"])
+            if m:
+                return m.group(1), clause
+    return None, None
+
+
+def _recipients(question: str, clauses: list[dict]) -> Fact:
+    if _COPY.search(question):
+        for clause in clauses:
+            m = _COPY_LINE.search(clause["text"])
+            if clause.get("kind") == "footer" and m:
+                return Fact("抄送", m.group(1).strip(), clause)
+        return Fact("抄送", None, None)
+    for clause in clauses:
+        if clause.get("kind") == "preamble":
+            m = _MAIN_RECIPIENTS.search(clause["text"])
+            if m and not re.search(r"通知|要点|计划|文件$", m.group(1)):
+                return Fact("主送", m.group(1).strip(), clause)
+    return Fact("主送", None, None)
+
+
+# "还有效吗", "是否失效", "现在还算有效不": the page's 有效性 field.
+_VALIDITY = re.compile(r"有效(?:吗|不|么|没有|性)|还有效|是否有效|失效(?:了)?(?:吗|没有)|是否失效|废止了(?:吗|没有)")
+
+
+_FACET_OF_LABEL = {**{label: "date" for label in DATE_LABELS}, **{label: "doc_number" for label in NUMBER_LABELS},
+                   **{label: "issuer" for label in ISSUER_LABELS}, "标题": "title"}
+
+
+# Fields only a page's info bar has; "公开方式", "来源", "标题" are also ordinary words of a content
+# question, so they are not taken as a request for a field.
+_PAGE_FIELDS = ("索引号", "有效性", "统一编号", "主题分类", "组配分类", "所属类目", "废止日期", "实施日期", "生效日期",
+                "失效日期", "联合发文单位", "信息来源", *DATE_LABELS, *NUMBER_LABELS, *ISSUER_LABELS)
+
+
+def infobar_labels(question: str) -> list[str]:
+    """The info-bar fields a question names ("索引号", "废止日期", validity)."""
+    asked = [label for label in sorted(set(_PAGE_FIELDS) & set(LABELS), key=len, reverse=True) if label in question]
+    asked = [a for a in asked if not any(a != b and a in b for b in asked)]
+    if _VALIDITY.search(question) and "有效性" not in asked:
+        asked.append("有效性")
+    return asked
+
+
+def infobar_facts(question: str, clauses: list[dict]) -> list[Fact]:
+    """The value of each info-bar field the question names, quoted from the notice clause; a field
+    the page leaves empty is "not stated"."""
+    facts = []
+    for label in infobar_labels(question):
+        for clause in clauses:
+            if clause.get("kind") != "preamble" or label not in clause["text"]:
+                continue   # a page without that field says nothing about it
+            value = read_infobar(clause["text"].split("\n")).fields.get(label)
+            span, _ = _find([clause], value)
+            facts.append(Fact(label, span, clause if span else None))
+            break
+    return facts
+
+
+def document_facts(question: str, facet_kinds: list[str], meta: dict, clauses: list[dict]) -> list[Fact]:
+    """The facts of one document that `question` asks for, in the order asked."""
+    # The front matter states the metadata; search it first so a body sentence quoting the title
+    # is not taken for the title line.
+    ordered = sorted(clauses, key=lambda c: c.get("kind") not in ("preamble", "footer"))
+    # Fields the metadata facets answer from the whole document (dates, 文号, issuer, title) are left to them.
+    facts = [f for f in infobar_facts(question, ordered) if _FACET_OF_LABEL.get(f.label) not in facet_kinds]
+    if any(f.label.endswith("日期") for f in facts):
+        facet_kinds = [k for k in facet_kinds if k != "date"]   # "废止日期": that date, not the signing date
+    for kind in dict.fromkeys(facet_kinds):
+        if kind == "doc_number":
+            facts.append(Fact("文号", *_find(ordered, meta.get("doc_number"))))
+        elif kind == "issuer":
+            facts.append(Fact("发文单位", *_find(ordered, meta.get("issuer"))))
+        elif kind == "title":
+            facts.append(Fact("标题", *_find(ordered, meta.get("title"))))
+        elif kind == "recipients":
+            facts.append(_recipients(question, ordered))
+        elif kind == "date":
+            facts.extend(_dates(question, meta, ordered))
+    return facts

@@ -1,0 +1,146 @@
+"""The answer as a record: its citations, numbered in order of first use, and the helpers that
+read and join cited sentences (shared by the extractive answerer, the language-model mode and the
+evaluation)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+
+from assistant.answer import messages
+from assistant.query.understand import Query
+from assistant.retrieve.hybrid import Hit
+from assistant.ingest.searchkey import bigrams
+
+
+@dataclass
+class Citation:
+    n: int
+    clause_id: str
+    doc_id: str
+    doc_title: str
+    heading_path: list[str]
+    units: list[str]
+    deadline: str | None
+    text: str
+    spans: list[tuple[int, int]] = field(default_factory=list)   # sentences used, offsets into text
+    doc_number: str | None = None
+    doc_date: str | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Answer:
+    question: str
+    rewritten_question: str
+    answer: str
+    refused: bool
+    scope: list[str]
+    citations: list[Citation]
+    retrieved: list[dict]
+    timings_ms: dict[str, float]
+    direct: str | None = None
+    kind: str = "extractive"   # extractive | factoid | cross_doc | not_stated | refusal | closest | llm
+    notes: list[str] = field(default_factory=list)
+    query: Query | None = None   # how the question was understood
+
+    def to_dict(self) -> dict:
+        return {
+            "question": self.question, "rewritten_question": self.rewritten_question, "answer": self.answer,
+            "refused": self.refused, "scope": self.scope,
+            "citations": [c.to_dict() for c in self.citations], "retrieved": self.retrieved,
+            "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
+            "direct": self.direct, "kind": self.kind, "notes": self.notes,
+            "query": self.query.to_dict() if self.query else None,
+        }
+
+
+def similarity(a: str, b: str) -> float:
+    x, y = bigrams(a), bigrams(b)
+    return 2 * len(x & y) / (len(x) + len(y)) if x and y else 0.0
+
+
+class CitationList:
+    """Numbers citations in order of first use; one number per clause."""
+
+    def __init__(self, documents: dict[str, dict]) -> None:
+        self.documents = documents
+        self.items: list[Citation] = []
+
+    def cite(self, hit: Hit, sentence: str | None = None) -> int:
+        clause = hit.clause
+        existing = next((c for c in self.items if c.clause_id == hit.clause_id), None)
+        if existing is None:
+            meta = self.documents.get(hit.doc_id, {})
+            existing = Citation(
+                n=len(self.items) + 1, clause_id=hit.clause_id, doc_id=hit.doc_id, doc_title=clause["doc_title"],
+                heading_path=list(clause["heading_path"]), units=list(clause.get("units") or []),
+                deadline=clause.get("deadline"), text=clause["text"], doc_number=meta.get("doc_number"),
+                doc_date=meta.get("date"))
+            self.items.append(existing)
+        if sentence:
+            start = clause["text"].find(sentence)
+            if start >= 0 and (start, start + len(sentence)) not in existing.spans:
+                existing.spans.append((start, start + len(sentence)))
+                existing.spans.sort()
+        return existing.n
+
+
+def answer_sentences(answer_text: str) -> list[tuple[str, list[int]]]:
+    """Split an extractive answer into (sentence, citation numbers) for grounding checks.
+
+    A sentence ends at 。！？ or at a run of citation marks (a quoted line without closing
+    punctuation, such as a notice title, carries its own mark)."""
+    out = []
+    for line in answer_text.split("\n"):
+        for piece in re.findall(r"(?:[^。！？\[]|\[(?!\d+\]))*[。！？]?(?:\[\d+\])*", line):
+            numbers = [int(n) for n in re.findall(r"\[(\d+)\]", piece)]
+            text = re.sub(r"\[\d+\]", "", piece).strip()
+            if text:
+                out.append((text, numbers))
+    return out
+
+
+def join_cited(sentences_: list[str], n: int) -> str:
+    """Sentences of one clause as one bullet; a sentence without closing punctuation keeps its own
+    mark so it never runs into the next one."""
+    parts = []
+    for i, sentence in enumerate(sentences_):
+        parts.append(sentence)
+        if i < len(sentences_) - 1 and sentence[-1:] not in "。！？；;":
+            parts.append(messages.cite(n))
+    return "".join(parts) + messages.cite(n)
+
+
+def merge_parts(question: str, rewritten: str, parts: list[Answer]) -> Answer:
+    """One answer for a multi-part question: each part's answer under its own label, citations
+    renumbered into one list (a clause cited by two parts keeps one number)."""
+    if all(a.refused for a in parts):
+        return parts[0]
+    citations: list[Citation] = []
+    by_clause: dict[str, Citation] = {}
+    lines: list[str] = []
+    retrieved: dict[str, dict] = {}
+    for part in parts:
+        numbers: dict[int, int] = {}
+        for c in part.citations:
+            kept = by_clause.get(c.clause_id)
+            if kept is None:
+                kept = Citation(**{**c.to_dict(), "n": len(citations) + 1, "spans": list(c.spans)})
+                citations.append(kept)
+                by_clause[c.clause_id] = kept
+            else:
+                kept.spans = sorted(set(kept.spans) | set(c.spans))
+            numbers[c.n] = kept.n
+        lines.append(messages.PART.format(part=part.question.rstrip("？?")))
+        lines.append(part.answer if part.kind != "refusal" else messages.REFUSAL)
+        lines[-1] = re.sub(r"\[(\d+)\]", lambda m: messages.cite(numbers.get(int(m.group(1)), int(m.group(1)))), lines[-1])
+        for hit in part.retrieved:
+            retrieved.setdefault(hit["clause_id"], hit)
+    first = parts[0]
+    return Answer(question=question, rewritten_question=rewritten, answer="\n".join(lines), refused=False,
+                  scope=sorted({d for a in parts for d in a.scope}), citations=citations,
+                  retrieved=list(retrieved.values()), timings_ms=dict(first.timings_ms), kind="multi_part",
+                  notes=[n for a in parts for n in a.notes])

@@ -1,0 +1,194 @@
+"""What a factoid question asks for (a month, a number of days, the responsible units …) and
+where that span is in a clause.
+
+The answer step leads with the span when it finds one, and says the document does not state it
+when it does not, instead of passing a neighbouring sentence off as the answer.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from assistant.ingest.tables import units_in_parentheses
+
+
+@dataclass(frozen=True)
+class Facet:
+    kind: str          # date | duration | count | units | theme | doc_number | money | person | place | number
+    label: str         # how the answer names what is missing ("具体时限")
+    targets: tuple[str, ...] = ()   # the noun the question asks about ("访问量" in "访问量是多少")
+    unit: str | None = None         # the unit the question expects ("工作日" in "几个工作日")
+    issued: bool = False            # asks for the 印发 date (the footer's), not the signing date
+    day: bool = False               # asks for a day ("几号", "哪一天"): a month alone does not answer it
+    destination: bool = False       # asks where something goes ("向哪里备案"), not who does it
+
+
+# Order matters: the first matching kind wins ("几个工作日" is a duration, not a count).
+_FACETS: tuple[tuple[str, re.Pattern[str], str], ...] = (
+    ("doc_number", re.compile(r"文号|发文字号|字号"), "文号"),
+    ("issuer", re.compile(r"谁发的|谁印发|谁制定|谁出的|谁签发|发文机关|发文单位|发文机构|印发单位|发布单位|发布机构|发布机关"
+                          r"|制定单位|制发单位|哪个(?:单位|部门|机关)(?:的)?(?:名义)?(?:印发|发布|制定|出台|发的|下发)|落款(?!日期|时间|是哪天)|盖的是谁|谁的章|发布者|发布人"), "发文单位"),
+    ("title", re.compile(r"标题|全称|文件名|(?:文件|要点|计划|方案)(?:的名字|叫什么)|题目"), "标题"),
+    ("recipients", re.compile(r"主送|发给|印发给|下发给|抄送|发到|发送给"), "发送对象"),
+    ("person", re.compile(r"名字|姓名|(?<!文件)(?<!要点)叫什么名|(?:领导|负责人|主任|局长|镇长|区长|书记)是谁|哪位|签发人|谁签发|谁签的|署名"), "人员姓名"),
+    ("place", re.compile(r"地点|地址|在哪里举办|在哪儿举办|哪个地方|什么地方"), "地点"),
+    ("money", re.compile(r"多少钱|费用|收费|万元|金额|工资|预算是多少|经费是多少"), "金额"),
+    ("units", re.compile(r"哪个单位|哪些单位|哪个部门|哪些部门|谁负责|由谁|哪家|责任单位|牵头单位|谁来|归谁|归哪|哪个机关|是谁|向哪(?:里|儿|个部门|个单位)|报哪|交给谁|找谁|哪些处室|哪个处室|分给|分工给|落实到哪|谁[？?。！!]*$"), "责任单位"),
+    ("duration", re.compile(r"几个工作日|多少个工作日|几天|多少天|多久|多长时间|期限|(?<!完成)(?<!办结)时限"), "具体时限"),
+    ("date", re.compile(r"几月|哪个月|什么时候|啥时候|几时|何时|哪天|哪一天|什么时间|时间节点|日期|截止|几号|哪年"
+                        r"|完成时限|办结时限|完成时间"), "具体时间"),
+    # "哪几类/哪几个方面/哪些环节" asks for the items themselves (a list), not how many.
+    ("count", re.compile(r"(?<!哪)(?<!分了)(?<!分为)(?:几次|多少次|几项|第几项|第几|几版|多少项|几个|几类|几条|几方面)"), "具体数量"),
+    ("theme", re.compile(r"主题|口号"), "主题"),
+    ("number", re.compile(r"多少|(?<!哪)几(?![乎])"), "具体数字"),
+)
+
+_DATE = re.compile(
+    r"\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日|\d{4}\s*年\s*\d{1,2}\s*月(?:底|前|中旬|上旬|下旬)?|\d{1,2}\s*月\s*\d{1,2}\s*日前?|\d{1,2}\s*月(?:底|前|中旬|上旬|下旬)?"
+    r"|全年|年底前|年内|当天"
+)
+_DURATION = re.compile(r"\d+\s*个?\s*工作日(?:内)?|\d+\s*(?:日|天)内|\d+\s*个月|当天")
+_COUNT = re.compile(r"第\s*[\d一二三四五六七八九十百]+\s*(?:次|届|批|轮|期)|\d+(?:\.\d+)?\s*(?:次|项|个|版|份|类)|[一二三四五六七八九十两]+(?:次|项|类|个)|多次")
+_MONEY = re.compile(r"\d+(?:\.\d+)?\s*(?:万元|亿元|元)")
+_NUMBER = re.compile(r"\d+(?:\.\d+)?\s*[个次项版份天日月年类%％]?")
+_NARRATIVE = re.compile(r"^(?:我|我们|咱们|咱|本人|我家|听说|领导让我|科长让我)(?![们]?(?:想|要|该|应该|需要)知道)")
+_ITEMS_ASKED = re.compile(r"分别|是哪些|有哪些|都是什么|都有什么|都有哪些|是哪几")
+_DESTINATION_ASKED = re.compile(r"向哪|报哪|报给|交给谁|交到哪|报送给")
+_ORG_NAME = r"[\u4e00-\u9fff]{2,14}?(?:办公室|局|委|中心|部门|政府|办|科|处)"
+_DESTINATION = re.compile(rf"向({_ORG_NAME})(?:备案|报送|报告|报备|反馈|提交|申请)|(?:报送|报备|提交|报告)(?:至|给|到)?({_ORG_NAME})")
+# "组织法律顾问、公职律师等进行会商研判": who takes part, when no one is said to be responsible.
+_PARTICIPANTS = re.compile(r"(?:组织|邀请|会同|联合|依托)([\u4e00-\u9fff、]{2,30}?)等?(?:进行|开展|参与|共同|研判|会商)")
+_DAY_ASKED = re.compile(r"几号|哪天|哪一天|几日|具体日期|哪一日")
+_RESPONSIBILITY = re.compile(r"负责|牵头|责任单位|落实|承办")
+_QUOTED = re.compile(r"“([^”]{2,40})”")
+_RESPONSIBLE = re.compile(r"([\u4e00-\u9fff、]{2,20}?)(?:牵头|协调推进|负责|主抓|承担)")
+# "政策制定单位要及时启动专题调查": an organisation as the subject of a requirement.
+_ACTOR = re.compile(r"([\u4e00-\u9fff]{2,10}(?:单位|机关|部门|办公室|党政办|办|局|委|中心))(?:要|应当|应|须|将|及时)")
+_RECIPIENTS = re.compile(r"^([^。]{2,80}?)[:：]$")
+_BEFORE_TRIGGER = re.compile(r"([\u4e00-\u9fff]{2,8}?)(?:一年)?(?:的)?(?:是|有|为|要收|要)?(?:多少|几)")
+
+
+def _asked_part(question: str) -> str:
+    """The question without the asker's own story ("我们科室请了几位代表来开会，会后意见要怎么跟进？"
+    asks how to follow up, not how many came) and without what it quotes ("“几力提升”具体叫啥")."""
+    question = re.sub(r"“[^”]{1,30}”|\"[^\"]{1,30}\"", "“”", question)
+    clauses = re.split(r"(?<=[，,。；;！!？?])", question)
+    asked = [c for c in clauses if not _NARRATIVE.match(c.strip())]
+    return "".join(asked) or question
+
+
+def question_facets(question: str) -> list[Facet]:
+    """Every facet the question asks for, most specific first ("由谁负责，什么时候完成？" asks two)."""
+    question = _asked_part(question)
+    facets = []
+    for kind, pattern, label in _FACETS:
+        if kind in ("count", "number") and _ITEMS_ASKED.search(question):
+            continue  # "分了几个部分，分别是什么": the items are the answer, their number comes with them
+        if pattern.search(question) and not (kind == "number" and facets):
+            unit = next((u for u in ("工作日", "个月", "天", "次", "项", "版", "月") if u in question), None)
+            facets.append(Facet(kind=kind, label=label, targets=_targets(question, kind), unit=unit,
+                                issued="印发" in question, day=bool(_DAY_ASKED.search(question)),
+                                destination=bool(_DESTINATION_ASKED.search(question))))
+    kinds = {f.kind for f in facets}
+    # "哪个单位印发的" and "主送哪些单位" name a unit without asking who is responsible.
+    if kinds & {"issuer", "recipients", "person"} and not _RESPONSIBILITY.search(question):
+        facets = [f for f in facets if f.kind != "units"]
+    return facets
+
+
+def _targets(question: str, kind: str) -> tuple[str, ...]:
+    """Nouns that must be in a clause for it to answer a 多少-style question."""
+    if kind not in ("number", "money"):
+        return ()
+    m = _BEFORE_TRIGGER.search(question)
+    if not m:
+        return ()
+    noun = re.sub(r"^(?:政府网站|政务公开|工作|政府)", "", m.group(1)) or m.group(1)
+    return (noun[-3:] if len(noun) > 3 else noun,)
+
+
+def row_units(clause: dict) -> str:
+    """A task-table row's 责任单位 as written: its second line, less the deadline after it."""
+    tail = clause["text"].split("\n")[-1] if "\n" in clause["text"] else ""
+    deadline = clause.get("deadline") or ""
+    return tail[: -len(deadline)].strip() if deadline and tail.endswith(deadline) else tail
+
+
+def _best(pattern: re.Pattern[str], sentence: str, facet: Facet, words: list[str]) -> str | None:
+    """Of several candidate spans, the one with the asked unit, nearest to the question's words."""
+    matches = list(pattern.finditer(sentence))
+    if not matches:
+        return None
+    anchors = [m.end() for w in words for m in re.finditer(re.escape(w), sentence)]
+
+    def score(m: re.Match[str]) -> tuple[int, int]:
+        unit_ok = facet.unit is not None and facet.unit.replace("天", "日") in m.group(0).replace("天", "日")
+        distance = min((abs(m.start() - a) for a in anchors), default=0)
+        return (0 if unit_ok else 1, distance)
+
+    return min(matches, key=score).group(0)
+
+
+def find_span(facet: Facet, sentence: str, clause: dict, words: list[str] = ()) -> str | None:
+    """The verbatim span of `sentence` that answers `facet`, if there is one."""
+    kind = facet.kind
+    if kind in ("person", "place", "issuer", "title"):
+        return None  # the documents name no people or venues; never guess one
+    if kind == "recipients":
+        if clause.get("kind") == "footer":
+            m = re.search(r"(?:抄送|抄报)\s*[:：]\s*(\S[^\n]*)", sentence)
+            return m.group(1) if m else None
+        if clause.get("kind") == "preamble":
+            m = next((m for m in (_RECIPIENTS.match(line.strip()) for line in sentence.split("\n")) if m), None)
+            return m.group(1) if m else None
+        return None
+    if kind == "units":
+        if facet.destination:
+            m = _DESTINATION.search(sentence)
+            return (m.group(1) or m.group(2)) if m else None
+        if clause.get("kind") == "table_row":
+            return row_units(clause) or None
+        groups = units_in_parentheses(sentence)
+        if groups:
+            m = re.search(r"[（(]([^（）()]*%s[^（）()]*)[）)]" % re.escape(groups[0]), sentence)
+            if m:
+                # The units as written, without a "责任单位:" label or a "完成时限:…" after them.
+                inner = m.group(1)
+                start, end = inner.find(groups[0]), inner.rfind(groups[-1]) + len(groups[-1])
+                return inner[start:end] if 0 <= start < end else inner
+        m = _RESPONSIBLE.search(sentence)
+        if m:
+            return m.group(1).split("、")[-1]
+        m = _ACTOR.search(sentence) or _PARTICIPANTS.search(sentence)
+        return m.group(1) if m else None
+    if kind == "date":
+        if clause.get("kind") == "table_row" and clause.get("deadline"):
+            deadline = clause["deadline"]
+            return deadline if not facet.day or re.search(r"[日号]|当天", deadline) else None
+        if facet.issued and clause.get("kind") == "footer":
+            m = re.search(r"(\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日)\s*印发", sentence)
+            return m.group(1) if m else None
+        span = _best(_DATE, sentence, facet, list(words))
+        # "8月几号" is not answered by "8月" (the span would be grounded but not the answer).
+        return span if span and (not facet.day or re.search(r"[日号]|当天", span)) else None
+    if kind == "duration":
+        # A time limit may be a length ("5个工作日") or a deadline ("6月底前"); "几个工作日" wants a length.
+        length = _best(_DURATION, sentence, facet, list(words))
+        return length or (None if facet.unit else _best(_DATE, sentence, facet, list(words)))
+    if kind == "count":
+        return _best(_COUNT, sentence, facet, list(words))
+    if kind == "money":
+        return _best(_MONEY, sentence, facet, list(words))
+    if kind == "theme":
+        if "主题" not in sentence and "品牌" not in sentence:
+            return None
+        m = _QUOTED.search(sentence)
+        return f"“{m.group(1)}”" if m else None
+    if kind == "doc_number":
+        m = re.search(r"[\u4e00-\u9fff]{1,8}\s*〔\s*\d{4}\s*〕\s*\d+\s*号", sentence)
+        return m.group(0) if m else None
+    if kind == "number":
+        m = _NUMBER.search(sentence)
+        return m.group(0).strip() if m and re.search(r"\d", m.group(0)) else None
+    return None
