@@ -4,7 +4,7 @@
     .venv/bin/python scripts/screenshots.py            # starts the app itself on a free port
     .venv/bin/python scripts/screenshots.py --url http://127.0.0.1:7860/   # or uses a running one
 
-The browser steps (`chat_flow`, `compare_flow`) are shared with tests/test_browser.py.
+The browser steps (`chat_flow`, `compare_flow`) are shared with tests/app/web/test_browser.py.
 """
 
 from __future__ import annotations

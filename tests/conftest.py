@@ -9,7 +9,7 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "corpus"
 DOC_IDS = ["2023-baoshan-songnan", "2024-minhang-pujin", "2024-pudong", "2024-qingpu-baihe", "2024-songjiang"]
 

@@ -78,7 +78,7 @@ def test_search_key_matches_spaced_and_full_width_forms(spaced, compact_form):
     assert search_key(spaced) == search_key(compact_form)
 
 
-_NEW = Path(__file__).resolve().parent.parent / "eval" / "documents"
+_NEW = Path(__file__).resolve().parents[2] / "eval" / "documents"
 
 
 def test_a_page_that_lost_its_line_breaks_gets_one_line_per_item():

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from assistant.eval.goldmatch import first_hit_rank, hit_gold, quote_hits, quote_key
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_plain_containment():

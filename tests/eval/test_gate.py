@@ -12,7 +12,7 @@ import pytest
 
 from assistant.eval import evaluate
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow

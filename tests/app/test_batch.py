@@ -210,7 +210,7 @@ import sys, time
 sys.path.insert(0, {str(ROOT)!r})
 from pathlib import Path
 from assistant.app.batch import run_batch
-from tests.test_batch import FakeAssistant
+from tests.app.test_batch import FakeAssistant
 
 class Slow(FakeAssistant):
     def ask(self, question, **kwargs):

@@ -11,7 +11,7 @@ import pytest
 
 from assistant.eval import bench
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 QUESTIONS = ROOT / "eval" / "questions.jsonl"
 # Six easy questions, one or more per document and question type (lookup, numeric, table, cross_doc).
 EASY = ["q001", "q002", "q038", "q043", "q055", "q072"]

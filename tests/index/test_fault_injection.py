@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "corpus"
 BASE_DOC = "2024-qingpu-baihe"                      # 14 clauses: a build takes seconds
 ADDED = ROOT / "eval" / "documents" / "2025-wenshang-zhongdu.txt"   # 5 clauses

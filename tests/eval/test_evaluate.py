@@ -15,7 +15,7 @@ from assistant.eval import evaluate
 
 
 from assistant.answer import messages
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 CLAUSE_A = "围绕区委、区政府重点工作，不断做深做实“政府开放月”品牌。8月集中组织开展以民心工程、实事项目等为主题的开放活动。"
 CLAUSE_B = "扎实推进政府信息公开申请办理，强化办件规范，保障答复质效和办理时限。"

@@ -13,7 +13,7 @@ from assistant.config import load_settings
 from assistant.app.web.access import ADMIN, READER, AccessControl, AccessError, make_account, read_accounts, \
     write_accounts
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 class FakeClock:

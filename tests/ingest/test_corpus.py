@@ -7,7 +7,7 @@ from assistant.ingest.corpus import UnknownDocument, corpus_files, load_corpus, 
 from assistant.ingest.readers import DocumentRejected
 from assistant.ingest.structure import StructureError
 from tests.conftest import DOC_IDS
-from tests.test_structure import SYNTHETIC
+from tests.ingest.test_structure import SYNTHETIC
 
 
 def test_corpus_files_are_the_published_documents_byte_for_byte():

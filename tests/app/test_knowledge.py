@@ -19,7 +19,7 @@ from assistant.index.store import ensure_index, read_manifest
 from assistant.app.knowledge import (KnowledgeError, add_documents, format_document_table, list_documents,
                                  preview_document, register_commands, remove_document)
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "corpus"
 BASE_DOCS = ["2024-qingpu-baihe", "2023-baoshan-songnan"]
 PNG_BYTES = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(range(256)) * 4

@@ -17,7 +17,7 @@ from assistant.ingest.searchkey import compact
 from assistant.ingest.structure import parse_document
 from assistant.ingest.tables import deadline_in_parentheses, split_units, units_in_parentheses
 
-DOCUMENTS = Path(__file__).resolve().parent.parent / "eval" / "documents"
+DOCUMENTS = Path(__file__).resolve().parents[2] / "eval" / "documents"
 
 # title, issuer, 文号, date, place, level, year
 EXPECTED = {

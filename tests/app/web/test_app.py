@@ -25,7 +25,7 @@ from assistant.app.render import (
     user_markdown,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "scripts"))
 
 CROSS_DOC_QUESTION = "依申请公开办理有什么要求?"

@@ -15,7 +15,7 @@ import pytest
 from assistant.app.web.access import ADMIN, READER, make_account, write_accounts
 from assistant.app.web.guard import AddressThrottle
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 READER_PASS, ADMIN_PASS = "reader-pass-1", "admin-pass-1"
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore:.*no_silent_downcasting"),

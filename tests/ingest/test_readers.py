@@ -18,7 +18,7 @@ import pytest
 
 from assistant.ingest.readers import DocumentRejected, ReaderLimits, ReadResult, read_document
 
-CORPUS = Path(__file__).resolve().parent.parent / "corpus"
+CORPUS = Path(__file__).resolve().parents[2] / "corpus"
 MAX = 20_000_000
 
 QINGPU_ID = "2024-qingpu-baihe"

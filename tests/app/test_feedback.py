@@ -19,7 +19,7 @@ from assistant.app.feedback import (
     record_feedback,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EVAL_KEYS = {"id": str, "type": str, "question": str, "history": list, "doc_filter": (str, type(None)),
              "gold": list, "answer_points": list, "notes": str}
 EVAL_TYPES = {"lookup", "requirement", "cross_doc", "table", "numeric", "followup", "unanswerable", "paraphrase"}
