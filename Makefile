@@ -1,6 +1,6 @@
 # The two commands of the README:
 #   make run    set up (virtual environment, packages, offline model, index) and start the app
-#   make test   set up (the same, plus the browser-test packages) and run the whole test suite
+#   make test   set up (the same, plus the browser-test packages), lint (ruff) and run the whole test suite
 # Everything else here is a step of those two.
 
 PYTHON ?= python3
@@ -8,13 +8,17 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test setup browser-deps index clean
+.PHONY: run test lint setup browser-deps index clean
 
 run: setup
 	$(PY) app.py $(ARGS)
 
-test: setup browser-deps
+test: setup browser-deps lint
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# ruff with the rules in pyproject.toml (pyflakes, bugbear, complexity <= 15).
+lint: setup
+	$(PY) -m ruff check assistant tests scripts app.py
 
 setup: $(STAMP)
 

@@ -5,7 +5,6 @@ Run once when the set was written (seed fixed so the split can be checked, not r
 Tune only on dev.jsonl; test.jsonl is only ever scored.
 """
 
-import json
 import random
 from pathlib import Path
 

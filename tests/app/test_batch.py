@@ -106,7 +106,7 @@ def test_hostile_input_matrix_every_bad_line_gets_its_error_and_the_rest_complet
     expected_answers = sum(1 for _, error in MATRIX if error is None)
     assert len(out) == len(MATRIX)
     assert counts == {"answered": expected_answers, "errors": len(MATRIX) - expected_answers} == {"answered": 5, "errors": 31}
-    for number, ((line, error), result) in enumerate(zip(MATRIX, out), 1):
+    for number, ((_line, error), result) in enumerate(zip(MATRIX, out, strict=True), 1):
         if error is None:
             assert "error" not in result and not result["refused"] and "答" in result["answer"], number
             assert result["citations"], number
