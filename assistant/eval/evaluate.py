@@ -387,12 +387,12 @@ def score_set(plan: dict, corpus: dict, *, baselines: bool, say: Callable[[str],
     """One set answered by the system (and the baselines) on its corpus: (set report, system answers)."""
     assistant, items = corpus["assistant"], plan["items"]
     say(f"set {plan['name']}: {len(items)} items")
-    warnings = plan["warnings"] + unreachable_quotes(items, assistant.index.store.clauses)
+    warnings = plan["warnings"] + unreachable_quotes(items, assistant.index.clauses)
     warnings += [f"{plan['name']}: document not added: {reason}" for reason in corpus["refused"]]
     answers = {"system": answer_with(assistant, items, say, f"{plan['name']} system")}
     info: dict = {}                      # what the naive baseline was built from
     if baselines:
-        bm25 = type(assistant)(corpus["settings"].replace(fusion="weighted", fusion_alpha=1.0), assistant.index.store)
+        bm25 = type(assistant)(corpus["settings"].replace(fusion="weighted", fusion_alpha=1.0), assistant.index)
         answers["bm25"] = [bm25_ranking(a) for a in answer_with(bm25, items, say, f"{plan['name']} BM25-only")]
         say("naive llama-index baseline …")
         answers["naive"], info["naive"] = naive_answers(corpus["settings"], items, say, corpus["naive"])
