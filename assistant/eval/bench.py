@@ -30,7 +30,6 @@ Public API::
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import resource
@@ -177,9 +176,7 @@ _NOT_PASSED = {"llm_api_key", "auth_password"}  # never on a command line; the b
 
 
 def _settings_json(settings: Settings) -> str:
-    return json.dumps({f.name: (str(v) if isinstance(v, Path) else v)
-                       for f in dataclasses.fields(settings) if f.name not in _NOT_PASSED
-                       for v in [getattr(settings, f.name)]})
+    return json.dumps(settings.model_dump(mode="json", exclude=_NOT_PASSED))
 
 
 def _conversion_needed(settings: Settings) -> bool:
