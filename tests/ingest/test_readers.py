@@ -477,7 +477,7 @@ def test_blank_pdf_is_rejected_as_scanned(tmp_path):
 
 
 def test_page_number_lines():
-    from assistant.ingest.readers import _is_page_number_line
+    from assistant.ingest.readers.pdf import _is_page_number_line
 
     for line in ("3", "- 3 -", "— 12 —", "－３－", "第3页", "第 3 页 共 10 页", "3/10", "3 / 10", "Page 3 of 10"):
         assert _is_page_number_line(line), line
@@ -486,7 +486,7 @@ def test_page_number_lines():
 
 
 def test_pdf_hyphenated_latin_words_are_rejoined():
-    from assistant.ingest.readers import _assemble_pdf_text, _PdfLine
+    from assistant.ingest.readers.pdf import _assemble_pdf_text, _PdfLine
 
     page = [_PdfLine("政务公开 infor-", 0, 10), _PdfLine("mation 平台", 12, 22), _PdfLine("2023-", 24, 34), _PdfLine("2024年", 36, 46)]
     assert _assemble_pdf_text([page]) == "政务公开 information 平台\n2023-\n2024年"
@@ -890,13 +890,13 @@ def build_pages_pdf(path: Path, pages: int) -> Path:
 
 def test_pdf_with_too_many_pages_is_refused_before_extraction(tmp_path, monkeypatch):
     path = build_pages_pdf(tmp_path / "long.pdf", 6)
-    import assistant.ingest.readers
+    import assistant.ingest.readers.pdf
 
     def no_extraction(page):
         raise AssertionError("no page may be extracted from a refused PDF")
 
     with monkeypatch.context() as patched:
-        patched.setattr(assistant.ingest.readers, "_pdf_page_items", no_extraction)
+        patched.setattr(assistant.ingest.readers.pdf, "_pdf_page_items", no_extraction)
         message = rejection(path, ReaderLimits(max_pdf_pages=5))
     assert "PDF 超过 5 页的上限" in message and "more than 5 pages" in message
     assert read_document(path, ReaderLimits(max_pdf_pages=6)).kind == "pdf"
@@ -961,12 +961,12 @@ def test_deeply_nested_html_is_read_or_refused_without_crashing(tmp_path, open_t
 
 
 def test_html_falls_back_to_the_plain_parser_on_recursion_error(tmp_path, monkeypatch):
-    import assistant.ingest.readers
+    import assistant.ingest.readers.html
 
     def too_deep(html):
         raise RecursionError("maximum recursion depth exceeded")
 
-    monkeypatch.setattr(assistant.ingest.readers, "_html_via_trafilatura", too_deep)
+    monkeypatch.setattr(assistant.ingest.readers.html, "_html_via_trafilatura", too_deep)
     result = read_document(build_qingpu_html(tmp_path / "qingpu.html"), MAX)
     assert result.kind == "html" and "（一）更好统筹政务公开和安全保密。" in result.text
 
