@@ -110,6 +110,9 @@ class Settings(BaseSettings):
     llm_model: str = Field("", description="model name at llm_base_url")
     llm_api_key: str = Field("", description="API key, if the server needs one")
     llm_timeout_s: float = Field(30.0, gt=0, description="seconds before a language-model call is given up")
+    llm_min_support: float = _share(0.6, "share of a generated sentence's bigrams its cited clauses must hold, "
+                                         "or the sentence is dropped")
+    llm_key_min_support: float = _share(0.2, "a cited clause contributing less than this to a sentence is a stray key")
 
     # --- the web app ------------------------------------------------------------------------------
     host: str = Field("127.0.0.1", min_length=1, description="address to bind (0.0.0.0 serves the intranet)")

@@ -10,19 +10,19 @@ Nothing the model writes is shown unchecked. Verification, sentence by sentence:
 
 1. Citation keys that name no clause given to the model ([9] when there were 6) are dropped.
 2. A sentence left with no valid key is *repaired*: the key of the given clause that supports it
-   best is attached, if that support reaches `SUPPORT_THRESHOLD`; otherwise the sentence is dropped.
+   best is attached, if that support reaches `settings.llm_min_support`; otherwise the sentence is dropped.
 3. Support: `support(sentence, clauses)` is the share of the sentence's character bigrams that also
    occur in the cited clauses' texts. Bigrams are taken inside runs of CJK characters, letters and
    digits, after NFKC folding, lower-casing and removing whitespace (so punctuation neither makes
    nor breaks a bigram, and "３ 个" matches "3个"). A sentence whose support is below
-   `SUPPORT_THRESHOLD` (0.6) is removed. 0.6 keeps sentences copied from a clause or lightly
+   `settings.llm_min_support` (0.6) is removed. 0.6 keeps sentences copied from a clause or lightly
    condensed from it ("强化办件规范，保障答复质效和办理时限。" scores 1.0) and removes sentences the
    clause does not state: "浦东新区规定答复期限为3个工作日。" shares 浦东/东新/新区/答复/工作 with
    the 依申请 clause but not the rest, and scores about 0.35.
 4. Numbers: a sentence that states a number (a run of digits) which none of its cited clauses
    contains is removed even when its bigram support passes — a changed deadline or count is the
    most harmful invention and can sit in an otherwise copied sentence.
-5. A cited key whose own clause supports the sentence less than `KEY_MIN_SUPPORT` is dropped when
+5. A cited key whose own clause supports the sentence less than `settings.llm_key_min_support` is dropped when
    the other keys of the sentence support it on their own (a stray extra citation).
 
 Every removal and repair is listed in `Answer.notes`. If nothing survives, if the model answers
@@ -85,8 +85,6 @@ REWRITTEN_LINE = "（结合上文，问题理解为：{question}）\n"
 
 # --- verification -------------------------------------------------------------------------------
 
-SUPPORT_THRESHOLD = 0.6   # share of a sentence's bigrams found in its cited clauses
-KEY_MIN_SUPPORT = 0.2     # a cited clause contributing less than this to a sentence is a stray key
 SPAN_MIN_SHARE = 0.5      # a further clause sentence is a span when this share of it is used
 
 _MARK = re.compile(r"[\[［【]\s*(\d+(?:\s*[,，、]\s*\d+)*)\s*[\]］】]")
@@ -269,6 +267,7 @@ class LLMAnswerer:
         texts = {n: hit.clause["text"] for n, hit in enumerate(hits, 1)}
         notes: list[str] = []
         kept: list[ModelSentence] = []
+        min_support, key_min_support = self.settings.llm_min_support, self.settings.llm_key_min_support
         for s in parse_reply(reply):
             valid = [k for k in s.keys if k in texts]
             bad = [k for k in s.keys if k not in texts]
@@ -277,23 +276,23 @@ class LLMAnswerer:
             if not valid:
                 best_key, best = max(((k, support(s.text, [t])) for k, t in texts.items()),
                                      key=lambda kv: kv[1], default=(0, 0.0))
-                if best < SUPPORT_THRESHOLD:
+                if best < min_support:
                     notes.append(f"llm: removed “{s.text}”: no valid citation and no clause supports it "
-                                 f"(best support {best:.2f} < {SUPPORT_THRESHOLD})")
+                                 f"(best support {best:.2f} < {min_support})")
                     continue
                 valid = [best_key]
                 notes.append(f"llm: cited {messages.cite(best_key)} for “{s.text}” (support {best:.2f})")
             if len(valid) > 1:
                 own = {k: support(s.text, [texts[k]]) for k in valid}
-                strong = [k for k in valid if own[k] >= KEY_MIN_SUPPORT]
-                if strong and support(s.text, [texts[k] for k in strong]) >= SUPPORT_THRESHOLD and len(strong) < len(valid):
+                strong = [k for k in valid if own[k] >= key_min_support]
+                if strong and support(s.text, [texts[k] for k in strong]) >= min_support and len(strong) < len(valid):
                     stray = [k for k in valid if k not in strong]
                     notes.append(f"llm: dropped stray citation {messages.cite(*stray)} in “{s.text}”")
                     valid = strong
             score = support(s.text, [texts[k] for k in valid])
-            if score < SUPPORT_THRESHOLD:
+            if score < min_support:
                 notes.append(f"llm: removed unsupported sentence “{s.text}” "
-                             f"(support {score:.2f} < {SUPPORT_THRESHOLD} by {messages.cite(*valid)})")
+                             f"(support {score:.2f} < {min_support} by {messages.cite(*valid)})")
                 continue
             numbers = missing_numbers(s.text, [texts[k] for k in valid])
             if numbers:

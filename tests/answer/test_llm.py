@@ -23,12 +23,15 @@ from assistant.answer import messages
 from assistant.answer.extractive import Answer
 from assistant.answer.records import answer_sentences
 from assistant.config import load_settings
-from assistant.answer.llm import (SUPPORT_THRESHOLD, LLMAnswerer, bigrams, is_refusal, missing_numbers, parse_reply,
+
+from assistant.answer.llm import (LLMAnswerer, bigrams, is_refusal, missing_numbers, parse_reply,
                            support, validate_llm_settings)
 from assistant.retrieve.hybrid import Hit, SearchResult
 from assistant.query.scope import Scope
 from assistant.ingest.searchkey import compact
 from assistant.ingest.structure import sentences
+
+SUPPORT_MIN = load_settings().llm_min_support
 
 QUESTION = "浦东新区依申请公开办理有什么要求"
 INVENTED = "浦东新区规定答复期限为3个工作日[1]。"
@@ -120,7 +123,7 @@ def test_bigrams_ignore_punctuation_width_and_space():
 def test_support_is_share_of_sentence_bigrams_in_cited_clauses():
     clause = "强化办件规范，保障答复质效和办理时限。坚持服务理念。"
     assert support("强化办件规范，保障答复质效和办理时限。", [clause]) == 1.0
-    assert support("浦东新区规定答复期限为3个工作日。", [clause]) < SUPPORT_THRESHOLD
+    assert support("浦东新区规定答复期限为3个工作日。", [clause]) < SUPPORT_MIN
     assert support("坚持服务理念", ["无关", clause]) == 1.0   # the union of the cited clauses
     assert support("。", [clause]) == 0.0
     assert missing_numbers("答复期限为15个工作日", ["答复期限为20个工作日"]) == ["15"]
@@ -276,7 +279,7 @@ def _check_grounded(ans: Answer) -> None:
     by_n = {c.n: c for c in ans.citations}
     for text, numbers in answer_sentences(ans.answer):
         assert numbers and all(n in by_n for n in numbers), (text, numbers)
-        assert support(text, [by_n[n].text for n in numbers]) >= SUPPORT_THRESHOLD
+        assert support(text, [by_n[n].text for n in numbers]) >= SUPPORT_MIN
     for c in ans.citations:
         assert c.spans and all(compact(c.text[a:b]) for a, b in c.spans)
     assert set(ans.to_dict()) == {"question", "rewritten_question", "answer", "refused", "scope", "citations",
@@ -336,7 +339,7 @@ def test_unsupported_sentence_is_removed_and_noted(assistant_, result, fake, fak
     assert ans.kind == "llm"
     assert "3个工作日" not in ans.answer and ans.answer == sentence + "[1]"
     note = next(n for n in ans.notes if "3个工作日" in n)
-    assert "removed unsupported sentence" in note and f"< {SUPPORT_THRESHOLD}" in note
+    assert "removed unsupported sentence" in note and f"< {SUPPORT_MIN}" in note
     _check_grounded(ans)
 
 
