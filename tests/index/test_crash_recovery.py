@@ -16,7 +16,8 @@ from llama_index.core import MockEmbedding
 
 from assistant.app import cli
 from assistant.config import load_settings
-from assistant.index.store import CURRENT, _lock_for, check_index, ensure_index, read_manifest
+from assistant.index.recovery import _lock_for
+from assistant.index.store import CURRENT, check_index, ensure_index, read_manifest
 from assistant.app.knowledge import add_documents, remove_document
 from tests.conftest import CORPUS
 

