@@ -114,6 +114,11 @@ def join_cited(sentences_: list[str], n: int) -> str:
     return "".join(parts) + messages.cite(n)
 
 
+def _renumber(text: str, numbers: dict[int, int]) -> str:
+    """`text` with each "[n]" cited under its merged number; a number the part did not cite stays."""
+    return re.sub(r"\[(\d+)\]", lambda m: messages.cite(numbers.get(int(m.group(1)), int(m.group(1)))), text)
+
+
 def merge_parts(question: str, rewritten: str, parts: list[Answer]) -> Answer:
     """One answer for a multi-part question: each part's answer under its own label, citations
     renumbered into one list (a clause cited by two parts keeps one number)."""
@@ -136,7 +141,7 @@ def merge_parts(question: str, rewritten: str, parts: list[Answer]) -> Answer:
             numbers[c.n] = kept.n
         lines.append(messages.PART.format(part=part.question.rstrip("？?")))
         lines.append(part.answer if part.kind != "refusal" else messages.REFUSAL)
-        lines[-1] = re.sub(r"\[(\d+)\]", lambda m: messages.cite(numbers.get(int(m.group(1)), int(m.group(1)))), lines[-1])
+        lines[-1] = _renumber(lines[-1], numbers)
         for hit in part.retrieved:
             retrieved.setdefault(hit["clause_id"], hit)
     first = parts[0]

@@ -127,21 +127,21 @@ def _short(text: str, limit: int = 80) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
-def reasons(r: dict) -> list[str]:
-    """Plain-language reasons an item lost points."""
+def _refusal_reasons(r: dict) -> list[str]:
+    """For an answerable item: whether it refused, and which answer points it missed."""
     out = []
-    if r["error"]:
-        return [f"error: {r['error']}"]
-    if not r["answerable"]:
-        if not r["refused"]:
-            out.append(f"answered (kind {r['kind']}) a question the documents cannot answer")
-        return out
     if r["refused"]:
         first = next((line for line in r["answer"].split("\n") if line.strip()), "")
         out.append(f"refused an answerable question (kind {r['kind']}): «{_short(first, 80)}»")
     missing = [p["point"] for p in r["points"] if not p["found"]]
     if missing:
         out.append("missing answer points: " + "；".join(missing))
+    return out
+
+
+def _quote_reasons(r: dict) -> list[str]:
+    """Gold quotes retrieved too low, then gold quotes left uncited (all of the first before the second)."""
+    out = []
     for q in r["quotes"]:
         if not q["at_k"]:
             where = f"rank {q['rank']}" if q["rank"] else "not in the top 10"
@@ -149,6 +149,12 @@ def reasons(r: dict) -> list[str]:
     for q in r["quotes"]:
         if not q["cited"]:
             out.append(f"gold quote not cited: {q['doc']} «{_short(q['quote'], 40)}»")
+    return out
+
+
+def _citation_reasons(r: dict) -> list[str]:
+    """Citations from the wrong document or without a gold quote, and sentences their citations do not carry."""
+    out = []
     for c in r["citations"]:
         if c["wrong_doc"]:
             out.append(f"citation [{c['n']}] is from {c['doc_id']}, the question is about {r['doc_filter']}")
@@ -162,6 +168,16 @@ def reasons(r: dict) -> list[str]:
     if not r["citations"]:
         out.append("no citations")
     return out
+
+
+def reasons(r: dict) -> list[str]:
+    """Plain-language reasons an item lost points."""
+    if r["error"]:
+        return [f"error: {r['error']}"]
+    if not r["answerable"]:
+        # Only answering counts against an unanswerable item; its quotes and citations are moot.
+        return [] if r["refused"] else [f"answered (kind {r['kind']}) a question the documents cannot answer"]
+    return _refusal_reasons(r) + _quote_reasons(r) + _citation_reasons(r)
 
 
 def worst_items(records: list[dict], limit: int = WORST_ITEMS) -> list[dict]:

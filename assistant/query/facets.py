@@ -130,65 +130,116 @@ def _best(pattern: re.Pattern[str], sentence: str, facet: Facet, words: list[str
     return min(matches, key=score).group(0)
 
 
+def _recipients_span(facet: Facet, sentence: str, clause: dict, words) -> str | None:
+    """Who a document is sent to: only its footer (抄送) or preamble (主送) says so."""
+    if clause.get("kind") == "footer":
+        m = re.search(r"(?:抄送|抄报)\s*[:：]\s*(\S[^\n]*)", sentence)
+        return m.group(1) if m else None
+    if clause.get("kind") == "preamble":
+        m = next((m for m in (_RECIPIENTS.match(line.strip()) for line in sentence.split("\n")) if m), None)
+        return m.group(1) if m else None
+    return None
+
+
+def _parenthesised_units(sentence: str) -> str | None:
+    """The units in a "(责任单位:…)" group as written, if the sentence has one."""
+    groups = units_in_parentheses(sentence)
+    if not groups:
+        return None
+    m = re.search(r"[（(]([^（）()]*%s[^（）()]*)[）)]" % re.escape(groups[0]), sentence)
+    if not m:
+        return None
+    # The units as written, without a "责任单位:" label or a "完成时限:…" after them.
+    inner = m.group(1)
+    start, end = inner.find(groups[0]), inner.rfind(groups[-1]) + len(groups[-1])
+    return inner[start:end] if 0 <= start < end else inner
+
+
+def _units_in_prose(sentence: str) -> str | None:
+    """Units named in running text: "X牵头", else "X要…" or "组织X开展"."""
+    m = _RESPONSIBLE.search(sentence)
+    if m:
+        # Of "A、B牵头" the last listed is the one the verb attaches to.
+        return m.group(1).split("、")[-1]
+    m = _ACTOR.search(sentence) or _PARTICIPANTS.search(sentence)
+    return m.group(1) if m else None
+
+
+def _units_span(facet: Facet, sentence: str, clause: dict, words) -> str | None:
+    """The responsible units, or where something goes when the question asks "向哪里"."""
+    if facet.destination:
+        m = _DESTINATION.search(sentence)
+        return (m.group(1) or m.group(2)) if m else None
+    if clause.get("kind") == "table_row":
+        return row_units(clause) or None
+    return _parenthesised_units(sentence) or _units_in_prose(sentence)
+
+
+def _names_day(span: str) -> re.Match[str] | None:
+    return re.search(r"[日号]|当天", span)
+
+
+def _date_span(facet: Facet, sentence: str, clause: dict, words) -> str | None:
+    """A date: a task row's deadline, the footer's 印发 date, else the date nearest the question's words."""
+    if clause.get("kind") == "table_row" and clause.get("deadline"):
+        deadline = clause["deadline"]
+        return deadline if not facet.day or _names_day(deadline) else None
+    if facet.issued and clause.get("kind") == "footer":
+        m = re.search(r"(\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日)\s*印发", sentence)
+        return m.group(1) if m else None
+    span = _best(_DATE, sentence, facet, list(words))
+    # "8月几号" is not answered by "8月" (the span would be grounded but not the answer).
+    return span if span and (not facet.day or _names_day(span)) else None
+
+
+def _duration_span(facet: Facet, sentence: str, clause: dict, words) -> str | None:
+    # A time limit may be a length ("5个工作日") or a deadline ("6月底前"); "几个工作日" wants a length.
+    length = _best(_DURATION, sentence, facet, list(words))
+    return length or (None if facet.unit else _best(_DATE, sentence, facet, list(words)))
+
+
+def _count_span(facet: Facet, sentence: str, clause: dict, words) -> str | None:
+    return _best(_COUNT, sentence, facet, list(words))
+
+
+def _money_span(facet: Facet, sentence: str, clause: dict, words) -> str | None:
+    return _best(_MONEY, sentence, facet, list(words))
+
+
+def _theme_span(facet: Facet, sentence: str, clause: dict, words) -> str | None:
+    # A quoted phrase is a theme only where the sentence says it is one.
+    if "主题" not in sentence and "品牌" not in sentence:
+        return None
+    m = _QUOTED.search(sentence)
+    return f"“{m.group(1)}”" if m else None
+
+
+def _doc_number_span(facet: Facet, sentence: str, clause: dict, words) -> str | None:
+    m = re.search(r"[\u4e00-\u9fff]{1,8}\s*〔\s*\d{4}\s*〕\s*\d+\s*号", sentence)
+    return m.group(0) if m else None
+
+
+def _number_span(facet: Facet, sentence: str, clause: dict, words) -> str | None:
+    m = _NUMBER.search(sentence)
+    return m.group(0).strip() if m and re.search(r"\d", m.group(0)) else None
+
+
+_SPAN_FINDERS = {
+    "recipients": _recipients_span,
+    "units": _units_span,
+    "date": _date_span,
+    "duration": _duration_span,
+    "count": _count_span,
+    "money": _money_span,
+    "theme": _theme_span,
+    "doc_number": _doc_number_span,
+    "number": _number_span,
+}
+
+
 def find_span(facet: Facet, sentence: str, clause: dict, words: list[str] = ()) -> str | None:
     """The verbatim span of `sentence` that answers `facet`, if there is one."""
-    kind = facet.kind
-    if kind in ("person", "place", "issuer", "title"):
-        return None  # the documents name no people or venues; never guess one
-    if kind == "recipients":
-        if clause.get("kind") == "footer":
-            m = re.search(r"(?:抄送|抄报)\s*[:：]\s*(\S[^\n]*)", sentence)
-            return m.group(1) if m else None
-        if clause.get("kind") == "preamble":
-            m = next((m for m in (_RECIPIENTS.match(line.strip()) for line in sentence.split("\n")) if m), None)
-            return m.group(1) if m else None
-        return None
-    if kind == "units":
-        if facet.destination:
-            m = _DESTINATION.search(sentence)
-            return (m.group(1) or m.group(2)) if m else None
-        if clause.get("kind") == "table_row":
-            return row_units(clause) or None
-        groups = units_in_parentheses(sentence)
-        if groups:
-            m = re.search(r"[（(]([^（）()]*%s[^（）()]*)[）)]" % re.escape(groups[0]), sentence)
-            if m:
-                # The units as written, without a "责任单位:" label or a "完成时限:…" after them.
-                inner = m.group(1)
-                start, end = inner.find(groups[0]), inner.rfind(groups[-1]) + len(groups[-1])
-                return inner[start:end] if 0 <= start < end else inner
-        m = _RESPONSIBLE.search(sentence)
-        if m:
-            return m.group(1).split("、")[-1]
-        m = _ACTOR.search(sentence) or _PARTICIPANTS.search(sentence)
-        return m.group(1) if m else None
-    if kind == "date":
-        if clause.get("kind") == "table_row" and clause.get("deadline"):
-            deadline = clause["deadline"]
-            return deadline if not facet.day or re.search(r"[日号]|当天", deadline) else None
-        if facet.issued and clause.get("kind") == "footer":
-            m = re.search(r"(\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日)\s*印发", sentence)
-            return m.group(1) if m else None
-        span = _best(_DATE, sentence, facet, list(words))
-        # "8月几号" is not answered by "8月" (the span would be grounded but not the answer).
-        return span if span and (not facet.day or re.search(r"[日号]|当天", span)) else None
-    if kind == "duration":
-        # A time limit may be a length ("5个工作日") or a deadline ("6月底前"); "几个工作日" wants a length.
-        length = _best(_DURATION, sentence, facet, list(words))
-        return length or (None if facet.unit else _best(_DATE, sentence, facet, list(words)))
-    if kind == "count":
-        return _best(_COUNT, sentence, facet, list(words))
-    if kind == "money":
-        return _best(_MONEY, sentence, facet, list(words))
-    if kind == "theme":
-        if "主题" not in sentence and "品牌" not in sentence:
-            return None
-        m = _QUOTED.search(sentence)
-        return f"“{m.group(1)}”" if m else None
-    if kind == "doc_number":
-        m = re.search(r"[\u4e00-\u9fff]{1,8}\s*〔\s*\d{4}\s*〕\s*\d+\s*号", sentence)
-        return m.group(0) if m else None
-    if kind == "number":
-        m = _NUMBER.search(sentence)
-        return m.group(0).strip() if m and re.search(r"\d", m.group(0)) else None
-    return None
+    # person, place, issuer and title have no finder: the documents name no people or venues,
+    # and a guessed one would be passed off as the answer.
+    finder = _SPAN_FINDERS.get(facet.kind)
+    return finder(facet, sentence, clause, words) if finder else None

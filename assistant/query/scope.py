@@ -72,25 +72,32 @@ def _drop_qualifiers(places: list[tuple[str, str]], documents: dict[str, dict]) 
             if not any(documents[doc_id].get("place") in _ancestors(documents[o]) for o in named if o != doc_id)]
 
 
-def resolve_scope(question: str, documents: dict[str, dict], doc_filter: str | None = None) -> Scope:
-    """Read the scope of `question` against the corpus `documents` ({doc_id: meta dict})."""
-    q = _fold(question)
-    scope = Scope()
-    if doc_filter:
-        scope.doc_ids, scope.explicit = [doc_filter], True
-        # The selected document's own place and year are the question's scope.
-        selected = documents.get(doc_filter, {})
-        scope.places.extend(p for p in [selected.get("place")] if p)
-        scope.years.extend(y for y in [selected.get("year")] if y)
+def _scope_of_selected(scope: Scope, documents: dict[str, dict], doc_filter: str) -> None:
+    scope.doc_ids, scope.explicit = [doc_filter], True
+    # The selected document's own place and year are the question's scope.
+    selected = documents.get(doc_filter, {})
+    scope.places.extend(p for p in [selected.get("place")] if p)
+    scope.years.extend(y for y in [selected.get("year")] if y)
 
+
+def _add_numbered_documents(scope: Scope, q: str, documents: dict[str, dict]) -> None:
     # "浦府办〔2024〕14号" names its document as surely as a place does.
     for doc_id, meta in documents.items():
         number = meta.get("doc_number")
         if number and search_key(number) in search_key(q) and doc_id not in scope.doc_ids and not scope.explicit:
             scope.doc_ids.append(doc_id)
 
-    places = named_places(q, documents)
-    spans = [(q.find(alias), q.find(alias) + len(alias)) for alias, _ in places]
+
+def _documents_meant(q: str, alias: str, place: str, doc_id: str, documents: dict[str, dict]) -> list[str]:
+    """The documents a named place stands for: its own, or those inside it when the question
+    asks about its lower levels."""
+    # "上海这几个区、镇、街道": the places inside 上海, not the city's own plan.
+    inside = [d for d, meta in documents.items() if place in _ancestors(meta)] \
+        if _LOWER_LEVELS.match(q[q.find(alias) + len(alias):]) else []
+    return inside or [doc_id]
+
+
+def _add_named_places(scope: Scope, q: str, documents: dict[str, dict], places: list[tuple[str, str]]) -> None:
     # With a document selected, another document joins only when the question compares with it
     # ("这份文件和白鹤镇的要点有什么不一样").
     compares = scope.explicit and bool(_COMPARISON.search(q))
@@ -98,46 +105,61 @@ def resolve_scope(question: str, documents: dict[str, dict], doc_filter: str | N
         place = documents[doc_id].get("place") or alias
         if place not in scope.places:
             scope.places.append(place)
-        # "上海这几个区、镇、街道": the places inside 上海, not the city's own plan.
-        inside = [d for d, meta in documents.items() if place in _ancestors(meta)] \
-            if _LOWER_LEVELS.match(q[q.find(alias) + len(alias):]) else []
-        for d in inside or [doc_id]:
+        for d in _documents_meant(q, alias, place, doc_id, documents):
             if (compares or not scope.explicit) and d not in scope.doc_ids:
                 scope.doc_ids.append(d)
 
+
+def _place_already_read(pos: int, name: str, spans: list[tuple[int, int]], named_ancestors: set[str]) -> bool:
+    """A place inside a named alias's span, or one that only qualifies a named document's place
+    ("宝山淞南镇"), is not a further place."""
+    if any(a <= pos < b or pos <= a < pos + len(name) for a, b in spans):
+        return True
+    return full_name(name) in named_ancestors or name in named_ancestors
+
+
+def _add_other_place(scope: Scope, name: str, documents: dict[str, dict]) -> None:
+    full = full_name(name)
+    # A document whose own place this is covers it, whatever its aliases say: "山东" for the
+    # 山东省教育厅 plan, a second mention of "上海" after "上海市".
+    home = [d for d, meta in documents.items() if meta.get("place") in (full, name)]
+    if home:
+        if full not in scope.places:
+            scope.places.append(full)
+        scope.doc_ids.extend(d for d in home if not scope.explicit and d not in scope.doc_ids)
+        return
+    if full not in scope.unknown_places:
+        scope.unknown_places.append(full)
+    scope.related_docs.extend(d for d, meta in documents.items()
+                              if full in _ancestors(meta) and d not in scope.related_docs)
+
+
+def _add_other_places(scope: Scope, q: str, documents: dict[str, dict], places: list[tuple[str, str]]) -> None:
     # Any other place the question names is one the corpus has no document for, unless it only
     # qualifies a named document's place ("宝山淞南镇"). Documents inside it are offered instead.
+    spans = [(q.find(alias), q.find(alias) + len(alias)) for alias, _ in places]
     named_ancestors = set().union(*(_ancestors(documents[d]) for _, d in places)) if places else set()
     for pos, name in places_in(q):
-        if any(a <= pos < b or pos <= a < pos + len(name) for a, b in spans):
-            continue
-        full = full_name(name)
-        if full in named_ancestors or name in named_ancestors:
-            continue
-        # A document whose own place this is covers it, whatever its aliases say: "山东" for the
-        # 山东省教育厅 plan, a second mention of "上海" after "上海市".
-        home = [d for d, meta in documents.items() if meta.get("place") in (full, name)]
-        if home:
-            if full not in scope.places:
-                scope.places.append(full)
-            scope.doc_ids.extend(d for d in home if not scope.explicit and d not in scope.doc_ids)
-            continue
-        if full not in scope.unknown_places:
-            scope.unknown_places.append(full)
-        scope.related_docs.extend(d for d, meta in documents.items()
-                                  if full in _ancestors(meta) and d not in scope.related_docs)
+        if not _place_already_read(pos, name, spans, named_ancestors):
+            _add_other_place(scope, name, documents)
 
+
+def _names_document_year(q: str, match: re.Match[str], places: list[tuple[str, str]]) -> bool:
+    """Whether a year is a document's year rather than one inside its content."""
+    after = q[match.end():]
+    # "2023年的工作计划" and "2023年松江区…" name a document's year; "松江区2023年国民经济…"
+    # names a year inside the content.
+    before = q[:match.start()].rstrip()
+    # "浦东新区2025年的开放月": that year's activities, so that year's plan.
+    of_place = after.startswith("的") and any(before.endswith(a) for a, _ in places)
+    return bool(_DOC_WORDS.match(after)) or of_place or any(after.lstrip().startswith(a) for a, _ in places)
+
+
+def _add_document_years(scope: Scope, q: str, documents: dict[str, dict], places: list[tuple[str, str]]) -> None:
     for match in _YEAR.finditer(q):
-        year = int(match.group(1))
-        after = q[match.end():]
-        # "2023年的工作计划" and "2023年松江区…" name a document's year; "松江区2023年国民经济…"
-        # names a year inside the content.
-        before = q[:match.start()].rstrip()
-        # "浦东新区2025年的开放月": that year's activities, so that year's plan.
-        of_place = after.startswith("的") and any(before.endswith(a) for a, _ in places)
-        about_document = bool(_DOC_WORDS.match(after)) or of_place or any(after.lstrip().startswith(a) for a, _ in places)
-        if not about_document:
+        if not _names_document_year(q, match, places):
             continue  # "2023年国民经济…计划" is content, not the document's year
+        year = int(match.group(1))
         if year not in scope.years:
             scope.years.append(year)
         candidates = scope.doc_ids or list(documents)
@@ -146,4 +168,17 @@ def resolve_scope(question: str, documents: dict[str, dict], doc_filter: str | N
             scope.unknown_years.append(year)
         elif not scope.doc_ids and not scope.explicit:
             scope.doc_ids = with_year
+
+
+def resolve_scope(question: str, documents: dict[str, dict], doc_filter: str | None = None) -> Scope:
+    """Read the scope of `question` against the corpus `documents` ({doc_id: meta dict})."""
+    q = _fold(question)
+    scope = Scope()
+    if doc_filter:
+        _scope_of_selected(scope, documents, doc_filter)
+    _add_numbered_documents(scope, q, documents)
+    places = named_places(q, documents)
+    _add_named_places(scope, q, documents, places)
+    _add_other_places(scope, q, documents, places)
+    _add_document_years(scope, q, documents, places)
     return scope
