@@ -12,43 +12,27 @@ import shutil
 import threading
 
 import pytest
-from llama_index.core import MockEmbedding
 
 from assistant.app import cli
-from assistant.config import load_settings
 from assistant.index.recovery import _lock_for
 from assistant.index.store import CURRENT, check_index, ensure_index, read_manifest
 from assistant.app.knowledge import add_documents, remove_document
 from tests.conftest import CORPUS
+from tests.index.conftest import build_small_index, copy_of
 
 SMALL = ["2024-qingpu-baihe", "2023-baoshan-songnan"]
 DOC = "2024-qingpu-baihe"
 
 
-def _mock(*_args, **_kwargs):
-    return MockEmbedding(embed_dim=384)
-
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    base = tmp_path_factory.mktemp("recovery")
-    (base / "corpus" / "overrides").mkdir(parents=True)
-    for doc_id in SMALL:
-        shutil.copy(CORPUS / f"{doc_id}.txt", base / "corpus")
-    (base / "corpus" / "overrides" / f"{DOC}.json").write_text("{}", encoding="utf-8")
-    settings = load_settings(corpus_dir=base / "corpus", index_dir=base / "index")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("assistant.index.store.get_embed_model", _mock)
-        ensure_index(settings)
-    return settings
+    return build_small_index(tmp_path_factory.mktemp("recovery"), SMALL, overrides={DOC: "{}"})
 
 
 @pytest.fixture
 def kb(built, tmp_path, monkeypatch):
-    monkeypatch.setattr("assistant.index.store.get_embed_model", _mock)
-    shutil.copytree(built.corpus_dir, tmp_path / "corpus")
-    shutil.copytree(built.index_dir, tmp_path / "index")
-    return built.replace(corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index")
+    return copy_of(built, tmp_path, monkeypatch)
 
 
 def _live(settings) -> str:

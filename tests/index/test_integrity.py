@@ -15,7 +15,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-from llama_index.core import MockEmbedding
 
 from assistant.app import cli
 from assistant.config import load_settings
@@ -23,35 +22,23 @@ from assistant.index.manifest import _digest
 from assistant.index.store import (CURRENT, MANIFEST, IndexCorrupt, IndexOutdated, check_index, ensure_index,
                                    load_index, read_manifest)
 from tests.conftest import CORPUS
+from tests.index.conftest import build_small_index, copy_of
 
 SMALL = ["2024-qingpu-baihe", "2023-baoshan-songnan"]
 FAISS_FILE = "default__vector_store.json"
 
-
-def _mock(*_args, **_kwargs):
-    return MockEmbedding(embed_dim=384)
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     """A two-document corpus and its index, built once with the mock embedder."""
     base = tmp_path_factory.mktemp("integrity")
-    (base / "corpus").mkdir()
-    for doc_id in SMALL:
-        shutil.copy(CORPUS / f"{doc_id}.txt", base / "corpus")
-    settings = load_settings(corpus_dir=base / "corpus", index_dir=base / "index", overrides_dir=base / "none")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("assistant.index.store.get_embed_model", _mock)
-        ensure_index(settings)
-    return settings
+    return build_small_index(base, SMALL, overrides_dir=base / "none")
 
 
 @pytest.fixture
 def kb(built, tmp_path, monkeypatch):
-    monkeypatch.setattr("assistant.index.store.get_embed_model", _mock)
-    shutil.copytree(built.corpus_dir, tmp_path / "corpus")
-    shutil.copytree(built.index_dir, tmp_path / "index")
-    return built.replace(corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index")
+    return copy_of(built, tmp_path, monkeypatch)
 
 
 def _build(settings) -> Path:

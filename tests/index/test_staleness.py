@@ -10,12 +10,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-from llama_index.core import MockEmbedding
 
-from assistant.config import LEXICON_DIR, load_settings
+from assistant.config import LEXICON_DIR
 from assistant.index.store import ensure_index, load_index
 from assistant.ingest.structure import PARSER_VERSION, parser_version
-from tests.conftest import CORPUS
+from tests.index.conftest import build_small_index, mock_embedder
 
 DOCS = ["2024-qingpu-baihe", "2024-minhang-pujin"]
 INGEST = Path(__file__).resolve().parents[2] / "assistant" / "ingest"
@@ -23,13 +22,8 @@ INGEST = Path(__file__).resolve().parents[2] / "assistant" / "ingest"
 
 @pytest.fixture
 def kb(tmp_path, monkeypatch):
-    monkeypatch.setattr("assistant.index.store.get_embed_model", lambda *a, **k: MockEmbedding(embed_dim=384))
-    (tmp_path / "corpus" / "overrides").mkdir(parents=True)
-    for doc_id in DOCS:
-        shutil.copy(CORPUS / f"{doc_id}.txt", tmp_path / "corpus")
-    settings = load_settings(corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index")
-    ensure_index(settings)
-    return settings
+    monkeypatch.setattr("assistant.index.store.get_embed_model", mock_embedder)
+    return build_small_index(tmp_path, DOCS)
 
 
 def test_editing_an_override_file_re_parses_that_document_alone(kb):
