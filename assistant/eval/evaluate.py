@@ -25,9 +25,10 @@ from assistant.answer import messages
 from assistant.answer.records import answer_sentences
 from assistant.config import Settings
 # Re-exported: callers and tests know these as evaluate.X from before the split.
-from assistant.eval.report import (DEFAULT_THRESHOLDS, FLOORS_MAX, FLOORS_MIN, SUMMARY_ROWS,  # noqa: F401
-                                   check_thresholds, format_markdown, format_run_markdown, format_run_summary,
-                                   format_summary, item_quality, load_thresholds, reasons, set_gate,
+from assistant.eval.gate import (DEFAULT_THRESHOLDS, FLOORS_MAX, FLOORS_MIN,  # noqa: F401
+                                 check_thresholds, load_thresholds, set_gate)
+from assistant.eval.report import (SUMMARY_ROWS, format_markdown, format_run_markdown, format_run_summary,  # noqa: F401
+                                   format_summary, item_quality, reasons,
                                    worst_items, write_chart, write_reports)
 from assistant.eval.sets import (TYPES, EvalSetError, batch_line, corpus_info, is_answerable,  # noqa: F401
                                  item_docs, load_eval_set, longest_common_substring, open_corpus, plan_sets,

@@ -1,4 +1,4 @@
-"""What `assistant eval` writes and prints: the gate, the worst items, tables, report.md, chart.
+"""What `assistant eval` writes and prints: the worst items, tables, report.md, chart (the gate: gate.py).
 
 A run scores one or more sets; each set's report (`evaluate.score_set`) holds its metrics per system,
 split by type, by document and by origin (shipped vs added documents), its worst items and its
@@ -7,8 +7,6 @@ functions put one summary table with a column per set in front of the per-set se
 
 Public API::
 
-    load_thresholds(path=None) -> dict;  check_thresholds(summary, thresholds) -> list[str]
-    set_gate(name, is_main, overall, path=None) -> dict | None
     item_quality(record), reasons(record), worst_items(records)
     format_summary(set_report), format_markdown(set_report), write_chart(set_report, path)
     format_run_summary(run), format_run_markdown(run), write_reports(run, out_dir, answers)
@@ -18,18 +16,11 @@ from __future__ import annotations
 
 import json
 import re
-import tomllib
 import unicodedata
 from pathlib import Path
 
-from assistant.config import PROJECT_ROOT
 from assistant.eval.sets import UNDERSTANDING_KEYS
 
-DEFAULT_THRESHOLDS = PROJECT_ROOT / "eval" / "thresholds.toml"
-# The project's floors: eval/thresholds.toml may be raised, never set below these.
-FLOORS_MIN = {"recall_at_5": 0.90, "citation_recall": 0.85, "citation_precision": 0.85, "answer_points": 0.85,
-              "grounding": 0.98, "refusal_recall": 0.90}
-FLOORS_MAX = {"false_refusal_rate": 0.05}
 WORST_ITEMS = 10
 EXCERPT_CHARS = 300
 
@@ -61,47 +52,8 @@ SUMMARY_ROWS = [
 # Regression gate
 
 
-def load_thresholds(path: Path | str | None = None) -> dict:
-    """{"min", "max", "sets": {set name: {"min", "max"}}} from eval/thresholds.toml. The top-level
-    tables gate eval/questions.jsonl; a `[sets."blind/test".min]` section gates that set."""
-    with open(Path(path) if path else DEFAULT_THRESHOLDS, "rb") as fh:
-        data = tomllib.load(fh)
-    sets = {name: {"min": dict(t.get("min", {})), "max": dict(t.get("max", {}))}
-            for name, t in (data.get("sets") or {}).items()}
-    return {"min": dict(data.get("min", {})), "max": dict(data.get("max", {})), "sets": sets}
-
-
-def set_gate(name: str, is_main: bool, overall: dict, path: Path | str | None = None) -> dict | None:
-    """The gate of one set: eval/questions.jsonl (`is_main`) by the top-level tables, any other set
-    by its own section; None when the set has none (or there is no thresholds file)."""
-    path = Path(path) if path else DEFAULT_THRESHOLDS
-    if not path.is_file():
-        return None
-    thresholds = load_thresholds(path)
-    limits = {"min": thresholds["min"], "max": thresholds["max"]} if is_main else thresholds["sets"].get(name)
-    if not limits or not (limits["min"] or limits["max"]):
-        return None
-    failures = check_thresholds(overall, limits)
-    return {"thresholds": str(path), "passed": not failures, "failures": failures, "limits": limits}
-
-
-def check_thresholds(summary: dict, thresholds: dict) -> list[str]:
-    """One message per metric outside its threshold (empty when all pass)."""
-    failures = []
-    for key, limit in thresholds.get("min", {}).items():
-        value = summary.get(key)
-        if value is None or value < limit:
-            failures.append(f"{key} = {_fmt(value)} is below the threshold {limit}")
-    for key, limit in thresholds.get("max", {}).items():
-        value = summary.get(key)
-        if value is None or value > limit:
-            failures.append(f"{key} = {_fmt(value)} is above the threshold {limit}")
-    return failures
-
-
 # --------------------------------------------------------------------------------------------
 # Why an item went wrong
-
 
 def item_quality(r: dict) -> float:
     """1.0 for a perfect item; used to pick the worst items."""
