@@ -46,6 +46,7 @@ from assistant.atomic_file import atomic_write
 from assistant.config import Settings
 from assistant.ingest.corpus import corpus_files, parse_file
 from assistant.index.embedding import embedding_dimension, get_embed_model, model_id
+from assistant.index.lexical import build_lexical, has_lexical, load_lexical, save_lexical, tokenizer_for
 from assistant.index.manifest import (BUILD_NAME, CURRENT, INDEX_FORMAT, MANIFEST, REQUIRED_FILES, IndexCorrupt,
                                       IndexOutdated, Manifest, _check_files, _check_structure, _checked_live_build,
                                       _digest, _live_build, read_manifest)
@@ -133,6 +134,7 @@ class ClauseIndex:
     manifest: Manifest
     vector_index: VectorStoreIndex
     clauses: dict[str, dict]            # clause id -> clause fields (see CLAUSE_FIELDS)
+    bm25: Any = None                    # the saved lexical index (bm25s.BM25), in the order of `clauses`
 
     @property
     def documents(self) -> dict[str, dict]:
@@ -193,7 +195,13 @@ def load_index(settings: Settings) -> ClauseIndex:
         for clause_id in doc["clauses"]:
             node = storage.docstore.get_node(clause_id)
             clauses[clause_id] = {**node.metadata, "index_text": node.get_content()}
-    return ClauseIndex(path=build, manifest=manifest, vector_index=vector_index, clauses=clauses)
+    bm25 = None
+    if has_lexical(set(manifest.files)):   # builds before the lexical index was saved have none: built at start
+        try:
+            bm25 = load_lexical(build, list(clauses))
+        except Exception as exc:  # checksums passed, so this is a build that disagrees with itself
+            raise IndexCorrupt(f"BM25 index unusable ({type(exc).__name__}: {exc})") from exc
+    return ClauseIndex(path=build, manifest=manifest, vector_index=vector_index, clauses=clauses, bm25=bm25)
 
 
 @dataclass
@@ -363,6 +371,15 @@ def _embed(current: ClauseIndex | None, new_nodes: list[TextNode], dropped: list
     return vector_index, store
 
 
+def _write_lexical(build: Path, vector_index: VectorStoreIndex, documents: dict[str, dict]) -> None:
+    """The BM25 index of the build, in the clause order a load reads (documents sorted, clauses in order)."""
+    docstore = vector_index.storage_context.docstore
+    ids = [clause_id for _, doc in sorted(documents.items()) for clause_id in doc["clauses"]]
+    texts = [docstore.get_node(clause_id).get_content() for clause_id in ids]
+    tokenizer = tokenizer_for({doc_id: doc["meta"] for doc_id, doc in sorted(documents.items())})
+    save_lexical(build_lexical(texts, tokenizer), ids, build)
+
+
 def _write_build(settings: Settings, build: Path, vector_index: VectorStoreIndex, store: ClauseVectorStore,
                  documents: dict[str, dict], *, wanted_model: str, embed_model: Any, started: float) -> None:
     """Persist the index into the new `build` folder with its manifest, and make it the live build."""
@@ -370,6 +387,7 @@ def _write_build(settings: Settings, build: Path, vector_index: VectorStoreIndex
         # The build folder is invisible until CURRENT names it, so llama-index may write its files in
         # place; each is then hashed and synced, and the manifest that vouches for them comes last.
         vector_index.storage_context.persist(persist_dir=str(build))
+        _write_lexical(build, vector_index, documents)
         digests = {p.name: _digest(p, sync=True) for p in sorted(build.iterdir()) if p.is_file()}
         manifest = Manifest(
             embed_model=wanted_model, dimension=embedding_dimension(embed_model), parser_version=PARSER_VERSION,

@@ -12,7 +12,6 @@ import re
 import time
 from dataclasses import dataclass, field
 
-import bm25s
 import numpy as np
 from llama_index.core.vector_stores.types import VectorStoreQuery
 
@@ -21,7 +20,7 @@ from assistant.index.store import ClauseIndex
 from assistant.query.understand import Query, QueryUnderstanding
 from assistant.query.scope import Scope
 from assistant.ingest.searchkey import search_key
-from assistant.index.segmentation import ChineseTokenizer
+from assistant.index.lexical import build_lexical, tokenizer_for
 
 # bm25s logs every index build at DEBUG on its own logger; the app's console is for people.
 logging.getLogger("bm25s").setLevel(logging.WARNING)
@@ -75,14 +74,12 @@ class HybridRetriever:
         self.index = index
         self.settings = settings
         self.documents = index.documents
-        places = [a for meta in self.documents.values() for a in meta.get("aliases") or []]
-        self.tokenizer = ChineseTokenizer(places)
+        self.tokenizer = tokenizer_for(self.documents)
         self.ids = list(index.clauses)
         self.position = {clause_id: i for i, clause_id in enumerate(self.ids)}
         self.keys = [search_key(index.clauses[i]["index_text"]) for i in self.ids]
-        self.bm25 = bm25s.BM25()
-        self.bm25.index([self.tokenizer.tokens(index.clauses[i]["index_text"]) or ["∅"] for i in self.ids],
-                        show_progress=False)
+        # Saved with the build; an index built before that gets its BM25 here, as it always did.
+        self.bm25 = index.bm25 or build_lexical([index.clauses[i]["index_text"] for i in self.ids], self.tokenizer)
         self._by_doc: dict[str, list[dict]] = {}
         for clause_id in self.ids:
             self._by_doc.setdefault(index.clauses[clause_id]["doc_id"], []).append(index.clauses[clause_id])
