@@ -16,6 +16,8 @@ import re
 
 from assistant.answer import messages
 from assistant.answer.metadata import METADATA_FACETS, document_facts, infobar_labels
+from assistant.answer.lines import (AnswerLine, direct_line, fact_line, not_stated_line, quoted, row_line, said,
+                                    section, shared_line)
 from assistant.answer.records import Answer, CitationList, join_cited, similarity
 from assistant.query.facets import Facet, find_span, row_units
 from assistant.query.understand import Query
@@ -125,7 +127,8 @@ class ExtractiveAnswerer:
             if answer is not None:
                 return answer
         if not result.relevant or not hits:
-            return Answer(answer=self.refusal_text(result), refused=True, citations=[], kind="refusal",
+            return Answer(lines=[AnswerLine.of("refusal", said(self.refusal_text(result)))], refused=True,
+                          citations=[], kind="refusal",
                           notes=[result.reason], **base)
         words, facets = query.content_words, query.facets
         facet = facets[0] if facets else None
@@ -150,9 +153,9 @@ class ExtractiveAnswerer:
             facet, (hit, sentence, span) = lead
             others = [f for f in facets if f is not facet]
             n = cites.cite(hit, sentence)
-            lines = [messages.DIRECT.format(span=span, cite=messages.cite(n))]
+            lines = [direct_line(span, n)]
             if compact(sentence) != compact(span):
-                lines.append(messages.BASIS + sentence + messages.cite(n))
+                lines.append(AnswerLine.of("basis", said(messages.BASIS), quoted(sentence, n)))
             lines.extend(self._more_facts(hit, [facet] + others, span, sentence, words, n))
             lines.extend(self._other_facets(found_by, facet, lines, cites, result))
             row = self._matching_row(hit, hits[:6]) if hit.clause.get("kind") == "item" and facet.kind == "units" else None
@@ -163,30 +166,30 @@ class ExtractiveAnswerer:
                     continue
                 more = [s for s in self.pick_sentences(extra.clause, words, 1) if compact(s) not in compact(sentence)]
                 if more and not self._duplicate(more[0], lines):
-                    lines.append(more[0] + messages.cite(cites.cite(extra, more[0])))
-            return Answer(answer="\n".join(lines), refused=False, citations=cites.items, direct=span,
+                    lines.append(AnswerLine.of("sentence", quoted(more[0], cites.cite(extra, more[0]))))
+            return Answer(lines=lines, refused=False, citations=cites.items, direct=span,
                           kind="factoid", **base)
         return self._single(hits, words, cites, base, avoid, wide=query.qtype in WIDE_QTYPES)
 
     def _other_facets(self, found_by: list[tuple[Facet, tuple[Hit, str, str] | None]], lead: Facet,
-                      lines: list[str], cites: CitationList, result: SearchResult) -> list[str]:
+                      lines: list[AnswerLine], cites: CitationList, result: SearchResult) -> list[AnswerLine]:
         """A line for each further facet the lead sentence did not answer: its own span, or that the
         document does not state it."""
-        said = compact(re.sub(r"\[\d+\]", "", "".join(lines)))
-        out: list[str] = []
+        text = "".join(line.text for line in lines)
+        given = compact(text)
+        out: list[AnswerLine] = []
         for other, found in found_by:
-            if other is lead or other.kind == lead.kind or f"{other.label}：" in "".join(lines):
+            if other is lead or other.kind == lead.kind or f"{other.label}：" in text:
                 continue
             if found is not None:
                 hit, sentence, span = found
-                if compact(span) in said:
+                if compact(span) in given:
                     continue
-                out.append(messages.EXTRA_FACET.format(label=other.label, span=span,
-                                                       cite=messages.cite(cites.cite(hit, sentence))))
+                out.append(fact_line(other.label, span, cites.cite(hit, sentence)))
             else:
                 scope_docs = result.scope.doc_ids or [lines and result.hits[0].doc_id]
                 label = "、".join(self.documents.get(d, {}).get("place") or d for d in scope_docs)
-                out.append(messages.NOT_STATED.format(label=label, facet=other.label))
+                out.append(not_stated_line(label, other.label))
         return out
 
     def _metadata(self, query: Query, base: dict) -> Answer | None:
@@ -194,28 +197,27 @@ class ExtractiveAnswerer:
         that states each; "没有写明" for what a document does not state."""
         kinds = [k for k in query.facet_kinds if k in METADATA_FACETS] or ([] if infobar_labels(query.rewrite) else ["date"])
         cites = CitationList(self.documents)
-        lines: list[str] = []
+        lines: list[AnswerLine] = []
         found = False
         several = len(query.scope.doc_ids) > 1
         for doc_id in query.scope.doc_ids:
             meta = self.documents.get(doc_id, {})
             label = meta.get("place") or meta.get("title") or doc_id
             if several:
-                lines.append(messages.PER_DOCUMENT.format(label=meta.get("title") or doc_id))
+                lines.append(section("document", meta.get("title") or doc_id))
             facts = document_facts(query.rewrite, kinds, meta, self.retriever.clauses_of(doc_id))
             for fact in facts:
                 if fact.span is None:
-                    lines.append(messages.NOT_STATED.format(label=label, facet=fact.label))
+                    lines.append(not_stated_line(label, fact.label))
                     continue
                 found = True
                 n = cites.cite(self.retriever.hit_for(fact.clause["id"]), fact.span)
-                template = messages.DIRECT if len(facts) == 1 else messages.EXTRA_FACET
-                lines.append(template.format(label=fact.label, span=fact.span, cite=messages.cite(n)))
+                lines.append(direct_line(fact.span, n) if len(facts) == 1 else fact_line(fact.label, fact.span, n))
         if not lines:
             return None
-        spans = [line for line in lines if line.startswith(messages.DIRECT.split("{")[0])]
+        spans = [line for line in lines if line.kind == "direct"]
         direct = facts[0].span if len(query.scope.doc_ids) == 1 and len(facts) == 1 else None
-        return Answer(answer="\n".join(lines), refused=not found, citations=cites.items,
+        return Answer(lines=lines, refused=not found, citations=cites.items,
                       direct=direct if spans else None, kind="metadata" if found else "not_stated", **base)
 
     def _find_facet(self, facet: Facet, hits: list[Hit], words: list[str]) -> tuple[Hit, str, str] | None:
@@ -272,18 +274,17 @@ class ExtractiveAnswerer:
         return None
 
     def _more_facts(self, hit: Hit, facets: list[Facet], span: str, sentence: str, words: list[str],
-                    n: int) -> list[str]:
+                    n: int) -> list[AnswerLine]:
         """A task-table row's units and deadline, and any further facet the question asks for."""
         clause = hit.clause
         if clause.get("kind") == "table_row":
             number = hit.clause_id.rsplit("/", 1)[-1]
-            return [messages.ROW_FACTS.format(number=number, units=row_units(clause) or "—",
-                                              deadline=clause.get("deadline") or "—", cite=messages.cite(n))]
+            return [row_line(number, row_units(clause), clause.get("deadline"), n)]
         lines = []
         for extra in facets[1:]:
             other = find_span(extra, sentence, clause, words)
             if other and compact(other) != compact(span):
-                lines.append(messages.EXTRA_FACET.format(label=extra.label, span=other, cite=messages.cite(n)))
+                lines.append(fact_line(extra.label, other, n))
         return lines
 
     def _same_doc_hits(self, hits: list[Hit], first: Hit) -> list[Hit]:
@@ -291,11 +292,12 @@ class ExtractiveAnswerer:
                 and h.score >= hits[0].score * self.settings.clause_min_share]
 
     @staticmethod
-    def _duplicate(sentence: str, lines: list[str]) -> bool:
-        """Already said: table rows repeat the body's tasks word for word."""
-        said = compact(re.sub(r"\[\d+\]", "", "".join(lines)))
-        return compact(sentence) in said or any(
-            similarity(sentence, other) > 0.8 for line in lines for other in sentences(line))
+    def _duplicate(sentence: str, lines: list[AnswerLine]) -> bool:
+        """Already said: table rows repeat the body's tasks word for word. (The near-duplicate test
+        compares with the lines' sentences as shown, marks included, as it always has.)"""
+        given = compact("".join(line.text for line in lines))
+        return compact(sentence) in given or any(
+            similarity(sentence, other) > 0.8 for line in lines for other in sentences(line.render()))
 
     @staticmethod
     def _prefer_body(chosen: list[Hit], hits: list[Hit]) -> list[Hit]:
@@ -330,7 +332,7 @@ class ExtractiveAnswerer:
         # A weak match is shown as the closest clause, never framed as the answer.
         weak = self.retriever.coverage(words, chosen, weighted=True) < self.settings.closest_below_coverage \
             and first.dense < self.settings.closest_below_dense
-        lines = [(messages.CLOSEST if weak else messages.ACCORDING_TO).format(label=label)]
+        lines = [AnswerLine.of("heading", said((messages.CLOSEST if weak else messages.ACCORDING_TO).format(label=label)))]
         for hit in chosen:
             chosen_sentences = self.topic_sentences(hit.clause, words, avoid) if wide \
                 else self.pick_sentences(hit.clause, words, avoid=avoid)
@@ -339,8 +341,8 @@ class ExtractiveAnswerer:
                 n = cites.cite(hit)
                 for s in picked:
                     cites.cite(hit, s)
-                lines.append("- " + join_cited(picked, n))
-        return Answer(answer="\n".join(lines), refused=False, citations=cites.items,
+                lines.append(AnswerLine.of("sentence", *join_cited(picked, n), bullet=True))
+        return Answer(lines=lines, refused=False, citations=cites.items,
                       kind="closest" if weak else "extractive", **base)
 
     def _cross_doc_documents(self, result: SearchResult, hits: list[Hit], words: list[str]) -> list[list[Hit]]:
@@ -365,20 +367,20 @@ class ExtractiveAnswerer:
 
     def _cross_doc(self, docs: list[list[Hit]], words: list[str], facet: Facet | None, cites: CitationList,
                    base: dict, avoid: frozenset[str]) -> Answer:
-        lines: list[str] = []
+        lines: list[AnswerLine] = []
         picked_by_doc: list[tuple[str, str, int]] = []   # (doc_id, sentence, citation n)
         spans: list[tuple[str, str, int]] = []            # (doc_id, direct span, citation n)
         for doc_hits in docs:
             first = doc_hits[0]
-            lines.append(messages.PER_DOCUMENT.format(label=first.clause["doc_title"]))
+            lines.append(section("document", first.clause["doc_title"]))
             section_start = len(lines)
             found = self._find_facet(facet, doc_hits[:2], words) if facet else None
             if found:
                 hit, sentence, span = found
                 n = cites.cite(hit, sentence)
                 spans.append((hit.doc_id, span, n))
-                lines.append(messages.DIRECT.format(span=span, cite=messages.cite(n)))
-                lines.append("- " + sentence + messages.cite(n))
+                lines.append(direct_line(span, n))
+                lines.append(AnswerLine.of("sentence", quoted(sentence, n), bullet=True))
                 picked_by_doc.append((hit.doc_id, sentence, n))
                 continue
             for hit in self._prefer_body([h for h in doc_hits[:2] if h is first or h.score >= first.score * self.settings.clause_min_share],
@@ -392,25 +394,23 @@ class ExtractiveAnswerer:
                 for s in picked:
                     cites.cite(hit, s)
                     picked_by_doc.append((hit.doc_id, s, n))
-                lines.append("- " + join_cited(picked, n))
+                lines.append(AnswerLine.of("sentence", *join_cited(picked, n), bullet=True))
         shared = self._shared_spans(spans) + self._shared(picked_by_doc)
         if shared:
-            lines.append(messages.SHARED_HEADER)
-            lines.extend("- " + item for item in shared)
-        return Answer(answer="\n".join(lines), refused=False, citations=cites.items, kind="cross_doc", **base)
+            lines.append(AnswerLine.of("heading", said(messages.SHARED_HEADER)))
+            lines.extend(shared)
+        return Answer(lines=lines, refused=False, citations=cites.items, kind="cross_doc", **base)
 
     @staticmethod
-    def _shared_spans(spans: list[tuple[str, str, int]]) -> list[str]:
+    def _shared_spans(spans: list[tuple[str, str, int]]) -> list[AnswerLine]:
         """Direct answers two or more documents give alike ("8月" and "8 月" are one)."""
         by_key: dict[str, list[tuple[str, str, int]]] = {}
         for item in spans:
             by_key.setdefault(compact(item[1]), []).append(item)
-        return [messages.SHARED_ITEM.format(sentence=messages.DIRECT.format(span=group[0][1], cite=""),
-                                            cite=messages.cite(*sorted({n for _, _, n in group})),
-                                            count=len({d for d, _, _ in group}))
+        return [shared_line(group[0][1], sorted({n for _, _, n in group}), len({d for d, _, _ in group}), direct=True)
                 for group in by_key.values() if len({d for d, _, _ in group}) >= 2]
 
-    def _shared(self, picked: list[tuple[str, str, int]]) -> list[str]:
+    def _shared(self, picked: list[tuple[str, str, int]]) -> list[AnswerLine]:
         """Requirements stated by two or more documents: near-identical sentences grouped."""
         groups: list[list[tuple[str, str, int]]] = []
         for item in picked:
@@ -424,8 +424,7 @@ class ExtractiveAnswerer:
         for group in sorted((g for g in groups if len({d for d, _, _ in g}) >= 2), key=lambda g: -len(g)):
             sentence = min((s for _, s, _ in group), key=len)
             numbers = sorted({n for _, _, n in group})
-            out.append(messages.SHARED_ITEM.format(sentence=sentence, cite=messages.cite(*numbers),
-                                                   count=len({d for d, _, _ in group})))
+            out.append(shared_line(sentence, numbers, len({d for d, _, _ in group})))
         return out
 
     def _not_stated(self, question: str, result: SearchResult, facet: Facet, hits: list[Hit], words: list[str],
@@ -433,13 +432,13 @@ class ExtractiveAnswerer:
         """The asked-for detail is not in the scoped document(s): say so and point elsewhere."""
         scope_docs = result.scope.doc_ids or sorted({h.doc_id for h in hits[:3]})
         label = "、".join(self.documents.get(d, {}).get("place") or d for d in scope_docs)
-        lines = [messages.NOT_STATED.format(label=label, facet=facet.label)]
+        lines = [not_stated_line(label, facet.label)]
         related = hits[0]
         near = self.pick_sentences(related.clause, words, 1)
         # Show the closest thing the document does say, when it is on the question's topic.
         on_topic = self.retriever.coverage(words, [related]) > 0.5 or facet.kind in ("duration", "date", "count", "units")
         if near and on_topic:
-            lines.append(near[0] + messages.cite(cites.cite(related, near[0])))
+            lines.append(AnswerLine.of("sentence", quoted(near[0], cites.cite(related, near[0]))))
         if result.scope.doc_ids and facet.kind not in ("person", "place"):
             elsewhere = self.retriever.search(result.query or question, exclude_docs=set(result.scope.doc_ids), k=6)
             if elsewhere.relevant:
@@ -447,9 +446,10 @@ class ExtractiveAnswerer:
                 if found and self.retriever.coverage(words, [found[0]]) >= 0.5:
                     hit, sentence, _ = found
                     other = self.documents.get(hit.doc_id, {}).get("place") or hit.clause["doc_title"]
-                    lines.append(messages.ELSEWHERE)
-                    lines.append(f"【{other}】" + sentence + messages.cite(cites.cite(hit, sentence)))
-        return Answer(answer="\n".join(lines), refused=True, citations=cites.items, kind="not_stated", **base)
+                    lines.append(AnswerLine.of("heading", said(messages.ELSEWHERE)))
+                    lines.append(AnswerLine.of("sentence", said(messages.PER_DOCUMENT.format(label=other)),
+                                               quoted(sentence, cites.cite(hit, sentence))))
+        return Answer(lines=lines, refused=True, citations=cites.items, kind="not_stated", **base)
 
     def refusal_text(self, result: SearchResult) -> str:
         parts = [messages.REFUSAL]

@@ -33,7 +33,8 @@ and the extractive answerer has its own checks (it says "not stated" when the as
 missing), so a model that gives up should not hide clauses that do answer.
 
 The result is an `Answer` with kind="llm": the surviving sentences, each followed by its
-renumbered citation marks ("……。[1][2]", the format `answer.answer_sentences` reads), and
+renumbered citation marks ("……。[1][2]"; one "sentence" line per line of the reply, each sentence a
+quoted segment with its citation numbers), and
 `citations` numbered in order of first use, each with the clause data and `spans` = the clause
 sentences that overlap the answer sentences most.
 """
@@ -49,6 +50,7 @@ from urllib.parse import urlparse
 from assistant.errors import AssistantError
 from assistant.answer import messages
 from assistant.answer.extractive import Answer, ExtractiveAnswerer
+from assistant.answer.lines import AnswerLine, Segment, quoted, said
 from assistant.answer.records import CitationList
 from assistant.config import Settings
 from assistant.retrieve.hybrid import Hit, SearchResult
@@ -305,7 +307,7 @@ class LLMAnswerer:
             return None, notes
 
         cites = CitationList(self.extractive.documents)
-        lines: dict[int, list[str]] = {}
+        lines: dict[int, list[Segment]] = {}
         for s in kept:
             numbers = []
             for k in s.keys:
@@ -315,11 +317,13 @@ class LLMAnswerer:
                     cites.cite(hit, span)
                 numbers.append(n)
             if s.line not in lines:
-                lines[s.line] = [s.prefix + " "] if s.prefix else []
-            lines[s.line].append(s.text + messages.cite(*sorted(set(numbers))))
-        text = "\n".join("".join(parts) for _, parts in sorted(lines.items()))
+                lines[s.line] = [said(s.prefix + " ")] if s.prefix and s.prefix != "-" else []
+            lines[s.line].append(quoted(s.text, *sorted(set(numbers))))
+        prefixes = {s.line: s.prefix for s in kept}
         answer = Answer(
-            question=question, rewritten_question=rewritten, answer=text, refused=False,
+            question=question, rewritten_question=rewritten, refused=False,
+            lines=[AnswerLine.of("sentence", *parts, bullet=prefixes[number] == "-")
+                   for number, parts in sorted(lines.items())],
             scope=result.scope.doc_ids, citations=cites.items,
             retrieved=[{"clause_id": h.clause_id, "doc_id": h.doc_id, "score": round(h.score, 5),
                         "text": h.clause["text"]} for h in result.hits],

@@ -6,8 +6,6 @@ templates below, so a reviewer can check them all in one place.
 
 from __future__ import annotations
 
-import re
-
 # The one refusal sentence. A refusal never carries citations.
 REFUSAL = "现有文件中没有找到能回答这个问题的内容。"
 
@@ -34,13 +32,6 @@ ROW_FACTS = "第{number}项 · 责任单位：{units} · 时间节点：{deadlin
 EXTRA_FACET = "{label}：{span}{cite}"
 
 CITATION_MARK = "[{n}]"
-
-# Template wording that may stand in front of, or around, a quoted span or sentence. A grounding
-# check strips these and then requires the rest to be verbatim in a cited clause.
-TEMPLATE_FRAGMENTS = re.compile(
-    r"^(?:- |答：|依据：|【[^】]*】|第\d+项 · |责任单位：|时间节点：|具体时间：|具体时限：|具体数量：|文号：|发文单位：|标题：|成文日期：|印发日期：|发布日期：|主送：|抄送：|根据[^：]{1,30}的文件：)+"
-    r"|（\d+ 份文件）$| · 时间节点：| · 责任单位："
-)
 
 EMPTY_QUESTION = "请输入问题。"
 QUESTION_TOO_LONG = "问题太长（{length} 字），请精简到 {limit} 字以内。"

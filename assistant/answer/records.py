@@ -1,13 +1,13 @@
-"""The answer as a record: its citations, numbered in order of first use, and the helpers that
-read and join cited sentences (shared by the extractive answerer, the language-model mode and the
-evaluation)."""
+"""The answer as a record: its typed lines (assistant.answer.lines), its citations, numbered in
+order of first use, and the helpers that assemble them (shared by the extractive answerer, the
+language-model mode and the evaluation)."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass, field
 
 from assistant.answer import messages
+from assistant.answer.lines import AnswerLine, Segment, quoted, render_lines, said, section
 from assistant.query.understand import Query
 from assistant.retrieve.hybrid import Hit
 from assistant.ingest.searchkey import bigrams
@@ -35,7 +35,7 @@ class Citation:
 class Answer:
     question: str
     rewritten_question: str
-    answer: str
+    lines: list[AnswerLine]
     refused: bool
     scope: list[str]
     citations: list[Citation]
@@ -46,9 +46,15 @@ class Answer:
     notes: list[str] = field(default_factory=list)
     query: Query | None = None   # how the question was understood
 
+    @property
+    def answer(self) -> str:
+        """The answer as plain text: its lines, citation marks included."""
+        return render_lines(self.lines)
+
     def to_dict(self) -> dict:
         return {
             "question": self.question, "rewritten_question": self.rewritten_question, "answer": self.answer,
+            "lines": [line.to_dict() for line in self.lines],
             "refused": self.refused, "scope": self.scope,
             "citations": [c.to_dict() for c in self.citations], "retrieved": self.retrieved,
             "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
@@ -88,35 +94,11 @@ class CitationList:
         return existing.n
 
 
-def answer_sentences(answer_text: str) -> list[tuple[str, list[int]]]:
-    """Split an extractive answer into (sentence, citation numbers) for grounding checks.
-
-    A sentence ends at 。！？ or at a run of citation marks (a quoted line without closing
-    punctuation, such as a notice title, carries its own mark)."""
-    out = []
-    for line in answer_text.split("\n"):
-        for piece in re.findall(r"(?:[^。！？\[]|\[(?!\d+\]))*[。！？]?(?:\[\d+\])*", line):
-            numbers = [int(n) for n in re.findall(r"\[(\d+)\]", piece)]
-            text = re.sub(r"\[\d+\]", "", piece).strip()
-            if text:
-                out.append((text, numbers))
-    return out
-
-
-def join_cited(sentences_: list[str], n: int) -> str:
-    """Sentences of one clause as one bullet; a sentence without closing punctuation keeps its own
-    mark so it never runs into the next one."""
-    parts = []
-    for i, sentence in enumerate(sentences_):
-        parts.append(sentence)
-        if i < len(sentences_) - 1 and sentence[-1:] not in "。！？；;":
-            parts.append(messages.cite(n))
-    return "".join(parts) + messages.cite(n)
-
-
-def _renumber(text: str, numbers: dict[int, int]) -> str:
-    """`text` with each "[n]" cited under its merged number; a number the part did not cite stays."""
-    return re.sub(r"\[(\d+)\]", lambda m: messages.cite(numbers.get(int(m.group(1)), int(m.group(1)))), text)
+def join_cited(sentences_: list[str], n: int) -> list[Segment]:
+    """Sentences of one clause as one bullet's segments; a sentence without closing punctuation
+    keeps its own mark so it never runs into the next one."""
+    last = len(sentences_) - 1
+    return [quoted(s, n, mark=i == last or s[-1:] not in "。！？；;") for i, s in enumerate(sentences_)]
 
 
 def merge_parts(question: str, rewritten: str, parts: list[Answer]) -> Answer:
@@ -126,7 +108,7 @@ def merge_parts(question: str, rewritten: str, parts: list[Answer]) -> Answer:
         return parts[0]
     citations: list[Citation] = []
     by_clause: dict[str, Citation] = {}
-    lines: list[str] = []
+    lines: list[AnswerLine] = []
     retrieved: dict[str, dict] = {}
     for part in parts:
         numbers: dict[int, int] = {}
@@ -139,13 +121,15 @@ def merge_parts(question: str, rewritten: str, parts: list[Answer]) -> Answer:
             else:
                 kept.spans = sorted(set(kept.spans) | set(c.spans))
             numbers[c.n] = kept.n
-        lines.append(messages.PART.format(part=part.question.rstrip("？?")))
-        lines.append(part.answer if part.kind != "refusal" else messages.REFUSAL)
-        lines[-1] = _renumber(lines[-1], numbers)
+        lines.append(section("part", part.question.rstrip("？?")))
+        if part.kind == "refusal":
+            lines.append(AnswerLine.of("refusal", said(messages.REFUSAL)))
+        else:
+            lines.extend(line.renumbered(numbers) for line in part.lines)
         for hit in part.retrieved:
             retrieved.setdefault(hit["clause_id"], hit)
     first = parts[0]
-    return Answer(question=question, rewritten_question=rewritten, answer="\n".join(lines), refused=False,
+    return Answer(question=question, rewritten_question=rewritten, lines=lines, refused=False,
                   scope=sorted({d for a in parts for d in a.scope}), citations=citations,
                   retrieved=list(retrieved.values()), timings_ms=dict(first.timings_ms), kind="multi_part",
                   notes=[n for a in parts for n in a.notes])

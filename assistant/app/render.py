@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from assistant.answer import messages
+from assistant.answer.lines import AnswerLine
 
 # --- wording -----------------------------------------------------------------------------------
 
@@ -68,6 +70,7 @@ ADMIN_BUSY = "另一项文档管理操作正在进行，请稍后再试。"
 
 MAX_ECHO_CHARS = 600             # a longer question is echoed in the chat cut to this length
 ADMIN_DOC_COLUMNS = ["编号", "标题", "年份", "地区", "文号", "日期", "条款数", "已索引"]
+HEADING_MAX_CHARS = 40           # a lead-in line ("根据…的文件：") up to this length is shown bold
 COMPARE_FULL_COVERAGE = 0.5      # share of the topic's words a clause must contain to count as covering it
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\ufeff]")
@@ -144,9 +147,9 @@ def word_spans(text: str, words: list[str]) -> list[tuple[int, int]]:
 
 # --- rendering ---------------------------------------------------------------------------------
 
-def answer_markdown(text: str) -> str:
-    """The answer text as chatbot Markdown: section labels and "答：" bold, bullets as a list,
-    [n] markers styled; everything else shown literally."""
+def answer_markdown(lines: Sequence[AnswerLine]) -> str:
+    """An answer's lines as chatbot Markdown: section labels, "答："/"依据：" and short lead-in
+    lines bold, bullets as a list, [n] markers styled; every text shown literally."""
     blocks: list[str] = []
     bullets: list[str] = []
 
@@ -155,26 +158,31 @@ def answer_markdown(text: str) -> str:
             blocks.append("\n".join(bullets))
             bullets.clear()
 
-    for raw in (text or "").split("\n"):
-        line = raw.strip()
-        if not line:
+    for line in lines:
+        if not line.render().strip():
             continue
-        if line.startswith("- "):
-            bullets.append("- " + md_inline(line[2:].strip()))
+        if line.bullet:
+            bullets.append("- " + md_inline(line.body.strip()))
             continue
         flush()
-        m = re.fullmatch(r"【(.+)】", line)
-        if m:
-            blocks.append(f"**【{md_inline(m.group(1))}】**")
-        elif line.startswith(("答：", "依据：")):
-            label, rest = line.split("：", 1)
-            blocks.append(f"**{label}**：{md_inline(rest)}")  # "**答：**8" would not close in CommonMark
-        elif line.endswith(("：", ":")) and len(line) <= 40:
-            blocks.append(f"**{md_inline(line)}**")
-        else:
-            blocks.append(md_inline(line))
+        blocks.append(_line_markdown(line))
     flush()
     return "\n\n".join(blocks)
+
+
+def _line_markdown(line: AnswerLine) -> str:
+    """One line that is not a bullet."""
+    if line.kind in ("document", "part"):
+        before, label, after = (s.text for s in line.segments)
+        return f"**{before}{md_inline(label)}{after}**"
+    if line.kind in ("direct", "basis"):
+        lead, rest = line.segments[0].text, "".join(s.render() for s in line.segments[1:])
+        # "**答：**8" would not render bold in CommonMark
+        return f"**{lead.rstrip('：')}**：{md_inline(rest)}"
+    body = line.body.strip()
+    if line.kind == "heading" and len(body) <= HEADING_MAX_CHARS:
+        return f"**{md_inline(body)}**"
+    return md_inline(body)
 
 
 def rewritten_markdown(question: str, rewritten: str) -> str:

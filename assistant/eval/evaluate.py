@@ -22,7 +22,7 @@ from datetime import datetime
 from pathlib import Path
 
 from assistant.answer import messages
-from assistant.answer.records import answer_sentences
+from assistant.answer.lines import AnswerLine, quoted, said
 from assistant.config import Settings
 # Re-exported: callers and tests know these as evaluate.X from before the split.
 from assistant.eval.gate import (DEFAULT_THRESHOLDS, FLOORS_MAX, FLOORS_MIN,  # noqa: F401
@@ -65,84 +65,11 @@ def point_found(point: str, answer_text: str) -> bool:
 bigram_support = support  # the measure the LLM mode verifies with (assistant.ingest.searchkey.support)
 
 
-# --------------------------------------------------------------------------------------------
-# Template lines
-
-
-def _template_regex(template: str) -> str:
-    parts = re.split(r"\{[a-z_]+\}", template)
-    return ".+?".join(re.escape(p) for p in parts)
-
-
-_TEMPLATES = [messages.REFUSAL, messages.NOT_STATED, messages.ELSEWHERE, messages.ACCORDING_TO,
-              messages.PER_DOCUMENT, messages.SHARED_HEADER, messages.CORPUS_CONTAINS, messages.UNKNOWN_PLACE,
-              messages.UNKNOWN_YEAR, messages.RELATED_DOCS, messages.REWRITTEN, messages.CLOSEST, messages.PART]
-_TEMPLATE_LINE = re.compile("(?:" + "|".join(_template_regex(t) for t in _TEMPLATES) + ")", re.S)
-_DIRECT_PREFIX = messages.DIRECT.split("{span}")[0]                        # "答："
-_PREFIXES = re.compile(r"^(?:[-•*]\s*|" + re.escape(_DIRECT_PREFIX) + "|" + re.escape(messages.BASIS)
-                       + r"|【[^】]{1,40}】)")
-_SHARED_SUFFIX = re.compile(_template_regex(messages.SHARED_ITEM.split("{cite}", 1)[1]).replace(".+?", r"\s*\d+\s*")
-                            + r"\s*$")
-
-
-# Templates that wrap document text: the slots named here are template data (a row number, a facet
-# label), every other slot holds text of the cited clause. Looked up by name so that a template not
-# (yet) in messages is simply skipped.
-_SLOT_TEMPLATES = [t for t in (getattr(messages, "ROW_FACTS", None), getattr(messages, "EXTRA_FACET", None)) if t]
-_DATA_SLOTS = {"number": r"\d+", "label": r"[^\s：:，,。；;、·]{1,12}"}
-_EMPTY_SLOT = {"—", "-", "–"}
-
-
-def _slot_regex(template: str) -> re.Pattern:
-    out = ""
-    for part in re.split(r"(\{[a-z_]+\})", template.replace("{cite}", "")):
-        name = part[1:-1] if part.startswith("{") and part.endswith("}") else None
-        out += f"(?P<{name}>{_DATA_SLOTS.get(name, '.+?')})" if name else re.escape(part)
-    return re.compile(out)
-
-
-_SLOT_REGEXES = [_slot_regex(t) for t in _SLOT_TEMPLATES]
-
-
-def content_of(sentence: str) -> list[str]:
-    """The pieces of document text in one answer sentence, each to be found in a cited clause.
-
-    List marks, "答：", "依据：", 【label】 and the "（N 份文件）" suffix are removed; a filled
-    template (a task row's "第N项 · 责任单位：… · 时间节点：…", "具体时间：…") gives the text of
-    its slots; a template sentence (labels, fixed wording) gives nothing."""
-    text = sentence.strip()
-    while True:
-        stripped = _PREFIXES.sub("", text, count=1).strip()
-        if stripped == text:
-            break
-        text = stripped
-    text = _SHARED_SUFFIX.sub("", text).strip()
-    if not compact(text) or _TEMPLATE_LINE.fullmatch(text):
-        return []
-    for regex in _SLOT_REGEXES:
-        match = regex.fullmatch(text)
-        if match:
-            return [v.strip() for k, v in match.groupdict().items()
-                    if k not in _DATA_SLOTS and compact(v) and v.strip() not in _EMPTY_SLOT]
-    return [text]
-
-
-def cited_sentences(answer_text: str) -> list[tuple[str, list[int]]]:
-    """(sentence, citation numbers) per sentence; a sentence without its own mark takes the marks
-    that follow it on the same line (a mark at the end of a bullet covers the bullet)."""
-    out: list[tuple[str, list[int]]] = []
-    for line in (answer_text or "").split("\n"):
-        pieces = answer_sentences(line)
-        pending: list[str] = []
-        for text, numbers in pieces:
-            if numbers:
-                out.extend((p, list(numbers)) for p in pending)
-                pending = []
-                out.append((text, list(numbers)))
-            else:
-                pending.append(text)
-        out.extend((p, []) for p in pending)
-    return out
+def claims_of(answer: dict) -> list[tuple[list[str], list[int]]]:
+    """(quoted pieces, citation numbers) per sentence of an answer dict, from its typed lines
+    (`AnswerLine.claims`: our own wording is left out, so a template line claims nothing)."""
+    return [(claim["quotes"], list(claim["cites"])) for line in answer.get("lines") or []
+            for claim in line.get("claims") or []]
 
 
 # --------------------------------------------------------------------------------------------
@@ -154,8 +81,8 @@ def grounding_of(answer: dict) -> dict:
     by_n = {c.get("n"): c.get("text") or "" for c in answer.get("citations") or []}
     llm = answer.get("kind") == "llm"
     rows = []
-    for sentence, numbers in cited_sentences(answer.get("answer") or ""):
-        pieces = content_of(sentence)
+    for pieces, numbers in claims_of(answer):
+        pieces = [p for p in pieces if compact(p)]
         if not pieces:
             continue
         content = " … ".join(pieces)
@@ -365,12 +292,14 @@ def naive_answers(settings: Settings, items: list[dict], say: Callable[[str], No
         retrieved = [{"clause_id": node.node.node_id, "doc_id": node.node.metadata.get("doc_id", ""),
                       "score": round(float(node.score or 0.0), 5), "text": node.node.get_content()} for node in nodes]
         if not retrieved:
-            out.append({"answer": messages.REFUSAL, "refused": True, "citations": [], "retrieved": [],
+            out.append({"answer": messages.REFUSAL, "lines": [AnswerLine.of("refusal", said(messages.REFUSAL)).to_dict()],
+                        "refused": True, "citations": [], "retrieved": [],
                         "timings_ms": {"total": ms}, "kind": "naive"})
             continue
         top = retrieved[0]
         body = " ".join(line.strip() for line in top["text"].splitlines() if line.strip())
-        out.append({"answer": body + messages.cite(1), "refused": False, "kind": "naive",
+        line = AnswerLine.of("sentence", quoted(body, 1))
+        out.append({"answer": line.render(), "lines": [line.to_dict()], "refused": False, "kind": "naive",
                     "citations": [{"n": 1, "clause_id": top["clause_id"], "doc_id": top["doc_id"], "text": top["text"]}],
                     "retrieved": retrieved, "timings_ms": {"total": ms}})
     return out, built["info"]

@@ -21,7 +21,7 @@ import pytest
 
 from assistant.answer import messages
 from assistant.answer.extractive import Answer
-from assistant.answer.records import answer_sentences
+from assistant.answer.lines import AnswerLine, quoted
 from assistant.config import load_settings
 
 from assistant.answer.llm import (LLMAnswerer, bigrams, is_refusal, missing_numbers, parse_reply,
@@ -178,7 +178,7 @@ class _StubExtractive:
 
     def answer(self, question, result, *, rewritten=None, avoid_sentences=frozenset()) -> Answer:
         self.calls += 1
-        return Answer(question=question, rewritten_question=rewritten or question, answer="抽取式答案[1]",
+        return Answer(question=question, rewritten_question=rewritten or question, lines=[AnswerLine.of("sentence", quoted("抽取式答案", 1))],
                       refused=False, scope=[], citations=[], retrieved=[], timings_ms={}, kind="extractive")
 
 
@@ -277,13 +277,16 @@ def _check_grounded(ans: Answer) -> None:
     """Every sentence cites existing citations, and its support by them passes the threshold."""
     assert ans.citations and [c.n for c in ans.citations] == list(range(1, len(ans.citations) + 1))
     by_n = {c.n: c for c in ans.citations}
-    for text, numbers in answer_sentences(ans.answer):
+    claims = [claim for line in ans.lines for claim in line.claims()]
+    assert claims and all(line.kind == "sentence" for line in ans.lines)
+    for pieces, numbers in claims:
+        text = "".join(pieces)
         assert numbers and all(n in by_n for n in numbers), (text, numbers)
         assert support(text, [by_n[n].text for n in numbers]) >= SUPPORT_MIN
     for c in ans.citations:
         assert c.spans and all(compact(c.text[a:b]) for a, b in c.spans)
     assert set(ans.to_dict()) == {"question", "rewritten_question", "answer", "refused", "scope", "citations",
-                                  "retrieved", "timings_ms", "direct", "kind", "notes", "query"}
+                                  "retrieved", "timings_ms", "direct", "kind", "notes", "query", "lines"}
     json.dumps(ans.to_dict(), ensure_ascii=False)
 
 

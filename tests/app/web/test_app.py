@@ -7,6 +7,9 @@ session), and call the named endpoints with gradio_client.
 
 from __future__ import annotations
 
+from assistant.answer.lines import AnswerLine, direct_line, quoted, said, section, shared_line
+from assistant.answer.records import join_cited
+
 import json
 import shutil
 import sys
@@ -52,9 +55,11 @@ def test_user_markdown_strips_control_characters_and_cuts_long_questions():
 
 
 def test_answer_markdown_keeps_markers_and_structure():
-    text = ("【2024年松江区政务公开工作要点】\n- 强化办件规范。<b>x</b>[1]\n共同要求（两份及以上文件都提出的）：\n"
-            "- 主动跨前与申请人做好沟通。[1][2]（2 份文件）\n答：8 月[3]\n依据：8 月集中组织开展开放活动。[3]")
-    md = answer_markdown(text)
+    lines = [section("document", "2024年松江区政务公开工作要点"),
+             AnswerLine.of("sentence", quoted("强化办件规范。<b>x</b>", 1), bullet=True),
+             AnswerLine.of("heading", said(messages.SHARED_HEADER)), shared_line("主动跨前与申请人做好沟通。", [1, 2], 2),
+             direct_line("8 月", 3), AnswerLine.of("basis", said(messages.BASIS), quoted("8 月集中组织开展开放活动。", 3))]
+    md = answer_markdown(lines)
     assert "**【2024年松江区政务公开工作要点】**" in md
     assert '<sup class="cite">[1]</sup>' in md and '<sup class="cite">[2]</sup>' in md
     assert "&lt;b&gt;x&lt;/b&gt;" in md and "<b>" not in md
@@ -63,7 +68,8 @@ def test_answer_markdown_keeps_markers_and_structure():
 
 
 def test_stream_chunks_rebuild_the_text_and_never_cut_markup():
-    md = answer_markdown("【松江】\n- 第一句。第二句。[1]\n- 第三句。[2]")
+    md = answer_markdown([section("document", "松江"), AnswerLine.of("sentence", *join_cited(["第一句。", "第二句。"], 1), bullet=True),
+                          AnswerLine.of("sentence", quoted("第三句。", 2), bullet=True)])
     chunks = stream_chunks(md)
     assert "".join(chunks) == md and len(chunks) >= 3
     for c in chunks:
