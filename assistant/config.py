@@ -104,6 +104,13 @@ class Settings(BaseSettings):
     closest_below_dense: float = _share(0.9, "the dense bound of the above")
     heading_topic_share: float = _share(0.5, "share of the question's words in a heading that makes its clause on-topic")
     max_answer_citations: int = Field(8, gt=0, description="citations one answer may carry")
+    span_sentence_min_share: float = _share(0.5, "a span in a sentence sharing less than this share of the best "
+                                                 "sentence's question words is not the answer")
+    row_task_min_overlap: float = _share(0.7, "share of a task-table row's task bigrams in a body clause for both "
+                                              "to be the same task")
+    duplicate_min_similarity: float = _share(0.8, "bigram Dice above which a sentence repeats one already said")
+    topic_min_coverage: float = _share(0.5, "share of the question's words a clause needs to be on its topic "
+                                            "(joins a cross-document answer, is shown as the nearest or elsewhere)")
 
     # --- optional OpenAI-compatible language model -----------------------------------------------
     llm_base_url: str = Field("", description="e.g. http://127.0.0.1:8000/v1; empty: extractive answers only")

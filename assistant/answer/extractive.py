@@ -238,7 +238,7 @@ class ExtractiveAnswerer:
             for sentence in sorted(overlap, key=lambda s: -overlap[s]) + own:
                 # A span in a sentence about something else is not the answer ("8月" of the open
                 # month when the question asks when the 评选 ends).
-                if sentence not in own and best and overlap[sentence] < 0.5 * best \
+                if sentence not in own and best and overlap[sentence] < self.settings.span_sentence_min_share * best \
                         and hit.clause.get("kind") in ("item", "intro", "closing"):
                     continue
                 span = find_span(facet, sentence, hit.clause, words)
@@ -269,7 +269,7 @@ class ExtractiveAnswerer:
         for hit in hits:
             if hit.doc_id == body.doc_id and hit.clause.get("kind") == "table_row":
                 task = bigrams(hit.clause["text"].split("\n")[0])
-                if task and len(task & body_bigrams) >= 0.7 * len(task):
+                if task and len(task & body_bigrams) >= self.settings.row_task_min_overlap * len(task):
                     return hit
         return None
 
@@ -291,23 +291,22 @@ class ExtractiveAnswerer:
         return [h for h in hits[1:4] if h.doc_id == first.doc_id and h.clause_id != first.clause_id
                 and h.score >= hits[0].score * self.settings.clause_min_share]
 
-    @staticmethod
-    def _duplicate(sentence: str, lines: list[AnswerLine]) -> bool:
+    def _duplicate(self, sentence: str, lines: list[AnswerLine]) -> bool:
         """Already said: table rows repeat the body's tasks word for word. (The near-duplicate test
         compares with the lines' sentences as shown, marks included, as it always has.)"""
         given = compact("".join(line.text for line in lines))
         return compact(sentence) in given or any(
-            similarity(sentence, other) > 0.8 for line in lines for other in sentences(line.render()))
+            similarity(sentence, other) > self.settings.duplicate_min_similarity for line in lines for other in sentences(line.render()))
 
-    @staticmethod
-    def _prefer_body(chosen: list[Hit], hits: list[Hit]) -> list[Hit]:
+    def _prefer_body(self, chosen: list[Hit], hits: list[Hit]) -> list[Hit]:
         """A task-table row repeats a body task in short; for an open question cite the body."""
         out: list[Hit] = []
         for hit in chosen:
             if hit.clause.get("kind") == "table_row":
                 task = bigrams(hit.clause["text"].split("\n")[0])
                 body = next((h for h in hits if h.doc_id == hit.doc_id and h.clause.get("kind") == "item"
-                             and task and len(task & bigrams(h.clause["text"])) >= 0.7 * len(task)), None)
+                             and task and len(task & bigrams(h.clause["text"]))
+                             >= self.settings.row_task_min_overlap * len(task)), None)
                 hit = body or hit
             if hit not in out:
                 out.append(hit)
@@ -360,7 +359,7 @@ class ExtractiveAnswerer:
         for hit in hits:
             if hit.score < top * self.settings.cross_doc_min_share:
                 continue
-            if self.retriever.coverage(words, [hit]) < 0.5:
+            if self.retriever.coverage(words, [hit]) < self.settings.topic_min_coverage:
                 continue
             by_doc.setdefault(hit.doc_id, []).append(hit)
         return list(by_doc.values())
@@ -436,14 +435,14 @@ class ExtractiveAnswerer:
         related = hits[0]
         near = self.pick_sentences(related.clause, words, 1)
         # Show the closest thing the document does say, when it is on the question's topic.
-        on_topic = self.retriever.coverage(words, [related]) > 0.5 or facet.kind in ("duration", "date", "count", "units")
+        on_topic = self.retriever.coverage(words, [related]) > self.settings.topic_min_coverage or facet.kind in ("duration", "date", "count", "units")
         if near and on_topic:
             lines.append(AnswerLine.of("sentence", quoted(near[0], cites.cite(related, near[0]))))
         if result.scope.doc_ids and facet.kind not in ("person", "place"):
             elsewhere = self.retriever.search(result.query or question, exclude_docs=set(result.scope.doc_ids), k=6)
             if elsewhere.relevant:
                 found = self._find_facet(facet, elsewhere.hits, words)
-                if found and self.retriever.coverage(words, [found[0]]) >= 0.5:
+                if found and self.retriever.coverage(words, [found[0]]) >= self.settings.topic_min_coverage:
                     hit, sentence, _ = found
                     other = self.documents.get(hit.doc_id, {}).get("place") or hit.clause["doc_title"]
                     lines.append(AnswerLine.of("heading", said(messages.ELSEWHERE)))
