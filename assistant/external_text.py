@@ -54,6 +54,11 @@ def clean_external(value: object, *, what: str, max_chars: int | None = None, mu
     return text
 
 
+def has_lone_surrogate(text: str) -> bool:
+    """True when `text` cannot be encoded as UTF-8 (so must not be sent back to a client)."""
+    return _SURROGATE.search(text) is not None
+
+
 def optional_external(value: object, *, what: str, max_chars: int | None = None) -> str | None:
     """Like `clean_external`, with None and "" meaning "not given"."""
     if value is None:

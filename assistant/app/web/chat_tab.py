@@ -8,7 +8,6 @@ leaves the chat and the question box alone (the box is not sent back, so a huge 
 from __future__ import annotations
 
 import logging
-import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +15,7 @@ from typing import Any
 import gradio as gr
 
 from assistant.errors import AssistantError
-from assistant.external_text import clean_external
+from assistant.external_text import clean_external, has_lone_surrogate
 from assistant.app.feedback import record_feedback
 from assistant.pipeline import InvalidQuestion, clean_question
 from assistant.app.render import (
@@ -49,8 +48,6 @@ from assistant.app.render import (
 from assistant.app.web.session import ChatSession, Runtime
 
 log = logging.getLogger(__name__)
-
-_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 @dataclass
@@ -165,7 +162,7 @@ def _ask(runtime: Runtime, text: Any, scope_value: Any, state: ChatSession) -> t
         # it is not sent back (a 60 MB question was once echoed in full).
         # Nor is a text with a lone surrogate: it cannot be encoded, and the event stream would die.
         box = text if isinstance(text, str) and len(text) <= settings.max_question_chars \
-            and not _SURROGATE.search(text) else ""
+            and not has_lone_surrogate(text) else ""
         return state.messages, sources_html(state.current), box, f"⚠️ {esc(exc)}", state
     doc_filter = None if scope_value in (None, "", ALL_DOCS) or not isinstance(scope_value, str) else scope_value
     note = ""
