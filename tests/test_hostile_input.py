@@ -79,6 +79,7 @@ def test_circled_number_markers_are_list_items():
 @example(question="\udcff\udcfe", history=[], doc_filter=None)
 @example(question="政府\u202e开放月\x00在几月?", history=[], doc_filter=None)
 @example(question="它呢", history=["??"], doc_filter="2024-pudong")
+@example(question="一责任单位", history=[], doc_filter="2023-baoshan-songnan")
 def test_ask_answers_or_refuses_any_short_text(assistant, question, history, doc_filter):
     from assistant.pipeline import InvalidQuestion
 

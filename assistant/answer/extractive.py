@@ -438,7 +438,9 @@ class ExtractiveAnswerer:
         on_topic = self.retriever.coverage(words, [related]) > self.settings.topic_min_coverage or facet.kind in ("duration", "date", "count", "units")
         if near and on_topic:
             lines.append(AnswerLine.of("sentence", quoted(near[0], cites.cite(related, near[0]))))
-        if result.scope.doc_ids and facet.kind not in ("person", "place"):
+        # A document chosen in the UI (or --doc) is a promise to answer from it alone: no pointers elsewhere.
+        selected = result.query is not None and result.query.selected_doc is not None
+        if result.scope.doc_ids and facet.kind not in ("person", "place") and not selected:
             elsewhere = self.retriever.search(result.query or question, exclude_docs=set(result.scope.doc_ids), k=6)
             if elsewhere.relevant:
                 found = self._find_facet(facet, elsewhere.hits, words)
