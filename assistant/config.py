@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args, get_origin
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     embed_batch_size: int = Field(32, gt=0, description="passages per embedding batch")
     embed_threads: int = Field(2, gt=0, description="CPU threads of the embedding model (the app shares them "
                                                     "among the questions answered at once)")
+    embed_backend: Literal["auto", "torch", "onnx"] = Field(
+        "auto", description="'onnx' (ONNX Runtime, an fp32 export made once in cache_dir; same vectors, less CPU), "
+                            "'torch', or 'auto' (onnx when onnxruntime imports, else torch)")
 
     # --- retrieval --------------------------------------------------------------------------------
     # fusion_alpha, expansion_weight, min_coverage, paraphrase_min_dense, topic_sentence_share,
@@ -84,8 +87,9 @@ class Settings(BaseSettings):
     fusion_alpha: float = _share(0.6, "weight of BM25 in weighted fusion")
     scope_boost: float = Field(1.0, ge=0, description="score boost of clauses in the documents a question names")
     expansion_weight: float = _share(0.5, "weight of thesaurus terms' BM25 scores beside the question's own")
-    topic_carry_min_hits: int = Field(2, ge=0, description="of the top_k clauses, how many must be the previous "
-                                                           "document's for a marker-less follow-up to stay there")
+    topic_carry_min_hits: int = Field(0, ge=0, description="of the top_k clauses, how many must be the previous "
+                                                           "document's for a marker-less follow-up to stay there "
+                                                           "(0: it always stays, until the user names another)")
     retrieve_k: int = Field(20, gt=0, description="clauses handed to the answer step")
     # Relevance gate: a question is answerable when this share of its content words occurs in the best
     # clauses, or, for a paraphrase, when the best cosine is at least paraphrase_min_dense.
@@ -99,6 +103,8 @@ class Settings(BaseSettings):
     extra_min_coverage: float = _share(0.5, "… and hold this (inverse-frequency weighted) share of the question's words")
     shared_min_similarity: float = _share(0.5, "bigram Dice above which two sentences state the same requirement")
     sentence_min_share: float = _share(0.4, "a sentence joins a factoid answer at this share of the best one's score")
+    whole_clause_sentences: int = Field(4, ge=0, description="a requirement/list answer quotes a chosen clause whole "
+                                                             "when it has at most this many sentences")
     topic_sentence_share: float = _share(0.2, "… and a requirement/list answer at this share")
     closest_below_coverage: float = _share(0.3, "below this coverage (and the dense bound) an answer is 最接近的条款")
     closest_below_dense: float = _share(0.9, "the dense bound of the above")
@@ -210,7 +216,8 @@ def add_setting_flags(parser: argparse.ArgumentParser, names: list[str]) -> None
     for name in names:
         field = Settings.model_fields[name]
         kind = {int: int, float: float}.get(field.annotation, str)
-        parser.add_argument("--" + name.replace("_", "-"), dest=name, type=kind, default=None,
+        choices = get_args(field.annotation) if get_origin(field.annotation) is Literal else None
+        parser.add_argument("--" + name.replace("_", "-"), dest=name, type=kind, default=None, choices=choices,
                             help=f"{field.description} (default {field.get_default(call_default_factory=True)})")
 
 

@@ -73,8 +73,10 @@ class ExtractiveAnswerer:
     def topic_sentences(self, clause: dict, words: list[str], avoid: frozenset[str] = frozenset()) -> list[str]:
         """Every on-topic sentence of the clause, for a requirement or list question: all of them
         when the heading is the question's topic, else those sharing a content word with it."""
-        if self.heading_on_topic(clause, words):
-            body = [s for s in self._body_sentences(clause) if not self._is_heading(s, clause)] or self._body_sentences(clause)
+        body = [s for s in self._body_sentences(clause) if not self._is_heading(s, clause)] or self._body_sentences(clause)
+        # A plan's numbered clause is one task: when it is short, each of its sentences is part of what
+        # the plan requires on that task, whatever words the asker used for it.
+        if self.heading_on_topic(clause, words) or len(body) <= self.settings.whole_clause_sentences:
             return [s for s in body if compact(s) not in avoid]
         return self.pick_sentences(clause, words, limit=len(self._body_sentences(clause)), avoid=avoid,
                                    min_share=self.settings.topic_sentence_share)

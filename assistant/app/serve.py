@@ -15,7 +15,8 @@ from assistant.errors import AssistantError
 
 # Settings the app takes as flags (the rest through ASSISTANT_* variables).
 SERVE_FLAGS = ["host", "port", "users_file", "auth_user", "auth_password", "corpus_dir", "index_dir", "overrides_dir",
-               "feedback_log", "concurrency_limit", "max_question_chars", "embed_threads", "llm_base_url", "llm_model"]
+               "feedback_log", "concurrency_limit", "max_question_chars", "embed_threads", "embed_backend", "llm_base_url",
+               "llm_model"]
 QUIET_LOGGERS = ("httpx", "httpcore", "urllib3", "jieba", "sentence_transformers", "faiss", "bm25s", "llama_index")
 
 

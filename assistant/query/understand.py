@@ -112,6 +112,8 @@ class QueryUnderstanding:
         previous = resolve_scope(turns[-1].rewritten, self.documents).doc_ids
         if len(previous) != 1:
             return rewrite
+        if self.carry_min_hits == 0:  # a chat continues its document until the user names another
+            return carry_place(rewrite.question, turns, self.documents)
         homes = self.home_of(rewrite.question)
         if homes and homes[0] == previous[0] and homes.count(previous[0]) >= self.carry_min_hits:
             return carry_place(rewrite.question, turns, self.documents)
