@@ -27,6 +27,7 @@ class Query:
     qtype: str                         # see assistant.query.kinds.QTYPES
     facets: list[Facet] = field(default_factory=list)
     content_words: list[str] = field(default_factory=list)
+    search_tokens: list[str] = field(default_factory=list)  # what the lexical leg searches for
     expansions: list[str] = field(default_factory=list)   # thesaurus terms searched besides the words
     avoid_sentences: set[str] = field(default_factory=set)  # already given in this conversation
     parts: list["Query"] = field(default_factory=list)     # the questions of a multi-part question, each understood
@@ -43,7 +44,7 @@ class Query:
         return {"original": self.original, "text": self.text, "rewrite": self.rewrite, "rule": self.rule,
                 "selected_doc": self.selected_doc, "scope": self.scope.to_dict(), "qtype": self.qtype,
                 "facets": [{"kind": f.kind, "label": f.label, "unit": f.unit} for f in self.facets],
-                "content_words": self.content_words, "expansions": self.expansions,
+                "content_words": self.content_words, "search_tokens": self.search_tokens, "expansions": self.expansions,
                 "parts": [p.rewrite for p in self.parts]}
 
 
@@ -124,6 +125,7 @@ class QueryUnderstanding:
         return Query(original=original, text=text, rewrite=rewrite.question, rule=rewrite.rule,
                      selected_doc=selected_doc, scope=scope, qtype=question_type(rewrite.question, facets),
                      facets=facets, content_words=self.content_words(rewrite.question, scope),
+                     search_tokens=self.search_tokens(rewrite.question, scope),
                      expansions=expansions(rewrite.question), avoid_sentences=set(rewrite.avoid_sentences))
 
     def _part(self, piece: str, whole: Query) -> Query:
@@ -133,11 +135,26 @@ class QueryUnderstanding:
             scope = whole.scope
         return self._read(piece, piece, Rewrite(piece, whole.rule), scope, whole.selected_doc)
 
-    def content_words(self, question: str, scope: Scope) -> list[str]:
-        """The question's words that must be found in an answer (places and years excluded)."""
+    def search_tokens(self, question: str, scope: Scope) -> list[str]:
+        """The question's tokens for the lexical leg. Once the scope has narrowed the documents, the words
+        that named them ("山东省教育厅", "松江区") tell its clauses apart no more; left in, they rank the
+        notice and the 落款, which repeat them, above the clause that answers."""
+        tokens = self.tokenizer.tokens(question)
+        if not scope.doc_ids:
+            return tokens
+        names = self._names(scope)
+        kept = [t for t in tokens if not any(t in name for name in names)]
+        return kept or tokens
+
+    def _names(self, scope: Scope) -> set[str]:
         names = set(scope.places) | set(scope.unknown_places)
         for meta in self.documents.values():
             names.update(meta.get("aliases") or [])
+        return names
+
+    def content_words(self, question: str, scope: Scope) -> list[str]:
+        """The question's words that must be found in an answer (places and years excluded)."""
+        names = self._names(scope)
         words = []
         for token in dict.fromkeys(self.tokenizer.tokens(question)):
             if any(token in name for name in names) or token.isdigit() or token.endswith("年"):

@@ -139,7 +139,7 @@ class HybridRetriever:
             allowed = set(self.documents) - exclude_docs
             scope = Scope()
 
-        tokens = self.tokenizer.tokens(question)
+        tokens = query.search_tokens if not exclude_docs else self.tokenizer.tokens(question)
         bm25_scores = self.bm25.get_scores(tokens) if tokens else np.zeros(len(self.ids))
         extra = self.tokenizer.tokens(" ".join(query.expansions))
         if extra:
