@@ -20,6 +20,7 @@ from assistant.answer.lines import (AnswerLine, direct_line, fact_line, not_stat
                                     section, shared_line)
 from assistant.answer.records import Answer, CitationList, join_cited, similarity
 from assistant.query.facets import Facet, find_span, row_units
+from assistant.query.kinds import asks_requirement
 from assistant.query.understand import Query
 from assistant.retrieve.hybrid import Hit, HybridRetriever, SearchResult
 from assistant.ingest.searchkey import bigrams, compact, search_key
@@ -150,6 +151,10 @@ class ExtractiveAnswerer:
             weak = all(f.kind == "number" and not f.targets for f in facets)
             if lead is None and weak:
                 return self._single(hits, words, cites, base, avoid)
+            # Nor when the question also asks what the plan requires ("有几条涉及公开的规定，审核应该怎么走？
+            # 有什么要求？"): the requirement is its main ask, and the clause answers that.
+            if lead is None and asks_requirement(query.rewrite):
+                return self._single(hits, words, cites, base, avoid, wide=True)
             if lead is None:
                 return self._not_stated(rewritten, result, facet, hits, words, cites, base)
             facet, (hit, sentence, span) = lead

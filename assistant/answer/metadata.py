@@ -104,6 +104,24 @@ def _recipients(question: str, clauses: list[dict]) -> Fact:
     return Fact("主送", None, None)
 
 
+# What the front and back matter of a 公文 (GB/T 9704) state besides the metadata fields: the notice's
+# own title line, and a seal applied on another office's behalf ("（北京市东城区政务服务和数据管理局代章）").
+_NOTICE_TITLE = re.compile(r"^\s*([^\n。]{0,40}关于印发[^\n。]{2,60}的通知)\s*$", re.M)
+_SEAL = re.compile(r"([^\s（）()]{2,40}代章)")
+_SEAL_ASKED = re.compile(r"章")
+
+
+def _line_match(clauses: list[dict], pattern: re.Pattern[str]) -> tuple[str | None, dict | None]:
+    """The first front/back-matter span `pattern` finds (its first group), with its clause."""
+    for clause in clauses:
+        if clause.get("kind") not in ("preamble", "footer"):
+            continue
+        m = pattern.search(clause["text"])
+        if m:
+            return m.group(1), clause
+    return None, None
+
+
 # "还有效吗", "是否失效", "现在还算有效不": the page's 有效性 field.
 _VALIDITY = re.compile(r"有效(?:吗|不|么|没有|性)|还有效|是否有效|失效(?:了)?(?:吗|没有)|是否失效|废止了(?:吗|没有)")
 
@@ -155,9 +173,11 @@ def document_facts(question: str, facet_kinds: list[str], meta: dict, clauses: l
         if kind == "doc_number":
             facts.append(Fact("文号", *_find(ordered, meta.get("doc_number"))))
         elif kind == "issuer":
-            facts.append(Fact("发文单位", *_find(ordered, meta.get("issuer"))))
+            seal = _SEAL_ASKED.search(question) and _line_match(ordered, _SEAL)
+            facts.append(Fact("印章", *seal) if seal else Fact("发文单位", *_find(ordered, meta.get("issuer"))))
         elif kind == "title":
-            facts.append(Fact("标题", *_find(ordered, meta.get("title"))))
+            found = _find(ordered, meta.get("title"))
+            facts.append(Fact("标题", *(found if found[0] else _line_match(ordered, _NOTICE_TITLE))))
         elif kind == "recipients":
             facts.append(_recipients(question, ordered))
         elif kind == "date":

@@ -33,6 +33,7 @@ _SAME_QUESTION = re.compile(r"^(?:同样的问题|同一个问题|一样的问�
                             r"(?:怎么说|怎么规定|如何规定|是怎么规定的|的情况|又如何|呢|(?=[？?。，,]|$))[？?。，,]*(?P<rest>.*)$")
 _CROSS_DOC = re.compile(r"各区|各地|各文件|所有文件|哪些文件|都要求|普遍|共同|分别")
 _FACET_ONLY_MAX = 12
+_TAIL_MAX_CHARS = 12   # an interrogative this close to the end is the question's asking part
 _CONTINUATION = ("还", "另外", "此外", "其中", "具体", "同时", "再", "又")
 
 
@@ -87,15 +88,23 @@ def _is_place(text: str, documents: dict[str, dict]) -> bool:
     return span is not None and len(text) - (span[1] - span[0]) <= 2
 
 
+def _interrogative(question: str) -> re.Match[str] | None:
+    """The question's asking part: the first interrogative near its end ("…冗余信息吗？", not the
+    "要求" of "虹口区要求清理…"), else the first one anywhere ("哪些单位负责…")."""
+    found = list(_INTERROGATIVE.finditer(question))
+    near_end = [m for m in found if len(question) - m.start() <= _TAIL_MAX_CHARS]
+    return (near_end or found or [None])[0]
+
+
 def _stem(question: str) -> str:
     """The subject of a question: what comes before its interrogative part."""
-    m = _INTERROGATIVE.search(question)
+    m = _interrogative(question)
     stem = question[:m.start()] if m else question
     return stem.rstrip("，,的是要在")
 
 
 def _tail(question: str) -> str:
-    m = _INTERROGATIVE.search(question)
+    m = _interrogative(question)
     return question[m.start():] if m else "？"
 
 

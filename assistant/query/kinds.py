@@ -32,6 +32,16 @@ _LIST = re.compile(r"哪些|哪几|哪[两三四五六七八九十]|包括|包�
 _WHAT = re.compile(r"什么|啥|哪个|哪一|怎么选|怎么定")
 
 
+# Asked outright, not merely named: "要求在什么时间之前完成" asks a date, "有什么要求" asks the requirement.
+_REQUIREMENT_ASKED = re.compile(r"(?:有|提了|提出了?|作了|做了)(?:什么|哪些|啥)(?:具体)?(?:要求|规定|措施|举措)"
+                                r"|(?:应该|应当|要|该)?(?:怎么|如何|怎样|咋)(?:走|做|办|弄|处理|操作|开展|落实)")
+
+
+def asks_requirement(question: str) -> bool:
+    """Whether the question (also) asks what the plan requires ("…应该怎么走？有什么要求？")."""
+    return bool(_REQUIREMENT_ASKED.search(question))
+
+
 def question_type(question: str, facets: list[Facet]) -> str:
     """One of QTYPES (see the module docstring); the first rule that applies wins."""
     kinds = {f.kind for f in facets}

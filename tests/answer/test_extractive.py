@@ -250,3 +250,24 @@ def test_ask_json_exposes_the_lines_beside_the_answer(built_settings, capsys):
     data = json.loads(capsys.readouterr().out)
     assert data["answer"] and data["lines"] and {"kind", "text", "cites"} <= set(data["lines"][0])
     assert any(line["kind"] == "direct" and "8月" in line["text"] for line in data["lines"])
+
+
+def test_a_requirement_question_quotes_a_short_clause_whole_whatever_words_it_uses(assistant):
+    # The asker's words ("依申请", "办件") are not the heading's ("答复信息公开申请"); the clause is one task
+    # of four sentences, and each is part of what the plan requires on it.
+    answer = assistant.ask("我刚接手浦锦街道的依申请办件，要点对这块有哪些要求？")
+    for point in ("关键节点信息及时录入平台", "会商研判", "诉讼案件信息报备"):
+        assert point in answer.answer
+    _grounded(answer)
+
+
+def test_a_scoped_question_ranks_the_answering_clause_above_the_notice(assistant):
+    # The place words name the scope; left in the lexical query they would rank the notice first.
+    answer = assistant.ask("浦锦街道对复杂、疑难申请要怎么处理？")
+    assert answer.citations and answer.citations[0].clause_id == "2024-minhang-pujin/1.2"
+    assert "会商研判" in answer.answer
+
+
+def test_a_follow_up_without_a_place_stays_with_the_conversation_document(assistant):
+    answer = assistant.ask("疑难申请怎么处理？", history=["浦锦街道的政府开放活动集中在什么时候？"])
+    assert {c.doc_id for c in answer.citations} == {"2024-minhang-pujin"}

@@ -89,3 +89,9 @@ def test_same_question_for_another_place(documents):
 def test_traditional_history_is_read_like_a_simplified_one(documents):
     r = _rewrite(["松江區政府開放月在幾月？"], "那浦东新区呢？", documents)
     assert r.question == "浦东新区政府开放月在几月？"
+
+
+def test_a_pronoun_follow_up_after_a_yes_no_question_keeps_its_whole_subject(documents):
+    # "要求" inside the subject is not the question's asking part; the closing "吗" is.
+    r = _rewrite(["松江区要求清理网站上的过期信息吗？"], "这一条由谁负责？", documents)
+    assert r.question == "松江区要求清理网站上的过期信息由谁负责？" and r.rule == "facet"

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from assistant.query.facets import question_facets
-from assistant.query.kinds import question_type
+from assistant.query.kinds import asks_requirement, question_type
 
 
 def kind(question):
@@ -44,6 +44,10 @@ def test_question_type(question, expected):
     ("我们科室请了几位代表来开会，会后意见要怎么跟进？", []),   # the asker's story asks nothing
     ("是哪个单位印发的？", ["issuer"]),                 # a unit named, not who is responsible
     ("主送哪些单位？", ["recipients"]),
+    ("还有呢？其他几项任务呢？", []),                  # "其他几项" points at items, it does not count them
+    ("这份要点是哪个单位哪天印发的？", ["issuer", "date"]),
+    ("印发日期是哪天，发文的是哪个单位？", ["issuer", "date"]),
+    ("街道多长时间开一次联席会议？", ["duration"]),
 ])
 def test_facets_asked(question, kinds):
     assert [f.kind for f in question_facets(question)] == kinds
@@ -65,3 +69,13 @@ def test_where_something_is_filed_is_a_destination_not_a_responsible_unit():
     assert facet.kind == "units" and facet.destination
     sentence = "政务公开工作人员发生变动,应做好工作交接,并及时向区政府办公室备案。"
     assert find_span(facet, sentence, {"kind": "item"}) == "区政府办公室"
+
+
+@pytest.mark.parametrize("question,asked", [
+    ("里面有几条规定，审核应该怎么走？有什么要求？", True),
+    ("对保密审查提了哪些要求", True),
+    ("年度报告要求在什么时间之前发布？", False),     # names a requirement, asks a date
+    ("今年给这项工作安排了多少经费？", False),
+])
+def test_a_requirement_asked_outright_is_told_from_one_merely_named(question, asked):
+    assert asks_requirement(question) is asked
