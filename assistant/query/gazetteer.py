@@ -61,9 +61,27 @@ def places_in(text: str) -> list[tuple[int, str]]:
     # Mask the divisions so a town's name never starts inside one ("宝山淞南镇" -> "淞南镇").
     masked = _name_pattern().sub(lambda m: "|" * len(m.group(0)), text)
     for m in TOWN.finditer(masked):
-        if not is_generic(m.group(1)):
-            found.append((m.start(), m.group(1)))
+        name = _name_part(m.group(1))
+        if name and not is_generic(name):
+            found.append((m.end(1) - len(name), name))
     return sorted(found)
+
+
+# Parts of speech that never open a place name: "刚接手镇" is "刚/d 接手/v 镇", not a town.
+_NOT_A_NAME_START = ("d", "v", "r", "c", "p", "u", "m", "q")
+
+
+def _name_part(town: str) -> str | None:
+    """The town as named, without the words before it that jieba's part-of-speech tagger reads as
+    verbs, adverbs, pronouns … ("看看淞南镇" -> "淞南镇"); None when no name is left ("刚接手镇")."""
+    import jieba.posseg
+
+    suffix = "街道" if town.endswith("街道") else "镇"
+    words = list(jieba.posseg.cut(town[:-len(suffix)]))
+    while words and words[0].flag.startswith(_NOT_A_NAME_START):
+        words.pop(0)
+    stem = "".join(w.word for w in words)
+    return stem + suffix if len(stem) >= 2 else None
 
 
 def is_generic(name: str) -> bool:

@@ -36,3 +36,9 @@ def test_parents_and_full_names():
     assert parents("松江区") == {"上海市"}
     assert parents("冠县") == {"聊城市", "山东省"}
     assert full_name("徐汇") == "徐汇区"
+
+
+def test_words_before_a_town_that_are_not_its_name_are_not_a_place():
+    # "刚接手镇里" is the asker's story (adverb + verb), "看看淞南镇" names 淞南镇 only.
+    assert places_in("我刚接手镇里的依申请公开件，领导让我先看看淞南镇今年的计划") == [(21, "淞南镇")]
+    assert places_in("去枫林街道问问") == [(1, "枫林街道")]
