@@ -85,6 +85,10 @@ class Settings(BaseSettings):
     rrf_k: int = Field(60, gt=0, description="the k of reciprocal-rank fusion")
     fusion: Literal["weighted", "rrf"] = Field("weighted", description="'weighted' (min-max normalised scores) or 'rrf'")
     fusion_alpha: float = _share(0.6, "weight of BM25 in weighted fusion")
+    fusion_lexical_confidence: bool = Field(True, description="scale the BM25 weight by the share of the question's "
+                                                              "content words its best clause holds")
+    lexical_confidence_floor: float = _share(0.6, "the least share of its weight the BM25 leg keeps when its best "
+                                                  "clause holds few of the question's words")
     scope_boost: float = Field(1.0, ge=0, description="score boost of clauses in the documents a question names")
     expansion_weight: float = _share(0.5, "weight of thesaurus terms' BM25 scores beside the question's own")
     topic_carry_min_hits: int = Field(0, ge=0, description="of the top_k clauses, how many must be the previous "

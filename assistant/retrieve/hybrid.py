@@ -157,7 +157,8 @@ class HybridRetriever:
         n = self.settings.candidate_k
         bm25_rank = {i: r for r, i in enumerate(bm25_order[:n], 1)}
         dense_rank = {i: r for r, i in enumerate(dense_order[:n], 1)}
-        fused = self._fuse(candidates, bm25_scores, dense_scores, bm25_rank, dense_rank)
+        lexical_share = self._lexical_share(query.content_words, bm25_order[:1])
+        fused = self._fuse(candidates, bm25_scores, dense_scores, bm25_rank, dense_rank, lexical_share)
         ranked = sorted(fused, key=lambda i: (-fused[i], -dense_scores[i]))
         ranked, named = self._rows_named_first(question, ranked, candidates)
         hits = [Hit(clause_id=self.ids[i], doc_id=self.index.clauses[self.ids[i]]["doc_id"], score=fused.get(i, 0.0),
@@ -196,8 +197,17 @@ class HybridRetriever:
             scores[self.position[node_id]] = float(similarity)
         return scores
 
+    def _lexical_share(self, words: list[str], best: list[int]) -> float:
+        """How much of the question (by inverse frequency) the best BM25 clause holds: 1.0 when it has
+        every content word, little when it matched only common ones ("发布", "工作") of a paraphrase."""
+        if not self.settings.fusion_lexical_confidence or not words or not best:
+            return 1.0
+        key = self.keys[best[0]]
+        total = sum(self.word_weight(w) for w in words) or 1.0
+        return sum(self.word_weight(w) for w in words if search_key(w) in key) / total
+
     def _fuse(self, candidates: list[int], bm25_scores: np.ndarray, dense_scores: np.ndarray,
-              bm25_rank: dict[int, int], dense_rank: dict[int, int]) -> dict[int, float]:
+              bm25_rank: dict[int, int], dense_rank: dict[int, int], lexical_share: float = 1.0) -> dict[int, float]:
         """Combine the legs. Weighted min-max fusion keeps a strong single-leg match (a rare
         term only BM25 sees) that reciprocal-rank fusion would bury; both are measured in
         `assistant bench retrieval`."""
@@ -214,7 +224,10 @@ class HybridRetriever:
         dense = np.array([dense_scores[i] for i in candidates])
         low, high = float(dense.min()), float(dense.max())
         spread = (high - low) or 1.0
-        alpha = self.settings.fusion_alpha
+        # Min-max scaling gives the best BM25 clause full weight however little of the question it
+        # matched; the lexical leg speaks with the confidence its best match earns.
+        floor = self.settings.lexical_confidence_floor
+        alpha = self.settings.fusion_alpha * (floor + (1 - floor) * lexical_share)
         return {i: alpha * bm25_scores[i] / top_bm25 + (1 - alpha) * (dense_scores[i] - low) / spread
                 for i in pool}
 

@@ -54,3 +54,19 @@ def test_place_outside_the_corpus_is_exposed_not_replaced(retriever):
     result = retriever.search("嘉定区依申请公开怎么办理")
     assert result.scope.unknown_places == ["嘉定区"]
     assert not result.relevant
+
+
+def test_the_lexical_leg_weighs_what_its_best_clause_holds_of_the_question(retriever):
+    pujin = retriever.position["2024-minhang-pujin/1.2"]
+    # Every content word in the clause: BM25 keeps its full weight.
+    assert retriever._lexical_share(["会商研判", "疑难"], [pujin]) == 1.0
+    # Only a common word of a paraphrase: it keeps little (the fusion floor then applies).
+    assert retriever._lexical_share(["找工作", "年轻人", "办理"], [pujin]) < 0.3
+    assert retriever._lexical_share([], [pujin]) == 1.0
+
+
+def test_the_scope_words_do_not_rank_the_notice_first(retriever):
+    # "浦锦街道" names the scope; it must not lift the notice, which repeats it, above the answering clause.
+    result = retriever.search("浦锦街道对复杂、疑难的信息公开申请怎么处理？")
+    assert result.hits[0].clause_id == "2024-minhang-pujin/1.2"
+    assert "浦锦" not in "".join(result.query.search_tokens)
