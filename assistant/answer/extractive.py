@@ -20,7 +20,8 @@ from assistant.answer.lines import (AnswerLine, direct_line, fact_line, not_stat
                                     section, shared_line)
 from assistant.answer.records import Answer, CitationList, join_cited, similarity
 from assistant.query.facets import Facet, find_span, row_units
-from assistant.query.kinds import asks_requirement
+from assistant.answer.structure import outline_lines, task_count_lines
+from assistant.query.kinds import asks_requirement, asks_task_count
 from assistant.query.understand import Query
 from assistant.retrieve.hybrid import Hit, HybridRetriever, SearchResult
 from assistant.ingest.searchkey import bigrams, compact, search_key
@@ -125,10 +126,9 @@ class ExtractiveAnswerer:
                     timings_ms=dict(result.timings_ms))
         # A result built by hand (tests, the language-model mode's fallbacks) is read here once.
         query = result.query or self.retriever.understanding.understand(rewritten)
-        if query.qtype == "metadata" and query.scope.covered and query.scope.doc_ids:
-            answer = self._metadata(query, base)
-            if answer is not None:
-                return answer
+        answer = self._about_the_document(query, base)
+        if answer is not None:
+            return answer
         if not result.relevant or not hits:
             return Answer(lines=[AnswerLine.of("refusal", said(self.refusal_text(result)))], refused=True,
                           citations=[], kind="refusal",
@@ -177,6 +177,26 @@ class ExtractiveAnswerer:
             return Answer(lines=lines, refused=False, citations=cites.items, direct=span,
                           kind="factoid", **base)
         return self._single(hits, words, cites, base, avoid, wide=query.qtype in WIDE_QTYPES)
+
+    def _about_the_document(self, query: Query, base: dict) -> Answer | None:
+        """A question about the named document itself (its metadata, its structure), when it has the answer."""
+        if query.qtype == "metadata" and query.scope.covered and query.scope.doc_ids:
+            return self._metadata(query, base)
+        if query.qtype == "structure" and len(query.scope.doc_ids) == 1:
+            return self._structure(query, base)
+        return None
+
+    def _structure(self, query: Query, base: dict) -> Answer | None:
+        """The document's parts or its number of tasks, from its outline (structure.py)."""
+        doc_id = query.scope.doc_ids[0]
+        clauses = self.retriever.clauses_of(doc_id)
+        cites = CitationList(self.documents)
+        title = self.documents.get(doc_id, {}).get("title") or doc_id
+        lines = (task_count_lines(clauses, cites, self.retriever.hit_for) if asks_task_count(query.rewrite)
+                 else outline_lines(title, clauses, cites, self.retriever.hit_for))
+        if not lines:
+            return None
+        return Answer(lines=lines, refused=False, citations=cites.items, kind="structure", **base)
 
     def _other_facets(self, found_by: list[tuple[Facet, tuple[Hit, str, str] | None]], lead: Facet,
                       lines: list[AnswerLine], cites: CitationList, result: SearchResult) -> list[AnswerLine]:

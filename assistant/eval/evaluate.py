@@ -78,7 +78,10 @@ def claims_of(answer: dict) -> list[tuple[list[str], list[int]]]:
 
 def grounding_of(answer: dict) -> dict:
     """Sentence-level grounding of one answer dict (Answer.to_dict() shape)."""
-    by_n = {c.get("n"): c.get("text") or "" for c in answer.get("citations") or []}
+    # A citation shows its clause's text under its heading path; a heading quoted from the path (a
+    # document's parts) is as grounded as its text.
+    by_n = {c.get("n"): "\n".join([c.get("text") or "", *(h.rstrip("…") for h in c.get("heading_path") or [])])
+            for c in answer.get("citations") or []}
     llm = answer.get("kind") == "llm"
     rows = []
     for pieces, numbers in claims_of(answer):

@@ -6,7 +6,8 @@
   by "什么" ("以什么为引领", "增设什么窗口");
 - requirement: what the plan requires about a topic ("有什么要求", "怎么做"; also the default);
 - yes_no: whether the plan requires or includes something;
-- list: the items of an enumeration ("哪些渠道", "哪几类", "哪三个同步").
+- list: the items of an enumeration ("哪些渠道", "哪几类", "哪三个同步");
+- structure: the document's own parts or the number of tasks its table lists.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import re
 from assistant.answer.metadata import infobar_labels
 from assistant.query.facets import Facet
 
-QTYPES = ("requirement", "list", "factoid", "yes_no", "which_documents", "metadata")
+QTYPES = ("requirement", "list", "factoid", "yes_no", "which_documents", "metadata", "structure")
 
 _METADATA_FACETS = {"doc_number", "issuer", "title", "recipients"}
 _DOCUMENT_DATE = re.compile(
@@ -26,6 +27,11 @@ _DOCUMENT_WORDS = re.compile(r"文件|要点|计划|方案|通知|本文|这份|
 _WHICH_DOCUMENTS = re.compile(
     r"哪(?:些|几份|份|个|几个)(?:文件|要点|计划|方案|地方|地区|区县?|镇|街道|单位的文件)"
     r"|(?:谁家|哪里)(?:的文件)?(?:提到|提出|要求|写了)")
+# About the document's own structure: its parts, or how many tasks its table lists.
+_PARTS = re.compile(r"(?:分(?:成|为|了)?|包括|包含|有|共)(?:几|哪几|多少)个?大?(?:部分|板块|大块|章)"
+                    r"|(?:框架|大纲|提纲|整体结构)(?:是|怎么|怎样|如何|什么)|(?:几|哪几)个?大?(?:部分|板块)")
+_TASK_COUNT = re.compile(r"(?:分解表|分工表|任务表|任务清单)[^，,。？?]{0,8}?(?:多少|几)(?:项|条|个)"
+                         r"|(?:一共|共|总共)(?:列了?|有|安排了?)?(?:多少|几)(?:项|条)(?:任务|工作)")
 _YES_NO = re.compile(r"是否|要不要|需不需要|需要不需要|有没有|会不会|能不能|可不可以|是不是|算不算|用不用|该不该|吗[？?！!。]*$")
 _REQUIREMENT = re.compile(r"要求|怎么做|如何做|怎样做|怎么办|怎么处理|如何处理|怎么弄|措施|举措|做法|规定|安排|怎么搞|咋办|咋做|怎么抓|如何推进|怎么推进|有什么说法")
 _LIST = re.compile(r"哪些|哪几|哪[两三四五六七八九十]|包括|包含|分别是|都有|几类|几个方面|哪方面")
@@ -42,6 +48,14 @@ def asks_requirement(question: str) -> bool:
     return bool(_REQUIREMENT_ASKED.search(question))
 
 
+def asks_structure(question: str) -> bool:
+    return bool(_PARTS.search(question) or _TASK_COUNT.search(question))
+
+
+def asks_task_count(question: str) -> bool:
+    return bool(_TASK_COUNT.search(question))
+
+
 def question_type(question: str, facets: list[Facet]) -> str:
     """One of QTYPES (see the module docstring); the first rule that applies wins."""
     kinds = {f.kind for f in facets}
@@ -50,6 +64,8 @@ def question_type(question: str, facets: list[Facet]) -> str:
         return "metadata"
     if _WHICH_DOCUMENTS.search(question):
         return "which_documents"
+    if asks_structure(question):
+        return "structure"
     if facets:
         return "factoid"
     if _REQUIREMENT.search(question):

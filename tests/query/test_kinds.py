@@ -79,3 +79,13 @@ def test_where_something_is_filed_is_a_destination_not_a_responsible_unit():
 ])
 def test_a_requirement_asked_outright_is_told_from_one_merely_named(question, asked):
     assert asks_requirement(question) is asked
+
+
+@pytest.mark.parametrize("question", ["这个要点一共分了几个部分？", "这份计划的整体框架是什么", "任务分解表一共列了多少项任务？"])
+def test_questions_about_the_documents_structure(question):
+    assert question_type(question, question_facets(question)) == "structure"
+
+
+@pytest.mark.parametrize("question", ["政务公开要求包括哪几个方面", "只涉及部分特定对象的信息怎么公开？"])
+def test_parts_of_a_topic_are_not_the_documents_structure(question):
+    assert question_type(question, question_facets(question)) != "structure"
