@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 
 from assistant.answer import messages
-from assistant.answer.metadata import METADATA_FACETS, document_facts, infobar_labels
+from assistant.answer.metadata import METADATA_FACETS, document_facts, element_labels, infobar_labels
 from assistant.answer.lines import (AnswerLine, direct_line, fact_line, not_stated_line, quoted, row_line, said,
                                     section, shared_line)
 from assistant.answer.records import Answer, CitationList, join_cited, similarity
@@ -222,7 +222,8 @@ class ExtractiveAnswerer:
     def _metadata(self, query: Query, base: dict) -> Answer | None:
         """文号, issuer, title, dates, 主送/抄送 of the named document(s), quoted from the clause
         that states each; "没有写明" for what a document does not state."""
-        kinds = [k for k in query.facet_kinds if k in METADATA_FACETS] or ([] if infobar_labels(query.rewrite) else ["date"])
+        kinds = [k for k in query.facet_kinds if k in METADATA_FACETS] or \
+            ([] if infobar_labels(query.rewrite) or element_labels(query.rewrite) else ["date"])
         cites = CitationList(self.documents)
         lines: list[AnswerLine] = []
         found = False

@@ -136,6 +136,40 @@ _PAGE_FIELDS = ("索引号", "有效性", "统一编号", "主题分类", "组�
                 "失效日期", "联合发文单位", "信息来源", *DATE_LABELS, *NUMBER_LABELS, *ISSUER_LABELS)
 
 
+# The other elements of a 公文 (GB/T 9704) that people ask about, each (label, how a question asks for
+# it, where the front or back matter states it). Read from the document's own lines, never inferred.
+_ELEMENTS: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = (
+    ("附件", re.compile(r"附件"), re.compile(r"附件\s*\d*\s*[:：]\s*(\S[^\n]*)")),
+    ("印数", re.compile(r"印了?(?:多少|几)份|共印(?:了)?(?:多少|几)|印数(?:是)?(?:多少|几)"), re.compile(r"(共印\s*\d+\s*份)")),
+    ("版头", re.compile(r"版头|红头|文头|发文机关标志"), re.compile(r"^[#\s]*(\S{2,30}文件)\s*$", re.M)),
+    ("公开属性", re.compile(r"此件|(?:文件|要点|计划|方案|通知)(?:本身)?(?:是否|是不是|是)?(?:公开发布|主动公开)(?:的)?(?:吗|么|没有)"),
+     re.compile(r"[(（]\s*(此件[^()（）\n]{2,12}?)\s*[)）]")),
+    ("审议", re.compile(r"(?:要点|计划|方案|文件|通知)[^，,。？?]{0,16}?(?:(?:什么|哪个|哪次|哪一次)会|审议|讨论通过|经过?[^，,。？?]{0,10}同意)"),
+     re.compile(r"((?:已经|经)[^。，,\n]{0,30}?(?:审议通过|讨论通过|同意))")),
+    ("印发机关", re.compile(r"(?:哪个|什么)(?:部门|单位|机关)[^，,。？?]{0,4}印发|印发(?:机关|部门|单位)|谁印发"),
+     re.compile(r"^\s*(\S{2,40}?)\s*\n?\s*\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日\s*印发", re.M)),
+)
+
+
+def element_labels(question: str) -> list[str]:
+    """The 公文 elements besides the metadata fields that a question asks for ("附件", "印数", …)."""
+    return [label for label, asked, _ in _ELEMENTS if asked.search(question)]
+
+
+def element_facts(question: str, clauses: list[dict]) -> list[Fact]:
+    """Each asked element quoted from the front or back matter; "not stated" where the document has none."""
+    facts = []
+    for label, asked, stated in _ELEMENTS:
+        if not asked.search(question):
+            continue
+        span, clause = _line_match(clauses, stated)
+        if span is None:   # an attachment line may sit at the end of the body
+            span, clause = next(((m.group(1), c) for c in clauses for m in [stated.search(c["text"])] if m
+                                 and label == "附件"), (None, None))
+        facts.append(Fact(label, span, clause))
+    return facts
+
+
 def infobar_labels(question: str) -> list[str]:
     """The info-bar fields a question names ("索引号", "废止日期", validity)."""
     asked = [label for label in sorted(set(_PAGE_FIELDS) & set(LABELS), key=len, reverse=True) if label in question]
@@ -167,6 +201,10 @@ def document_facts(question: str, facet_kinds: list[str], meta: dict, clauses: l
     ordered = sorted(clauses, key=lambda c: c.get("kind") not in ("preamble", "footer"))
     # Fields the metadata facets answer from the whole document (dates, 文号, issuer, title) are left to them.
     facts = [f for f in infobar_facts(question, ordered) if _FACET_OF_LABEL.get(f.label) not in facet_kinds]
+    elements = element_facts(question, ordered)
+    facts.extend(elements)
+    if any(f.label == "印发机关" and f.span for f in elements):
+        facet_kinds = [k for k in facet_kinds if k != "issuer"]   # "哪个部门印发的": the 版记's office
     if any(f.label.endswith("日期") for f in facts):
         facet_kinds = [k for k in facet_kinds if k != "date"]   # "废止日期": that date, not the signing date
     for kind in dict.fromkeys(facet_kinds):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from assistant.answer.metadata import infobar_labels
+from assistant.answer.metadata import element_labels, infobar_labels
 from assistant.query.facets import Facet
 
 QTYPES = ("requirement", "list", "factoid", "yes_no", "which_documents", "metadata", "structure")
@@ -60,7 +60,7 @@ def question_type(question: str, facets: list[Facet]) -> str:
     """One of QTYPES (see the module docstring); the first rule that applies wins."""
     kinds = {f.kind for f in facets}
     if kinds & _METADATA_FACETS or (_DOCUMENT_DATE.search(question) and _DOCUMENT_WORDS.search(question)) \
-            or infobar_labels(question):
+            or infobar_labels(question) or element_labels(question):
         return "metadata"
     if _WHICH_DOCUMENTS.search(question):
         return "which_documents"
