@@ -208,6 +208,8 @@ def test_export_is_made_once_beside_the_model_and_reused(onnx_model, monkeypatch
     folder = Path(onnx_model.folder)
     assert folder == source.parent / f"{source.name}.onnx-fp32"
     assert onnx.is_complete(folder, source)
+    # the weights beside the graph, where ONNX Runtime maps them rather than reading them into memory
+    assert (folder / onnx.MODEL_FILE).stat().st_size < 5e6 < 4e8 < (folder / onnx.WEIGHTS_FILE).stat().st_size
     marker = (folder / onnx.MARKER_FILE).stat().st_mtime_ns
     assert all(p.stat().st_mtime_ns <= marker for p in folder.iterdir())   # the marker came last
     monkeypatch.setattr(onnx, "_export", lambda *a: pytest.fail("exported again"))
