@@ -78,8 +78,10 @@ class ExtractiveAnswerer:
         body = [s for s in self._body_sentences(clause) if not self._is_heading(s, clause)] or self._body_sentences(clause)
         # A plan's numbered clause is one task: when it is short, each of its sentences is part of what
         # the plan requires on that task, whatever words the asker used for it.
+        # Who is responsible and by when ("(责任单位:各部门、各街镇,完成时限:全年)") is part of the requirement.
+        owners = [s for s in self._sentences(clause) if _ONLY_UNITS.match(s.strip()) and compact(s) not in avoid]
         if self.heading_on_topic(clause, words) or len(body) <= self.settings.whole_clause_sentences:
-            return [s for s in body if compact(s) not in avoid]
+            return [s for s in body if compact(s) not in avoid] + owners
         return self.pick_sentences(clause, words, limit=len(self._body_sentences(clause)), avoid=avoid,
                                    min_share=self.settings.topic_sentence_share)
 

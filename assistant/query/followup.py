@@ -141,8 +141,13 @@ def rewrite_followup(question: str, history: list[Turn], documents: dict[str, di
         if question_facets(x + "？") or question_facets(x + "是什么？"):
             # "完成时限呢？", "那抄送呢": the same subject, another facet of it.
             return Rewrite(_stem(prev) + "的" + x + "是什么？", "facet")
-        # Same place, same ask, another subject: "那“一江一河一带”建设情况公开呢？"
-        return Rewrite(place_text + x + _tail(prev), "topic")
+        # Same place, same ask, another subject: "那“一江一河一带”建设情况公开呢？"; the facets the
+        # previous question asked ("责任单位和时间节点") are asked again.
+        asked = [f.kind for f in question_facets(prev)]
+        tail = _tail(prev)
+        if [f.kind for f in question_facets(tail)] != asked:
+            tail = "的" + "和".join(f.label for f in question_facets(prev)) + "是什么？"
+        return Rewrite(place_text + x + tail, "topic")
 
     own_place = _place_phrase(q, documents)
     if _PRONOUN.match(q) or (len(q) <= _FACET_ONLY_MAX and own_place is None and q.startswith(("具体", "由", "谁", "什么时候", "几", "多少", "哪", "分别", "各自"))):

@@ -271,3 +271,11 @@ def test_a_scoped_question_ranks_the_answering_clause_above_the_notice(assistant
 def test_a_follow_up_without_a_place_stays_with_the_conversation_document(assistant):
     answer = assistant.ask("疑难申请怎么处理？", history=["浦锦街道的政府开放活动集中在什么时候？"])
     assert {c.doc_id for c in answer.citations} == {"2024-minhang-pujin"}
+
+
+def test_a_requirement_answer_keeps_who_is_responsible_and_by_when(assistant):
+    # A clause's closing "(责任单位…,完成时限…)" (the form of plans from other places) is part of what it requires.
+    clause = {"kind": "item", "heading_path": ["二、规范公开", "5.严格执行公文公开属性审查和发布审查程序"],
+              "text": "5.严格执行公文公开属性审查和发布审查程序。(责任单位:各部门、各街镇,完成时限:全年)"}
+    picked = assistant.answerer.topic_sentences(clause, ["公开属性", "审查"])
+    assert picked[-1] == "(责任单位:各部门、各街镇,完成时限:全年)"

@@ -95,3 +95,10 @@ def test_a_pronoun_follow_up_after_a_yes_no_question_keeps_its_whole_subject(doc
     # "要求" inside the subject is not the question's asking part; the closing "吗" is.
     r = _rewrite(["松江区要求清理网站上的过期信息吗？"], "这一条由谁负责？", documents)
     assert r.question == "松江区要求清理网站上的过期信息由谁负责？" and r.rule == "facet"
+
+
+def test_a_new_subject_is_asked_the_facets_the_previous_question_asked(documents):
+    r = _rewrite(["松江任务分解表里，“两旧一村”改造情况公开的责任单位和时间节点是什么？"], "那重大事故隐患排查整治那一条呢？",
+                 documents)
+    assert r.rule == "topic" and "重大事故隐患排查整治" in r.question
+    assert "责任单位" in r.question and "时间" in r.question
