@@ -23,6 +23,8 @@ _METADATA_FACETS = {"doc_number", "issuer", "title", "recipients"}
 _DOCUMENT_DATE = re.compile(
     r"(?:什么时候|哪天|哪一天|何时|几月几[日号]|日期|时间)[^，。？]{0,6}(?:印发|发布|出台|下发|成文|签发|发文|通过)"
     r"|(?:印发|发布|出台|下发|成文|签发|发文|落款)(?:的)?(?:日期|时间)|(?:印发|发布|成文|签发)于|落款(?:是|在)?(?:哪天|何时|什么时候)")
+# "要点里…年度报告什么时候发布": a date of something the document is about, not of the document.
+_INSIDE_DOCUMENT = re.compile(r"(?:要点|计划|方案|文件|通知)(?:里|中|当中|里面|提到|提出|规定|要求)")
 _DOCUMENT_WORDS = re.compile(r"文件|要点|计划|方案|通知|本文|这份|该文|〔\d{4}〕|成文")
 _WHICH_DOCUMENTS = re.compile(
     r"哪(?:些|几份|份|个|几个)(?:文件|要点|计划|方案|地方|地区|区县?|镇|街道|单位的文件)"
@@ -59,7 +61,9 @@ def asks_task_count(question: str) -> bool:
 def question_type(question: str, facets: list[Facet]) -> str:
     """One of QTYPES (see the module docstring); the first rule that applies wins."""
     kinds = {f.kind for f in facets}
-    if kinds & _METADATA_FACETS or (_DOCUMENT_DATE.search(question) and _DOCUMENT_WORDS.search(question)) \
+    about_document_date = _DOCUMENT_DATE.search(question) and _DOCUMENT_WORDS.search(question) \
+        and not _INSIDE_DOCUMENT.search(question)
+    if kinds & _METADATA_FACETS or about_document_date \
             or infobar_labels(question) or element_labels(question):
         return "metadata"
     if _WHICH_DOCUMENTS.search(question):

@@ -89,3 +89,10 @@ def test_questions_about_the_documents_structure(question):
 @pytest.mark.parametrize("question", ["政务公开要求包括哪几个方面", "只涉及部分特定对象的信息怎么公开？"])
 def test_parts_of_a_topic_are_not_the_documents_structure(question):
     assert question_type(question, question_facets(question)) != "structure"
+
+
+def test_a_date_of_something_inside_the_document_is_not_the_documents_date():
+    question = "冠县要点里，政府信息公开工作年度报告要求什么时候前发布？"
+    assert question_type(question, question_facets(question)) != "metadata"
+    question = "冠县2021年政务公开要点是什么时候印发的？"
+    assert question_type(question, question_facets(question)) == "metadata"
