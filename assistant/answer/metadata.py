@@ -55,25 +55,33 @@ def _find(clauses: list[dict], value: str | None) -> tuple[str | None, dict | No
     return None, None
 
 
-def _find_date(clauses: list[dict], iso: str | None, after: str = "") -> tuple[str | None, dict | None]:
+def _find_date(clauses: list[dict], iso: str | None, after: str = "",
+               as_written: bool = False) -> tuple[str | None, dict | None]:
     if not iso:
         return None, None
     pattern = _date_pattern(iso)
-    for clause in clauses:
-        for m in pattern.finditer(clause["text"]):
-            if not after or clause["text"][m.end():m.end() + 4].lstrip().startswith(after):
-                return m.group(0), clause
-    return None, None
+    found = [(m.group(0), clause) for clause in clauses for m in pattern.finditer(clause["text"])
+             if not after or clause["text"][m.end():m.end() + 4].lstrip().startswith(after)]
+    # `as_written`: the date as the document writes it ("2021年6月28日", its 落款) before the page's "2021-06-28".
+    written = [f for f in found if "年" in f[0]] if as_written else []
+    return (written or found or [(None, None)])[0]
 
 
 def _dates(question: str, meta: dict, clauses: list[dict]) -> list[Fact]:
     """Which of the document's dates the question asks for: 印发 (footer), 发布 (page), else 成文."""
     facts = []
-    if _SIGNED.search(question) or not (_ISSUED.search(question) or _PUBLISHED.search(question)):
+    if _SIGNATURE_ASKED.search(question):
+        # "落款是哪天": the date under the signature, whatever the page's info bar says.
+        signed = _line_match(clauses, _SIGNATURE_DATE)
+        if signed[0]:
+            facts.append(Fact("落款日期", *signed))
+    elif _SIGNED.search(question) or not (_ISSUED.search(question) or _PUBLISHED.search(question)):
         facts.append(Fact("成文日期", *_find_date(clauses, meta.get("date"))))
     if _ISSUED.search(question):
+        # "哪天印发的" without a 版记: the document's own date as its 落款 writes it.
         span, clause = _footer_issued(clauses)
-        facts.append(Fact("印发日期", span, clause) if span else Fact("成文日期", *_find_date(clauses, meta.get("date"))))
+        facts.append(Fact("印发日期", span, clause) if span
+                     else Fact("成文日期", *_find_date(clauses, meta.get("date"), as_written=True)))
     if _PUBLISHED.search(question) and not _ISSUED.search(question):
         facts.append(Fact("发布日期", *_find_date(clauses, meta.get("published") or meta.get("date"))))
     unique = {f.label: f for f in facts}
@@ -108,7 +116,8 @@ def _recipients(question: str, clauses: list[dict]) -> Fact:
 # own title line, and a seal applied on another office's behalf ("（北京市东城区政务服务和数据管理局代章）").
 _NOTICE_TITLE = re.compile(r"^\s*([^\n。]{0,40}关于印发[^\n。]{2,60}的通知)\s*$", re.M)
 _SEAL = re.compile(r"([^\s（）()]{2,40}代章)")
-_SEAL_ASKED = re.compile(r"章")
+_SIGNATURE_ASKED = re.compile(r"落款")
+_SIGNATURE_DATE = re.compile(r"^\s*(\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日)\s*$", re.M)
 
 
 def _line_match(clauses: list[dict], pattern: re.Pattern[str]) -> tuple[str | None, dict | None]:
@@ -146,6 +155,7 @@ _ELEMENTS: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = (
      re.compile(r"[(（]\s*(此件[^()（）\n]{2,12}?)\s*[)）]")),
     ("审议", re.compile(r"(?:要点|计划|方案|文件|通知)[^，,。？?]{0,16}?(?:(?:什么|哪个|哪次|哪一次)会|审议|讨论通过|经过?[^，,。？?]{0,10}同意)"),
      re.compile(r"((?:已经|经)[^。，,\n]{0,30}?(?:审议通过|讨论通过|同意))")),
+    ("印章", re.compile(r"盖[^，,。？?]{0,4}?(?:谁|哪个单位|什么)[^，,。？?]{0,3}?(?:章|印)|印章|代章|谁的章"), _SEAL),
     ("印发机关", re.compile(r"(?:哪个|什么)(?:部门|单位|机关)[^，,。？?]{0,4}印发|印发(?:机关|部门|单位)|谁印发"),
      re.compile(r"^\s*(\S{2,40}?)\s*\n?\s*\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日\s*印发", re.M)),
 )
@@ -166,6 +176,8 @@ def element_facts(question: str, clauses: list[dict]) -> list[Fact]:
         if span is None:   # an attachment line may sit at the end of the body
             span, clause = next(((m.group(1), c) for c in clauses for m in [stated.search(c["text"])] if m
                                  and label == "附件"), (None, None))
+        if span is None and label == "印章":
+            continue   # sealed by the issuer itself: the issuer fact answers it
         facts.append(Fact(label, span, clause))
     return facts
 
@@ -211,8 +223,7 @@ def document_facts(question: str, facet_kinds: list[str], meta: dict, clauses: l
         if kind == "doc_number":
             facts.append(Fact("文号", *_find(ordered, meta.get("doc_number"))))
         elif kind == "issuer":
-            seal = _SEAL_ASKED.search(question) and _line_match(ordered, _SEAL)
-            facts.append(Fact("印章", *seal) if seal else Fact("发文单位", *_find(ordered, meta.get("issuer"))))
+            facts.append(Fact("发文单位", *_find(ordered, meta.get("issuer"))))
         elif kind == "title":
             found = _find(ordered, meta.get("title"))
             facts.append(Fact("标题", *(found if found[0] else _line_match(ordered, _NOTICE_TITLE))))

@@ -25,7 +25,7 @@ _DOCUMENT_DATE = re.compile(
     r"|(?:印发|发布|出台|下发|成文|签发|发文|落款)(?:的)?(?:日期|时间)|(?:印发|发布|成文|签发)于|落款(?:是|在)?(?:哪天|何时|什么时候)")
 # "要点里…年度报告什么时候发布": a date of something the document is about, not of the document.
 _INSIDE_DOCUMENT = re.compile(r"(?:要点|计划|方案|文件|通知)(?:里|中|当中|里面|提到|提出|规定|要求)")
-_DOCUMENT_WORDS = re.compile(r"文件|要点|计划|方案|通知|本文|这份|该文|〔\d{4}〕|成文")
+_DOCUMENT_WORDS = re.compile(r"文件|要点|计划|方案|通知|本文|这份|那份|该文|任务分工|任务分解|〔\d{4}〕|成文")
 _WHICH_DOCUMENTS = re.compile(
     r"哪(?:些|几份|份|个|几个)(?:文件|要点|计划|方案|地方|地区|区县?|镇|街道|单位的文件)"
     r"|(?:谁家|哪里)(?:的文件)?(?:提到|提出|要求|写了)")

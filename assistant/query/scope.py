@@ -65,11 +65,15 @@ def _ancestors(meta: dict) -> set[str]:
     return out
 
 
-def _drop_qualifiers(places: list[tuple[str, str]], documents: dict[str, dict]) -> list[tuple[str, str]]:
-    """"上海市松江区": 上海市 qualifies 松江区; it does not ask about the city's own plan too."""
-    named = {doc_id for _, doc_id in places}
+def _drop_qualifiers(places: list[tuple[str, str]], documents: dict[str, dict], q: str) -> list[tuple[str, str]]:
+    """"上海市松江区": 上海市 qualifies 松江区, written right before it; it does not ask about the city's own
+    plan too. "山东教育厅和中都街道…" names two documents, although 中都街道 lies in 山东."""
+    def qualifies(alias: str, doc_id: str, other_alias: str, other: str) -> bool:
+        end = q.find(alias) + len(alias)
+        return other != doc_id and documents[doc_id].get("place") in _ancestors(documents[other]) \
+            and q.find(other_alias, end) == end
     return [(alias, doc_id) for alias, doc_id in places
-            if not any(documents[doc_id].get("place") in _ancestors(documents[o]) for o in named if o != doc_id)]
+            if not any(qualifies(alias, doc_id, other_alias, other) for other_alias, other in places)]
 
 
 def _scope_of_selected(scope: Scope, documents: dict[str, dict], doc_filter: str) -> None:
@@ -101,7 +105,7 @@ def _add_named_places(scope: Scope, q: str, documents: dict[str, dict], places: 
     # With a document selected, another document joins only when the question compares with it
     # ("这份文件和白鹤镇的要点有什么不一样").
     compares = scope.explicit and bool(_COMPARISON.search(q))
-    for alias, doc_id in _drop_qualifiers(places, documents):
+    for alias, doc_id in _drop_qualifiers(places, documents, q):
         place = documents[doc_id].get("place") or alias
         if place not in scope.places:
             scope.places.append(place)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.answer.metadata import element_facts, element_labels
+from assistant.answer.metadata import document_facts, element_facts, element_labels
 
 
 @pytest.mark.parametrize("question,labels", [
@@ -42,3 +42,18 @@ def test_elements_are_quoted_from_the_documents_front_and_back_matter(assistant,
 def test_an_element_the_document_lacks_is_not_stated(assistant):
     facts = element_facts("这份要点一共印了多少份？", assistant.retriever.clauses_of("2024-songjiang"))
     assert [(f.label, f.span) for f in facts] == [("印数", None)]
+
+
+@pytest.mark.slow
+def test_a_seal_question_beside_an_issuer_question_gets_both(assistant):
+    answer = assistant.ask("松江区的要点是谁发的？落款盖的又是谁的章？")
+    assert "上海市松江区人民政府办公室" in answer.answer and not answer.refused
+
+
+@pytest.mark.slow
+def test_the_signature_date_is_read_under_the_signature(assistant):
+    clauses = assistant.retriever.clauses_of("2023-baoshan-songnan")
+    meta = assistant.retriever.documents["2023-baoshan-songnan"]
+    facts = document_facts("这份计划的落款是哪天？", ["date"], meta, clauses)
+    assert [(f.label, f.span) for f in facts] == [("落款日期", "2023年7月3日")]
+    assert facts[0].clause["kind"] in ("preamble", "footer")

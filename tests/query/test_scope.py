@@ -93,3 +93,17 @@ def test_a_city_followed_by_its_lower_levels_means_the_places_inside_it():
     inside = resolve_scope("上海这几个区、镇、街道的文件对涉企政策怎么要求？", documents)
     assert sorted(inside.doc_ids) == ["district", "town"]
     assert resolve_scope("上海市2023年的要点对涉企政策怎么要求？", documents).doc_ids == ["city"]
+
+
+CITY_AND_DISTRICT = {
+    "2023-shanghai": {"place": "上海市", "level": "市", "province": "上海市", "aliases": ["上海市", "上海"]},
+    "2024-songjiang": {"place": "松江区", "level": "区", "city": "上海市", "aliases": ["松江区", "松江"]},
+}
+
+
+@pytest.mark.parametrize("question,doc_ids", [
+    ("上海市松江区的政府开放月在几月", ["2024-songjiang"]),             # 上海市 qualifies 松江区
+    ("上海市和松江区的要点在政策解读上有什么不同", ["2023-shanghai", "2024-songjiang"]),   # two documents named
+])
+def test_a_place_qualifies_another_only_when_written_right_before_it(question, doc_ids):
+    assert resolve_scope(question, CITY_AND_DISTRICT).doc_ids == doc_ids
