@@ -12,6 +12,7 @@ from assistant.query.gazetteer import places_in
 from assistant.query.kinds import question_type
 from assistant.query.normalize import normalize_question
 from assistant.query.thesaurus import expansions
+from assistant.query.homophones import correct_place_homophones
 from assistant.query.scope import Scope, resolve_scope
 from assistant.index.segmentation import ChineseTokenizer
 
@@ -77,7 +78,7 @@ class QueryUnderstanding:
 
     def understand(self, question: str, conversation: Conversation | None = None,
                    selected_doc: str | None = None) -> Query:
-        text = normalize_question(question)
+        text = correct_place_homophones(normalize_question(question), self.documents)
         rewrite = conversation.rewrite(text, self.documents) if conversation else Rewrite(text, None)
         if rewrite.rule is None and conversation and conversation.turns:
             rewrite = self._carry_by_topic(rewrite, conversation.turns)
