@@ -89,6 +89,29 @@ class ClauseVectorStore(FaissMapVectorStore):
     def size(self) -> int:
         return int(self._faiss_index.ntotal)
 
+    def nearest(self, vector: np.ndarray, k: int, node_ids: list[str] | None = None) -> list[tuple[str, float]]:
+        """The `k` nodes (of `node_ids` when given) with the highest inner product to `vector`, best first.
+        Asks FAISS for those k only; `-vector` gives the lowest."""
+        params = None
+        if node_ids is not None:
+            wanted = np.array([self._node_id_to_faiss_id_map[n] for n in node_ids if n in self._node_id_to_faiss_id_map],
+                              dtype=np.int64)
+            if not len(wanted):
+                return []
+            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(wanted))
+            k = min(k, len(wanted))
+        k = min(k, self.size)
+        if k <= 0:
+            return []
+        scores, ids = self._faiss_index.search(np.asarray(vector, dtype="float32")[np.newaxis, :], k, params=params)
+        return [(self._faiss_id_to_node_id_map[int(i)], float(s)) for s, i in zip(scores[0], ids[0]) if i >= 0]
+
+    def similarity(self, vector: np.ndarray, node_ids: list[str]) -> list[float]:
+        """Inner product of `vector` with each stored node of `node_ids` (read back from FAISS)."""
+        faiss_ids = np.array([self._node_id_to_faiss_id_map[n] for n in node_ids], dtype=np.int64)
+        stored = self._faiss_index.reconstruct_batch(faiss_ids) if len(faiss_ids) else np.zeros((0, len(vector)))
+        return [float(x) for x in stored @ np.asarray(vector, dtype="float32")]
+
     @classmethod
     def empty(cls, dimension: int) -> "ClauseVectorStore":
         # Inner product on normalised vectors is cosine similarity.

@@ -11,9 +11,9 @@ import math
 import re
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
-from llama_index.core.vector_stores.types import VectorStoreQuery
 
 from assistant.config import Settings
 from assistant.index.store import ClauseIndex
@@ -42,6 +42,26 @@ class Hit:
         return {"clause_id": self.clause_id, "doc_id": self.doc_id, "score": round(self.score, 5),
                 "bm25": round(self.bm25, 4), "dense": round(self.dense, 4),
                 "heading_path": self.clause["heading_path"], "text": self.clause["text"]}
+
+
+@dataclass
+class DenseLeg:
+    """The dense leg of one search: the nearest clauses (positions, best first) and their cosines, the scope's
+    lowest and highest cosine, and `lookup` for the cosine of any other clause (read back from FAISS)."""
+    order: list[int]
+    known: dict[int, float]
+    low: float
+    high: float
+    lookup: Callable[[list[int]], list[float]]
+
+    def scores_of(self, positions: list[int]) -> dict[int, float]:
+        missing = [i for i in positions if i not in self.known]
+        if missing:
+            self.known.update(zip(missing, self.lookup(missing)))
+        return {i: self.known[i] for i in positions}
+
+    def score(self, position: int) -> float:
+        return self.scores_of([position])[position]
 
 
 @dataclass
@@ -83,10 +103,12 @@ class HybridRetriever:
         self._by_doc: dict[str, list[dict]] = {}
         for clause_id in self.ids:
             self._by_doc.setdefault(index.clauses[clause_id]["doc_id"], []).append(index.clauses[clause_id])
+        self._doc_positions = {doc_id: np.array([self.position[c["id"]] for c in clauses], dtype=np.int64)
+                               for doc_id, clauses in self._by_doc.items()}
         self.understanding = QueryUnderstanding(self.documents, self.tokenizer, home_of=self.documents_for,
                                                 carry_min_hits=settings.topic_carry_min_hits)
         self.embed_model = index.vector_index._embed_model
-        self._query_vectors: dict[str, list[float]] = {}
+        self._query_vectors: dict[str, np.ndarray] = {}
         self._weights: dict[str, float] = {}
 
     def documents_for(self, question: str) -> list[str]:
@@ -147,22 +169,22 @@ class HybridRetriever:
             # they are our reading of the question, not the user's words.
             bm25_scores = bm25_scores + self.settings.expansion_weight * self.bm25.get_scores(extra)
         t1 = time.perf_counter()
-        dense_scores = self.dense_scores(question)
+        dense = self.dense_leg(question, sorted(allowed) if allowed else None)
         t2 = time.perf_counter()
 
-        candidates = [i for i, cid in enumerate(self.ids)
-                      if not allowed or self.index.clauses[cid]["doc_id"] in allowed]
-        bm25_order = sorted((i for i in candidates if bm25_scores[i] > 0), key=lambda i: -bm25_scores[i])
-        dense_order = sorted(candidates, key=lambda i: -dense_scores[i])
         n = self.settings.candidate_k
+        bm25_order = self._bm25_order(bm25_scores, sorted(allowed) if allowed else None)
         bm25_rank = {i: r for r, i in enumerate(bm25_order[:n], 1)}
-        dense_rank = {i: r for r, i in enumerate(dense_order[:n], 1)}
+        dense_rank = {i: r for r, i in enumerate(dense.order[:n], 1)}
         lexical_share = self._lexical_share(query.content_words, bm25_order[:1])
-        fused = self._fuse(candidates, bm25_scores, dense_scores, bm25_rank, dense_rank, lexical_share)
-        ranked = sorted(fused, key=lambda i: (-fused[i], -dense_scores[i]))
-        ranked, named = self._rows_named_first(question, ranked, candidates)
+        pool = sorted(set(bm25_rank) | set(dense_rank))
+        top_bm25 = float(bm25_scores[bm25_order[0]]) if bm25_order else 0.0
+        fused = self._fuse(pool, bm25_scores, dense.scores_of(pool), bm25_rank, dense_rank, dense.low, dense.high,
+                           top_bm25, lexical_share)
+        ranked = sorted(fused, key=lambda i: (-fused[i], -dense.score(i)))
+        ranked, named = self._rows_named_first(question, ranked, allowed)
         hits = [Hit(clause_id=self.ids[i], doc_id=self.index.clauses[self.ids[i]]["doc_id"], score=fused.get(i, 0.0),
-                    bm25=float(bm25_scores[i]), dense=float(dense_scores[i]), bm25_rank=bm25_rank.get(i),
+                    bm25=float(bm25_scores[i]), dense=dense.score(i), bm25_rank=bm25_rank.get(i),
                     dense_rank=dense_rank.get(i), clause=self.index.clauses[self.ids[i]], named=i in named)
                 for i in ranked[:max(k, 1)]]
         relevant, coverage, reason = self.relevance(query, scope, hits)
@@ -171,31 +193,50 @@ class HybridRetriever:
                             reason=reason, timings_ms={"bm25": (t1 - t0) * 1000, "dense": (t2 - t1) * 1000,
                                                        "total": (t3 - t0) * 1000}, query=query)
 
-    def _rows_named_first(self, question: str, ranked: list[int], candidates: list[int]) -> list[int]:
+    def _positions(self, doc_ids: list[str] | None) -> np.ndarray:
+        """Positions of the clauses of `doc_ids` (every clause when None), in index order."""
+        if doc_ids is None:
+            return np.arange(len(self.ids))
+        parts = [self._doc_positions[d] for d in doc_ids if d in self._doc_positions]
+        return np.sort(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
+
+    def _bm25_order(self, scores: np.ndarray, doc_ids: list[str] | None) -> list[int]:
+        """Positions with a BM25 score, best first (ties in index order), within `doc_ids`."""
+        positions = self._positions(doc_ids)
+        positions = positions[scores[positions] > 0]
+        order = np.argsort(-scores[positions], kind="stable")
+        return [int(i) for i in positions[order]]
+
+    def _rows_named_first(self, question: str, ranked: list[int], allowed: set[str]) -> tuple[list[int], set[int]]:
         """"分解表第50项" names a task-table row: that row leads, whatever the scores say."""
         numbers = {int(n) for n in _ROW_REFERENCE.findall(question)}
         if not numbers:
             return ranked, set()
-        named = [i for i in candidates if self.ids[i].rsplit("/", 2)[-2:-1] == ["table"]
-                 and int(self.ids[i].rsplit("/", 1)[-1]) in numbers]
+        named = [int(i) for i in self._positions(sorted(allowed) if allowed else None)
+                 if self.ids[i].rsplit("/", 2)[-2:-1] == ["table"] and int(self.ids[i].rsplit("/", 1)[-1]) in numbers]
         return named + [i for i in ranked if i not in named], set(named)
 
-    def dense_scores(self, question: str) -> np.ndarray:
-        """Cosine of the question to every clause, through the llama-index vector store.
-
-        The store is queried directly rather than through a retriever: every clause is scored
-        (the corpus is small) and the clause texts are already in memory, so fetching nodes
-        from the docstore would only add time."""
+    def query_vector(self, question: str) -> np.ndarray:
         if question not in self._query_vectors:  # a question is often searched twice (scope, elsewhere)
             if len(self._query_vectors) > 256:
                 self._query_vectors.clear()
-            self._query_vectors[question] = self.embed_model.get_query_embedding(question)
-        query = VectorStoreQuery(query_embedding=self._query_vectors[question], similarity_top_k=len(self.ids))
-        result = self.index.vector_store.query(query)
-        scores = np.full(len(self.ids), -1.0)
-        for node_id, similarity in zip(result.ids or [], result.similarities or []):
-            scores[self.position[node_id]] = float(similarity)
-        return scores
+            self._query_vectors[question] = np.asarray(self.embed_model.get_query_embedding(question), dtype="float32")
+        return self._query_vectors[question]
+
+    def dense_leg(self, question: str, doc_ids: list[str] | None = None) -> DenseLeg:
+        """The question's nearest clauses (within `doc_ids`), asked of FAISS for the top candidate_k only,
+        with the lowest cosine among them too (for min-max fusion); any other clause's cosine on demand."""
+        vector = self.query_vector(question)
+        store = self.index.vector_store
+        wanted = [self.ids[i] for i in self._positions(doc_ids)] if doc_ids is not None else None
+        top = store.nearest(vector, self.settings.candidate_k, wanted)
+        lowest = store.nearest(-vector, 1, wanted)
+        order = [self.position[node_id] for node_id, _ in top]
+        known = {self.position[node_id]: score for node_id, score in top}
+        high = top[0][1] if top else 0.0
+        low = -lowest[0][1] if lowest else 0.0
+        return DenseLeg(order=order, known=known, low=low, high=high,
+                        lookup=lambda positions: store.similarity(vector, [self.ids[i] for i in positions]))
 
     def _lexical_share(self, words: list[str], best: list[int]) -> float:
         """How much of the question (by inverse frequency) the best BM25 clause holds: 1.0 when it has
@@ -206,29 +247,28 @@ class HybridRetriever:
         total = sum(self.word_weight(w) for w in words) or 1.0
         return sum(self.word_weight(w) for w in words if search_key(w) in key) / total
 
-    def _fuse(self, candidates: list[int], bm25_scores: np.ndarray, dense_scores: np.ndarray,
-              bm25_rank: dict[int, int], dense_rank: dict[int, int], lexical_share: float = 1.0) -> dict[int, float]:
-        """Combine the legs. Weighted min-max fusion keeps a strong single-leg match (a rare
-        term only BM25 sees) that reciprocal-rank fusion would bury; both are measured in
-        `assistant bench retrieval`."""
+    def _fuse(self, pool: list[int], bm25_scores: np.ndarray, dense_scores: dict[int, float],
+              bm25_rank: dict[int, int], dense_rank: dict[int, int], low: float, high: float, top_bm25: float,
+              lexical_share: float = 1.0) -> dict[int, float]:
+        """Combine the legs over the union of their candidates. Weighted min-max fusion keeps a strong
+        single-leg match (a rare term only BM25 sees) that reciprocal-rank fusion would bury; both are
+        measured in `assistant bench retrieval`. `low`/`high` are the lowest and highest cosine of the
+        scope's clauses, `top_bm25` its best BM25 score."""
         if self.settings.fusion == "rrf":
             fused: dict[int, float] = {}
             for ranks in (bm25_rank, dense_rank):
                 for i, r in ranks.items():
                     fused[i] = fused.get(i, 0.0) + 1.0 / (self.settings.rrf_k + r)
             return fused
-        pool = sorted(set(bm25_rank) | set(dense_rank))
         if not pool:
             return {}
-        top_bm25 = max(bm25_scores[i] for i in candidates) or 1.0
-        dense = np.array([dense_scores[i] for i in candidates])
-        low, high = float(dense.min()), float(dense.max())
+        top_bm25 = top_bm25 or 1.0
         spread = (high - low) or 1.0
         # Min-max scaling gives the best BM25 clause full weight however little of the question it
         # matched; the lexical leg speaks with the confidence its best match earns.
         floor = self.settings.lexical_confidence_floor
         alpha = self.settings.fusion_alpha * (floor + (1 - floor) * lexical_share)
-        return {i: alpha * bm25_scores[i] / top_bm25 + (1 - alpha) * (dense_scores[i] - low) / spread
+        return {i: float(alpha * float(bm25_scores[i]) / top_bm25 + (1 - alpha) * (dense_scores[i] - low) / spread)
                 for i in pool}
 
     def relevance(self, query: Query, scope: Scope, hits: list[Hit]) -> tuple[bool, float, str]:

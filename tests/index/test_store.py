@@ -143,3 +143,31 @@ def test_deleting_a_document_from_the_store_removes_only_its_vectors(small):
     # New vectors never reuse a live id (the stock FaissMapVectorStore would).
     ids = set(store._faiss_id_to_node_id_map)
     assert len(ids) == store.size
+
+
+def test_the_vector_store_returns_the_k_nearest_within_a_subset_and_reads_back_cosines():
+    import numpy as np
+
+    from assistant.index.store import ClauseVectorStore
+
+    class Node:
+        def __init__(self, node_id, vector):
+            self.id_, self.vector = node_id, vector
+
+        def get_embedding(self):
+            return self.vector
+
+    rng = np.random.default_rng(7)
+    vectors = rng.normal(size=(40, 8)).astype("float32")
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    store = ClauseVectorStore.empty(8)
+    store.add([Node(f"d{i % 3}/{i}", vectors[i]) for i in range(40)])
+    query = vectors[5]
+    cosines = vectors @ query
+    best = [f"d{i % 3}/{i}" for i in np.argsort(-cosines)[:4]]
+    assert [n for n, _ in store.nearest(query, 4)] == best
+    subset = [f"d1/{i}" for i in range(40) if i % 3 == 1]
+    in_subset = sorted(subset, key=lambda n: -cosines[int(n.split("/")[1])])
+    assert [n for n, _ in store.nearest(query, 3, subset)] == in_subset[:3]
+    assert np.isclose(-store.nearest(-query, 1, subset)[0][1], min(cosines[int(n.split("/")[1])] for n in subset))
+    assert np.allclose(store.similarity(query, ["d2/2", "d0/0"]), [cosines[2], cosines[0]], atol=1e-6)

@@ -70,3 +70,33 @@ def test_the_scope_words_do_not_rank_the_notice_first(retriever):
     result = retriever.search("浦锦街道对复杂、疑难的信息公开申请怎么处理？")
     assert result.hits[0].clause_id == "2024-minhang-pujin/1.2"
     assert "浦锦" not in "".join(result.query.search_tokens)
+
+
+@pytest.mark.parametrize("question", ["依申请公开办理有什么要求？", "松江区政策留言板建设由哪些单位负责？",
+                                      "浦锦街道对复杂、疑难的信息公开申请怎么处理？", "政府开放月在几月？"])
+def test_the_top_k_dense_leg_ranks_as_scoring_every_clause_would(retriever, question):
+    """FAISS is asked for candidate_k clauses (and the lowest cosine) only; the ranking equals the one
+    computed from every clause's cosine."""
+    import numpy as np
+
+    result = retriever.search(question)
+    allowed = sorted(result.scope.doc_ids) or None
+    positions = [int(i) for i in retriever._positions(allowed)]
+    vector = retriever.query_vector(result.query.rewrite)
+    every = dict(zip(positions, retriever.index.vector_store.similarity(vector, [retriever.ids[i] for i in positions])))
+    bm25 = retriever.bm25.get_scores(result.query.search_tokens)
+    if result.query.expansions:
+        bm25 = bm25 + retriever.settings.expansion_weight * retriever.bm25.get_scores(
+            retriever.tokenizer.tokens(" ".join(result.query.expansions)))
+    n = retriever.settings.candidate_k
+    bm25_order = sorted((i for i in positions if bm25[i] > 0), key=lambda i: -bm25[i])
+    dense_order = sorted(positions, key=lambda i: -every[i])
+    bm25_rank = {i: r for r, i in enumerate(bm25_order[:n], 1)}
+    dense_rank = {i: r for r, i in enumerate(dense_order[:n], 1)}
+    pool = sorted(set(bm25_rank) | set(dense_rank))
+    share = retriever._lexical_share(result.query.content_words, bm25_order[:1])
+    fused = retriever._fuse(pool, bm25, every, bm25_rank, dense_rank, min(every.values()), max(every.values()),
+                            float(bm25[bm25_order[0]]) if bm25_order else 0.0, share)
+    expected = sorted(fused, key=lambda i: (-fused[i], -every[i]))[:len(result.hits)]
+    assert [h.clause_id for h in result.hits] == [retriever.ids[i] for i in expected]
+    assert all(np.isclose(h.dense, every[retriever.position[h.clause_id]], atol=1e-5) for h in result.hits)
