@@ -89,6 +89,8 @@ class Settings(BaseSettings):
                                                               "content words its best clause holds")
     lexical_confidence_floor: float = _share(0.6, "the least share of its weight the BM25 leg keeps when its best "
                                                   "clause holds few of the question's words")
+    correct_misheard_terms: bool = Field(True, description="read a word that sounds like one of the corpus's words "
+                                                           "and occurs nowhere in it ('留言版') as that word")
     scope_boost: float = Field(1.0, ge=0, description="score boost of clauses in the documents a question names")
     expansion_weight: float = _share(0.5, "weight of thesaurus terms' BM25 scores beside the question's own")
     topic_carry_min_hits: int = Field(0, ge=0, description="of the top_k clauses, how many must be the previous "

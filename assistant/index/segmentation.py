@@ -29,6 +29,12 @@ def stopwords() -> frozenset[str]:
     return frozenset(_lines(LEXICON_DIR / "stopwords.txt"))
 
 
+@lru_cache(maxsize=1)
+def field_terms() -> frozenset[str]:
+    """The field's own terms (the user dictionary's words)."""
+    return frozenset(line.split()[0] for line in _lines(LEXICON_DIR / "userdict.txt"))
+
+
 class ChineseTokenizer:
     """jieba in search mode with the field's terms and the corpus's place names as words."""
 
@@ -38,6 +44,19 @@ class ChineseTokenizer:
         for word in extra_words:
             self._jieba.add_word(word, freq=100)
         self._stop = stopwords()
+
+    def words(self, text: str) -> list[str]:
+        """The words of `text` as jieba segments them for search ("政策留言板" and "留言"), nothing dropped."""
+        return [w for w in self._jieba.cut_for_search(text) if w.strip()]
+
+    def segment(self, text: str) -> list[str]:
+        """`text` cut into words (precise mode), every character kept."""
+        return list(self._jieba.cut(text))
+
+    def frequency(self, word: str) -> int:
+        """How common `word` is in jieba's dictionary (0 when it is not a word there)."""
+        self._jieba.check_initialized()
+        return int(self._jieba.FREQ.get(word, 0) or 0)
 
     def tokens(self, text: str) -> list[str]:
         """Search tokens: folded (full/half width, case), stop-words and punctuation dropped."""

@@ -39,10 +39,11 @@ _FACETS: tuple[tuple[str, re.Pattern[str], str], ...] = (
     ("date", re.compile(r"几月|哪个月|什么时候|啥时候|几时|何时|哪天|哪一天|什么时间|时间节点|日期|截止|几号|哪年"
                         r"|完成时限|办结时限|完成时间"), "具体时间"),
     # "哪几类/哪几个方面/哪些环节" asks for the items themselves (a list), not how many.
-    # "其他几项目标呢" and "这几条" point at items, they do not ask how many.
-    ("count", re.compile(r"(?<!哪)(?<!分了)(?<!分为)(?<!其他)(?<!其余)(?<!另外)(?<![这那])(?:几次|多少次|几项|第几项|第几|几版|多少项|几个|几类|几条|几方面)"), "具体数量"),
+    # "其他几项目标呢" and "这几条" point at items, "好几次" counts loosely; neither asks how many.
+    ("count", re.compile(r"(?<!哪)(?<!分了)(?<!分为)(?<!其他)(?<!其余)(?<!另外)(?<![这那好])(?:几次|多少次|几项|第几项|第几|几版|多少项|几个|几类|几条|几方面)"), "具体数量"),
     ("theme", re.compile(r"主题|口号"), "主题"),
-    ("number", re.compile(r"多少|(?<!哪)(?<!其他)(?<!其余)(?<!另外)(?<![这那])几(?![乎])"), "具体数字"),
+    # "好几次" is "several times", said, not asked.
+    ("number", re.compile(r"多少|(?<!哪)(?<!其他)(?<!其余)(?<!另外)(?<![这那好])几(?![乎])"), "具体数字"),
 )
 
 _DATE = re.compile(
@@ -80,6 +81,16 @@ def _asked_part(question: str) -> str:
     clauses = re.split(r"(?<=[，,。；;！!？?])", question)
     asked = [c for c in clauses if not _NARRATIVE.match(c.strip())]
     return "".join(asked) or question
+
+
+def story_spans(question: str) -> list[tuple[int, int]]:
+    """(start, end) of each clause of the asker's own story ("我老家在云南，…")."""
+    spans, at = [], 0
+    for clause in re.split(r"(?<=[，,。；;！!？?])", question):
+        if _NARRATIVE.match(clause.strip()):
+            spans.append((at, at + len(clause)))
+        at += len(clause)
+    return spans
 
 
 def question_facets(question: str) -> list[Facet]:

@@ -10,6 +10,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
+from assistant.query.facets import story_spans
 from assistant.query.gazetteer import full_name, parents, places_in
 from assistant.ingest.searchkey import search_key
 
@@ -143,7 +144,12 @@ def _add_other_places(scope: Scope, q: str, documents: dict[str, dict], places: 
     # qualifies a named document's place ("宝山淞南镇"). Documents inside it are offered instead.
     spans = [(q.find(alias), q.find(alias) + len(alias)) for alias, _ in places]
     named_ancestors = set().union(*(_ancestors(documents[d]) for _, d in places)) if places else set()
+    # A place in the asker's own story ("我老家在云南，…长宁区会公开吗？") is not what is asked about when the
+    # question names a place the corpus has.
+    story = story_spans(q) if places else []
     for pos, name in places_in(q):
+        if any(start <= pos < end for start, end in story):
+            continue
         if not _place_already_read(pos, name, spans, named_ancestors):
             _add_other_place(scope, name, documents)
 

@@ -12,7 +12,7 @@ from assistant.query.gazetteer import places_in
 from assistant.query.kinds import question_type
 from assistant.query.normalize import normalize_question
 from assistant.query.thesaurus import expansions
-from assistant.query.homophones import correct_place_homophones
+from assistant.query.homophones import TermSpeller, correct_place_homophones
 from assistant.query.scope import Scope, resolve_scope
 from assistant.index.segmentation import ChineseTokenizer
 
@@ -64,7 +64,8 @@ class QueryUnderstanding:
     """Holds what reading a question needs: the corpus's documents and the tokenizer."""
 
     def __init__(self, documents: dict[str, dict], tokenizer: ChineseTokenizer,
-                 home_of: Callable[[str], list[str]] | None = None, carry_min_hits: int = 3) -> None:
+                 home_of: Callable[[str], list[str]] | None = None, carry_min_hits: int = 3,
+                 speller: TermSpeller | None = None) -> None:
         self.documents = documents
         self.tokenizer = tokenizer
         # home_of(question) -> the documents of the question's best clauses (from the retriever): a
@@ -72,6 +73,7 @@ class QueryUnderstanding:
         # topic lives.
         self.home_of = home_of
         self.carry_min_hits = carry_min_hits
+        self.speller = speller   # reads a misheard term as the corpus's own word
         # Load the gazetteer and the converter now, not on the first user's question.
         places_in("上海市")
         normalize_question("開")
@@ -79,6 +81,9 @@ class QueryUnderstanding:
     def understand(self, question: str, conversation: Conversation | None = None,
                    selected_doc: str | None = None) -> Query:
         text = correct_place_homophones(normalize_question(question), self.documents)
+        if self.speller is not None:
+            names = [a for meta in self.documents.values() for a in meta.get("aliases") or []]
+            text = self.speller.correct(text, names + [name for _, name in places_in(text)])
         rewrite = conversation.rewrite(text, self.documents) if conversation else Rewrite(text, None)
         if rewrite.rule is None and conversation and conversation.turns:
             rewrite = self._carry_by_topic(rewrite, conversation.turns)

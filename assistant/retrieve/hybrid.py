@@ -17,10 +17,12 @@ import numpy as np
 
 from assistant.config import Settings
 from assistant.index.store import ClauseIndex
+from assistant.query.homophones import TermSpeller
 from assistant.query.understand import Query, QueryUnderstanding
 from assistant.query.scope import Scope
 from assistant.ingest.searchkey import search_key
 from assistant.index.lexical import build_lexical, tokenizer_for
+from assistant.index.segmentation import field_terms
 
 # bm25s logs every index build at DEBUG on its own logger; the app's console is for people.
 logging.getLogger("bm25s").setLevel(logging.WARNING)
@@ -106,10 +108,16 @@ class HybridRetriever:
         self._doc_positions = {doc_id: np.array([self.position[c["id"]] for c in clauses], dtype=np.int64)
                                for doc_id, clauses in self._by_doc.items()}
         self.understanding = QueryUnderstanding(self.documents, self.tokenizer, home_of=self.documents_for,
-                                                carry_min_hits=settings.topic_carry_min_hits)
+                                                carry_min_hits=settings.topic_carry_min_hits,
+                                                speller=self._speller() if settings.correct_misheard_terms else None)
         self.embed_model = index.vector_index._embed_model
         self._query_vectors: dict[str, np.ndarray] = {}
         self._weights: dict[str, float] = {}
+
+    def _speller(self) -> TermSpeller:
+        """The corpus's own words (jieba's segmentation of every clause) for reading misheard terms."""
+        return TermSpeller({w for i in self.ids for w in self.tokenizer.words(self.index.clauses[i]["text"])},
+                           self.tokenizer.frequency, self.tokenizer.segment, field_terms())
 
     def documents_for(self, question: str) -> list[str]:
         """The documents of the best clauses for `question` standing alone, best first."""

@@ -48,6 +48,7 @@ def test_question_type(question, expected):
     ("这份要点是哪个单位哪天印发的？", ["issuer", "date"]),
     ("印发日期是哪天，发文的是哪个单位？", ["issuer", "date"]),
     ("街道多长时间开一次联席会议？", ["duration"]),
+    ("在留言板上问过好几次问题，到底改了点啥？", []),   # "好几次" says several, it asks no number
 ])
 def test_facets_asked(question, kinds):
     assert [f.kind for f in question_facets(question)] == kinds

@@ -107,3 +107,9 @@ CITY_AND_DISTRICT = {
 ])
 def test_a_place_qualifies_another_only_when_written_right_before_it(question, doc_ids):
     assert resolve_scope(question, CITY_AND_DISTRICT).doc_ids == doc_ids
+
+
+def test_a_place_in_the_askers_story_is_not_the_scope(documents):
+    scope = resolve_scope("我老家在云南，一直听说松江在搞对口帮扶，松江区会公开这些吗？", documents)
+    assert scope.doc_ids == ["2024-songjiang"] and scope.unknown_places == []
+    assert resolve_scope("云南省的政务公开要点有什么要求", documents).unknown_places == ["云南省"]
