@@ -16,6 +16,7 @@ import sys
 from collections.abc import Callable
 
 from assistant.answer import messages
+from assistant.app.render import context_rewrite
 from assistant.config import Settings, add_setting_flags, flag_overrides, load_settings, setting_sources
 from assistant.errors import AssistantError, InputRejected
 from assistant.external_text import clean_external
@@ -225,8 +226,9 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
 
 def format_answer(answer) -> str:
     lines = []
-    if answer.rewritten_question != answer.question:
-        lines.append(f"（按上文理解为：{answer.rewritten_question}）")
+    rewritten = context_rewrite(answer)
+    if rewritten is not None:
+        lines.append(messages.REWRITTEN.format(question=rewritten))
     lines.append(answer.answer)
     if answer.citations:
         lines.append("\n来源 (sources):")

@@ -185,8 +185,19 @@ def _line_markdown(line: AnswerLine) -> str:
     return md_inline(body)
 
 
-def rewritten_markdown(question: str, rewritten: str) -> str:
-    if not rewritten or rewritten.strip() == question.strip():
+def context_rewrite(answer) -> str | None:
+    """The standalone question a follow-up was read as, to show the user ("（按上文理解为：…）"); None when
+    the question stood alone (normalising its punctuation or spelling is not a reading "by context")."""
+    rewritten = answer.rewritten_question
+    query = getattr(answer, "query", None)
+    if not rewritten or rewritten.strip() == answer.question.strip() or (query is not None and query.rule is None):
+        return None
+    return rewritten
+
+
+def rewritten_markdown(answer) -> str:
+    rewritten = context_rewrite(answer)
+    if rewritten is None:
         return ""
     return f'<span class="rewritten">{md_escape(REWRITTEN_NOTE.format(question=rewritten))}</span>\n\n'
 

@@ -74,6 +74,15 @@ def test_ask_json_contract(capsys, built_settings):
 def test_ask_prints_answer_and_sources(capsys, built_settings):
     code, out, _ = _run(capsys, "--index-dir", str(built_settings.index_dir), "ask", "政府开放月在几月?")
     assert code == 0 and "来源 (sources):" in out and "[1]" in out
+    # A question that stood alone is not "read by context", though its "?" became "？".
+    assert "按上文理解为" not in out
+
+
+@pytest.mark.slow
+def test_ask_shows_how_a_follow_up_was_read(capsys, built_settings):
+    code, out, _ = _run(capsys, "--index-dir", str(built_settings.index_dir), "ask", "那浦东新区呢?",
+                        "--history", "松江区政府开放月在几月?")
+    assert code == 0 and "（按上文理解为：浦东新区政府开放月在几月？）" in out
 
 
 @pytest.mark.slow

@@ -181,7 +181,7 @@ def _ask(runtime: Runtime, text: Any, scope_value: Any, state: ChatSession) -> t
         body = md_escape(ERROR_REPLY)
         record.update(notice=True, answer=ERROR_REPLY, citations=[])
     else:
-        body = rewritten_markdown(cleaned, answer.rewritten_question) + answer_markdown(answer.lines)
+        body = rewritten_markdown(answer) + answer_markdown(answer.lines)
         record.update(answer=answer.answer, rewritten_question=answer.rewritten_question, kind=answer.kind,
                       refused=answer.refused, answer_scope=list(answer.scope or []),
                       citations=[c.to_dict() for c in answer.citations])
