@@ -20,7 +20,7 @@ from assistant.answer.lines import (AnswerLine, direct_line, fact_line, not_stat
                                     section, shared_line)
 from assistant.answer.records import Answer, CitationList, join_cited, similarity
 from assistant.query.facets import Facet, find_span, row_units
-from assistant.answer.structure import outline_lines, task_count_lines
+from assistant.answer.structure import structure_lines
 from assistant.query.kinds import asks_requirement, asks_task_count
 from assistant.query.understand import Query
 from assistant.retrieve.hybrid import Hit, HybridRetriever, SearchResult
@@ -184,18 +184,16 @@ class ExtractiveAnswerer:
         """A question about the named document itself (its metadata, its structure), when it has the answer."""
         if query.qtype == "metadata" and query.scope.covered and query.scope.doc_ids:
             return self._metadata(query, base)
-        if query.qtype == "structure" and len(query.scope.doc_ids) == 1:
+        if query.qtype == "structure" and query.scope.covered and query.scope.doc_ids:
             return self._structure(query, base)
         return None
 
     def _structure(self, query: Query, base: dict) -> Answer | None:
-        """The document's parts or its number of tasks, from its outline (structure.py)."""
-        doc_id = query.scope.doc_ids[0]
-        clauses = self.retriever.clauses_of(doc_id)
+        """Each named document's parts or number of tasks, from its outline (structure.py); a section per
+        document when several are named ("浦东 松江 任务分解表 各多少条")."""
         cites = CitationList(self.documents)
-        title = self.documents.get(doc_id, {}).get("title") or doc_id
-        lines = (task_count_lines(clauses, cites, self.retriever.hit_for) if asks_task_count(query.rewrite)
-                 else outline_lines(title, clauses, cites, self.retriever.hit_for))
+        lines = structure_lines(query.scope.doc_ids, self.documents, self.retriever.clauses_of, self.retriever.hit_for,
+                                cites, task_count=asks_task_count(query.rewrite))
         if not lines:
             return None
         return Answer(lines=lines, refused=False, citations=cites.items, kind="structure", **base)

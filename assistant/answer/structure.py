@@ -12,7 +12,7 @@ import re
 from typing import Callable
 
 from assistant.answer import messages
-from assistant.answer.lines import AnswerLine, Segment, quoted, said
+from assistant.answer.lines import AnswerLine, Segment, quoted, said, section
 from assistant.answer.records import CitationList
 from assistant.retrieve.hybrid import Hit
 
@@ -52,3 +52,18 @@ def task_count_lines(clauses: list[dict], cites: CitationList, hit_for: Callable
     before, after = messages.TASK_COUNT.split("{count}")
     return [AnswerLine.of("direct", said(before), quoted(number, n, mark=False), Segment(after, (n,))),
             AnswerLine.of("basis", said(messages.BASIS), quoted(first_line, n))]
+
+
+def structure_lines(doc_ids: list[str], documents: dict[str, dict], clauses_of: Callable[[str], list[dict]],
+                    hit_for: Callable[[str], Hit], cites: CitationList, *, task_count: bool) -> list[AnswerLine]:
+    """Each document's parts (or, `task_count`, its number of tasks); a section per document when several
+    are named ("浦东 松江 任务分解表 各多少条")."""
+    lines: list[AnswerLine] = []
+    for doc_id in doc_ids:
+        clauses = clauses_of(doc_id)
+        title = documents.get(doc_id, {}).get("title") or doc_id
+        found = task_count_lines(clauses, cites, hit_for) if task_count else outline_lines(title, clauses, cites, hit_for)
+        if found and len(doc_ids) > 1:
+            lines.append(section("document", title))
+        lines.extend(found)
+    return lines

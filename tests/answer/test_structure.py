@@ -40,3 +40,9 @@ def test_the_number_of_tasks_is_the_last_row_of_the_task_table(assistant):
 def test_a_document_without_a_task_table_is_not_given_a_count(assistant):
     answer = assistant.ask("浦锦街道的任务分解表一共有多少项任务？")
     assert "任务分解表共" not in answer.answer
+
+
+def test_the_tasks_of_several_named_documents_are_counted_each_in_its_section(assistant):
+    answer = assistant.ask("浦东 松江 任务分解表 各多少条")
+    assert "共26项" in answer.answer and "共51项" in answer.answer
+    assert [line.kind for line in answer.lines].count("document") == 2
