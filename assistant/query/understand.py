@@ -108,9 +108,10 @@ class QueryUnderstanding:
         return parts
 
     def _carry_by_topic(self, rewrite: Rewrite, turns: list[Turn]) -> Rewrite:
-        """"转成主动公开以后放在哪个栏目发布？" after a 崇明 question: no marker, but the topic is
-        崇明's own (its best clauses are mostly that document's), so 崇明 carries over. A topic every
-        plan shares ("依申请公开办理有什么要求？") spreads over documents and stands alone."""
+        """"转成主动公开以后放在哪个栏目发布？" after a 崇明 question: no marker, but the chat is about 崇明, so
+        崇明 carries over. With carry_min_hits 0 (the default: every blind writer expected a chat to stay with
+        its document) it always does; above 0, only when that many of the question's best clauses are the
+        previous document's. A question asking across documents ("各区…", "哪些文件…") never inherits one."""
         if self.home_of is None or leans_on_nothing(rewrite.question):
             return rewrite
         own = resolve_scope(rewrite.question, self.documents)
