@@ -30,7 +30,7 @@ REWRITTEN = "（按上文理解为：{question}）"
 
 # Questions about a document's structure (structure.py).
 OUTLINE = "《{title}》正文分为{count}个部分："
-TASK_COUNT = "答：任务分解表共{count}项"
+TASK_COUNT = "答：{count}项"   # the last row number of the task table
 
 ROW_FACTS = "第{number}项 · 责任单位：{units} · 时间节点：{deadline}{cite}"
 EXTRA_FACET = "{label}：{span}{cite}"
