@@ -75,6 +75,33 @@ class Settings(BaseSettings):
         "auto", description="'onnx' (ONNX Runtime, an fp32 export made once in cache_dir; same vectors, less CPU), "
                             "'torch', or 'auto' (onnx when onnxruntime imports, else torch)")
 
+    # --- index build ------------------------------------------------------------------------------
+    # A build saves its vectors every checkpoint_every passages (index/embed-checkpoint/), so a killed
+    # build resumes instead of starting over; at ~18 passages/s, 1000 passages is about a minute of work.
+    checkpoint_every: int = Field(1000, gt=0, description="passages embedded between two saves of the build's "
+                                                          "resumable checkpoint")
+    # Below ann_min_clauses the dense leg searches exactly (FAISS flat); from there on a full build makes an
+    # HNSW graph (scripts/ann_recall.py measures both: flat passes ~2 ms per question near 50k clauses).
+    ann_min_clauses: int = Field(50_000, ge=0, description="clauses from which a full build makes an approximate "
+                                                           "(HNSW) vector index instead of exact FAISS flat; "
+                                                           "0: always approximate")
+    hnsw_m: int = Field(32, ge=4, le=128, description="HNSW links per vector (more: better recall, more memory)")
+    hnsw_ef_construction: int = Field(80, ge=8, le=1024, description="HNSW candidates while linking a vector")
+    hnsw_ef_search: int = Field(128, ge=8, le=4096, description="HNSW candidates while searching (more: better "
+                                                                "recall, slower); saved with the build")
+
+    # --- where the clause vectors are searched ---------------------------------------------------------
+    # FAISS in the build folder serves one machine; Milvus (assistant/index/milvus_store.py) takes the dense
+    # and BM25 legs off it when one machine is not enough. The build folder stays the source of truth either
+    # way: Milvus is brought in line with it by document whenever an index is opened.
+    vector_store: Literal["faiss", "milvus"] = Field(
+        "faiss", description="'faiss' (in the index folder) or 'milvus' (Milvus Lite file or a Milvus server)")
+    milvus_uri: str = Field("", description="Milvus: a file path runs Milvus Lite in-process, http://host:19530 "
+                                            "a Milvus server or cluster; empty: <index_dir>/milvus.db")
+    milvus_token: str = Field("", description="Milvus: 'user:password' or an API token, if the server needs one")
+    milvus_collection: str = Field("zhengwu_clauses", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,200}$",
+                                   description="Milvus: the prefix of the clause collection's name")
+
     # --- retrieval --------------------------------------------------------------------------------
     # fusion_alpha, expansion_weight, min_coverage, paraphrase_min_dense, topic_sentence_share,
     # heading_topic_share and the closest_* bounds are checked by scripts/fit_thresholds.py on the blind

@@ -1,0 +1,142 @@
+"""What retrieval asks of the store behind it, whichever it is (`settings.vector_store`).
+
+Two legs, each a small interface, so assistant/retrieve/hybrid.py never knows which store answers:
+
+* `DenseSearch`: the `k` clauses nearest a query vector within some documents, and the cosine of any
+  named clauses. FAISS in the build folder (`FaissDense`, the default) or a Milvus collection
+  (`MilvusClauseStore`).
+* `LexicalScores`: the BM25 score of every clause for the question's tokens plus, at a discount, the
+  thesaurus terms', as one array in index order. bm25s from the build (`BM25sScores`, every clause
+  scored) or Milvus's own BM25 (`MilvusBM25Scores`: its top candidates in scope, plus the clauses the
+  caller also needs, scored exactly; the rest 0, which fusion never reads).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+
+from assistant.config import Settings
+
+if TYPE_CHECKING:
+    from assistant.index.milvus_store import MilvusClauseStore
+    from assistant.index.store import ClauseIndex, ClauseVectorStore
+
+
+class DenseSearch(Protocol):
+    def nearest(self, vector: np.ndarray, k: int, doc_ids: list[str] | None = None) -> list[tuple[str, float]]:
+        """The `k` clauses (of `doc_ids` when given) with the highest inner product to `vector`, best first."""
+
+    def similarity(self, vector: np.ndarray, node_ids: list[str]) -> list[float]:
+        """Inner product of `vector` with each clause of `node_ids`."""
+
+
+class LexicalScores(Protocol):
+    def scores(self, tokens: list[str], extra: list[str], doc_ids: list[str] | None,
+               also: list[str]) -> np.ndarray:
+        """BM25 of `tokens` + expansion_weight x BM25 of `extra`, one value per clause in index order.
+        Exact for the best candidate_k clauses of `doc_ids` (all when None) and for the clauses `also`."""
+
+
+class FaissDense:
+    """The build's FAISS store, asked by document (it filters by clause id)."""
+
+    def __init__(self, store: "ClauseVectorStore", clauses_of: dict[str, list[str]]) -> None:
+        self.store = store
+        self.clauses_of = clauses_of
+
+    def nearest(self, vector: np.ndarray, k: int, doc_ids: list[str] | None = None) -> list[tuple[str, float]]:
+        wanted = None if doc_ids is None else [c for d in doc_ids for c in self.clauses_of.get(d, [])]
+        return self.store.nearest(vector, k, wanted)
+
+    def similarity(self, vector: np.ndarray, node_ids: list[str]) -> list[float]:
+        return self.store.similarity(vector, node_ids)
+
+
+class BM25sScores:
+    """bm25s scores every clause at once (a few ms at 100k); what the FAISS backend has always done."""
+
+    def __init__(self, bm25: Any, size: int, expansion_weight: float) -> None:
+        self.bm25 = bm25
+        self.size = size
+        self.expansion_weight = expansion_weight
+
+    def scores(self, tokens: list[str], extra: list[str], doc_ids: list[str] | None,
+               also: list[str]) -> np.ndarray:
+        scores = self.bm25.get_scores(tokens) if tokens else np.zeros(self.size)
+        if extra:
+            # Thesaurus terms help a colloquial question find the plan's wording, at a discount:
+            # they are our reading of the question, not the user's words.
+            scores = scores + self.expansion_weight * self.bm25.get_scores(extra)
+        return scores
+
+
+class MilvusBM25Scores:
+    """Milvus's BM25: the question's and the thesaurus terms' top candidates in scope (twice candidate_k
+    each, so a clause strong on both sums into the top), then both scores of every candidate and of
+    `also` read exactly (a search restricted to those ids), so fused scores match bm25s's."""
+
+    def __init__(self, milvus: "MilvusClauseStore", ids: list[str], candidate_k: int,
+                 expansion_weight: float) -> None:
+        self.milvus = milvus
+        self.position = {clause_id: i for i, clause_id in enumerate(ids)}
+        self.size = len(ids)
+        self.limit = 2 * candidate_k
+        self.expansion_weight = expansion_weight
+
+    def scores(self, tokens: list[str], extra: list[str], doc_ids: list[str] | None,
+               also: list[str]) -> np.ndarray:
+        legs = [(tokens, 1.0), (extra, self.expansion_weight)]
+        found: dict[str, float] = {}
+        for words, _ in legs:
+            if words:
+                found.update(self.milvus.bm25(words, self.limit, doc_ids=doc_ids))
+        ids = sorted(set(found) | set(also))
+        scores = np.zeros(self.size)
+        for words, weight in legs:
+            if words and ids:
+                for clause_id, score in self.milvus.bm25(words, len(ids), node_ids=ids):
+                    if clause_id in self.position:
+                        scores[self.position[clause_id]] += weight * score
+        return scores
+
+
+def open_backend(index: "ClauseIndex", settings: Settings, bm25: Any) -> tuple[DenseSearch, LexicalScores]:
+    """The two legs for `index`: FAISS and `bm25` (bm25s) by default; Milvus, synced to the index, when
+    `settings.vector_store` is 'milvus' (its BM25 too where the server has it)."""
+    ids = list(index.clauses)
+    local = BM25sScores(bm25, len(ids), settings.expansion_weight)
+    if settings.vector_store != "milvus":
+        return FaissDense(index.vector_store, clauses_by_document(index)), local
+    milvus = open_milvus(index, settings)
+    lexical = (MilvusBM25Scores(milvus, ids, settings.candidate_k, settings.expansion_weight)
+               if milvus.has_bm25 else local)
+    return milvus, lexical
+
+
+def clauses_by_document(index: "ClauseIndex") -> dict[str, list[str]]:
+    return {doc_id: list(doc["clauses"]) for doc_id, doc in index.manifest.documents.items()}
+
+
+def open_milvus(index: "ClauseIndex", settings: Settings) -> "MilvusClauseStore":
+    """The Milvus collection of `index`, brought in line with it (only changed documents are written)."""
+    from assistant.index.milvus_store import MilvusClauseStore  # pymilvus only when Milvus is asked for
+
+    logging.getLogger("pymilvus").setLevel(logging.ERROR)  # an iterator's fallback timestamp is no news
+    aliases = [a for meta in index.documents.values() for a in meta.aliases]
+    milvus = MilvusClauseStore(settings, model=index.manifest.embed_model, dimension=index.manifest.dimension,
+                               aliases=aliases)
+    wanted = {doc_id: (doc["sha256"], list(doc["clauses"])) for doc_id, doc in index.manifest.documents.items()}
+    texts = {clause_id: clause.index_text for clause_id, clause in index.clauses.items()}
+    milvus.sync(wanted, texts, lambda clause_ids: build_vectors(index, clause_ids))
+    milvus.drop_others()
+    return milvus
+
+
+def build_vectors(index: "ClauseIndex", clause_ids: list[str]) -> np.ndarray:
+    """The build's own vectors of `clause_ids` (read back from FAISS: nothing is embedded twice)."""
+    store = index.vector_store
+    faiss_ids = np.array([store._node_id_to_faiss_id_map[c] for c in clause_ids], dtype=np.int64)
+    return store._faiss_index.reconstruct_batch(faiss_ids)
