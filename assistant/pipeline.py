@@ -22,6 +22,7 @@ from assistant.ingest.corpus import UnknownDocument
 from assistant.index.store import BuildReport, ClauseIndex, ensure_index
 from assistant.query.understand import Query
 from assistant.retrieve.hybrid import HybridRetriever
+from assistant.ingest.metadata import DocumentMeta
 
 _MEANINGFUL = re.compile(r"[\u3400-\u9fffA-Za-z0-9]")
 
@@ -63,7 +64,7 @@ class Assistant:
         return cls(settings, index, report)
 
     @property
-    def documents(self) -> dict[str, dict]:
+    def documents(self) -> dict[str, DocumentMeta]:
         return self.retriever.documents
 
     def ask(self, question: str, *, conversation: Conversation | None = None, history: list[str] | None = None,

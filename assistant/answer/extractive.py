@@ -26,6 +26,8 @@ from assistant.query.understand import Query
 from assistant.retrieve.hybrid import Hit, HybridRetriever, SearchResult
 from assistant.ingest.searchkey import bigrams, compact, search_key
 from assistant.ingest.structure import sentences
+from assistant.ingest.structure import Clause
+from assistant.ingest.metadata import meta_of
 
 # "(责任单位:区府办、各部门,完成时限:全年)" on its own: the clause's units and deadline, which the
 # citation shows; not a sentence of the requirement.
@@ -45,34 +47,34 @@ class ExtractiveAnswerer:
     # --- sentence choice ---------------------------------------------------------------------
 
     @staticmethod
-    def _is_heading(sentence: str, clause: dict) -> bool:
-        label = clause["heading_path"][-1] if clause["heading_path"] else ""
+    def _is_heading(sentence: str, clause: Clause) -> bool:
+        label = clause.heading_path[-1] if clause.heading_path else ""
         return compact(sentence).rstrip("。") == compact(label)
 
-    def _sentences(self, clause: dict) -> list[str]:
+    def _sentences(self, clause: Clause) -> list[str]:
         out = []
-        for line in clause["text"].split("\n"):
-            if clause.get("kind") == "table_row":
+        for line in clause.text.split("\n"):
+            if clause.kind == "table_row":
                 line = re.sub(r"^\d+\s+", "", line)  # the row number is not part of the task
             out.extend(s for s in sentences(line) if compact(s))
         return out
 
-    def _body_sentences(self, clause: dict) -> list[str]:
+    def _body_sentences(self, clause: Clause) -> list[str]:
         """The sentences an answer body may quote: a bare "(责任单位:…,完成时限:…)" is the clause's
         units and deadline, which facets read and the citation shows, not a requirement."""
         return [s for s in self._sentences(clause) if not _ONLY_UNITS.match(s.strip())]
 
-    def heading_on_topic(self, clause: dict, words: list[str]) -> bool:
+    def heading_on_topic(self, clause: Clause, words: list[str]) -> bool:
         """The clause's own heading is about the question ("加强政策留言板建设" for 留言板): then every
         sentence under it is part of what the plan requires on that topic."""
-        label = search_key("".join(clause["heading_path"][-1:]))
+        label = search_key("".join(clause.heading_path[-1:]))
         if not label or not words:
             return False
         total = sum(self.retriever.word_weight(w) for w in words) or 1.0
         found = sum(self.retriever.word_weight(w) for w in words if search_key(w) in label)
         return found / total >= self.settings.heading_topic_share
 
-    def topic_sentences(self, clause: dict, words: list[str], avoid: frozenset[str] = frozenset()) -> list[str]:
+    def topic_sentences(self, clause: Clause, words: list[str], avoid: frozenset[str] = frozenset()) -> list[str]:
         """Every on-topic sentence of the clause, for a requirement or list question: all of them
         when the heading is the question's topic, else those sharing a content word with it."""
         body = [s for s in self._body_sentences(clause) if not self._is_heading(s, clause)] or self._body_sentences(clause)
@@ -85,7 +87,7 @@ class ExtractiveAnswerer:
         return self.pick_sentences(clause, words, limit=len(self._body_sentences(clause)), avoid=avoid,
                                    min_share=self.settings.topic_sentence_share)
 
-    def pick_sentences(self, clause: dict, words: list[str], limit: int | None = None,
+    def pick_sentences(self, clause: Clause, words: list[str], limit: int | None = None,
                        avoid: frozenset[str] = frozenset(), min_share: float | None = None) -> list[str]:
         """The clause's sentences that answer the question, in document order; none already in
         `avoid` (compact forms of sentences this conversation has given)."""
@@ -105,7 +107,7 @@ class ExtractiveAnswerer:
         chosen = [i for i in chosen if scores[i] >= best * min_share and scores[i] > 0]
         # "坚持便民服务。聚焦企业群众需求…让企业群众看得到、听得懂": a short sentence opening a line is a
         # run-in heading; what it requires follows it on that line.
-        openers = {compact(next(iter(sentences(line)), "")) for line in clause["text"].split("\n")}
+        openers = {compact(next(iter(sentences(line)), "")) for line in clause.text.split("\n")}
         for i in list(chosen):
             if len(compact(candidates[i])) <= _RUN_IN_HEADING_CHARS and compact(candidates[i]) in openers:
                 for j in range(i + 1, len(candidates)):
@@ -124,7 +126,7 @@ class ExtractiveAnswerer:
         hits = result.hits
         base = dict(question=question, rewritten_question=rewritten, scope=result.scope.doc_ids,
                     retrieved=[{"clause_id": h.clause_id, "doc_id": h.doc_id, "score": round(h.score, 5),
-                                "text": h.clause["text"]} for h in result.hits],
+                                "text": h.clause.text} for h in result.hits],
                     timings_ms=dict(result.timings_ms))
         # A result built by hand (tests, the language-model mode's fallbacks) is read here once.
         query = result.query or self.retriever.understanding.understand(rewritten)
@@ -167,7 +169,7 @@ class ExtractiveAnswerer:
                 lines.append(AnswerLine.of("basis", said(messages.BASIS), quoted(sentence, n)))
             lines.extend(self._more_facts(hit, [facet] + others, span, sentence, words, n))
             lines.extend(self._other_facets(found_by, facet, lines, cites, result))
-            row = self._matching_row(hit, hits[:6]) if hit.clause.get("kind") == "item" and facet.kind == "units" else None
+            row = self._matching_row(hit, hits[:6]) if hit.clause.kind == "item" and facet.kind == "units" else None
             if row is not None:
                 lines.extend(self._more_facts(row, facets, span, sentence, words, cites.cite(row)))
             for extra in ([] if hit.named else self._same_doc_hits(hits, hit)[:1]):
@@ -215,7 +217,7 @@ class ExtractiveAnswerer:
                 out.append(fact_line(other.label, span, cites.cite(hit, sentence)))
             else:
                 scope_docs = result.scope.doc_ids or [lines and result.hits[0].doc_id]
-                label = "、".join(self.documents.get(d, {}).get("place") or d for d in scope_docs)
+                label = "、".join(meta_of(self.documents, d).place or d for d in scope_docs)
                 out.append(not_stated_line(label, other.label))
         return out
 
@@ -229,17 +231,17 @@ class ExtractiveAnswerer:
         found = False
         several = len(query.scope.doc_ids) > 1
         for doc_id in query.scope.doc_ids:
-            meta = self.documents.get(doc_id, {})
-            label = meta.get("place") or meta.get("title") or doc_id
+            meta = meta_of(self.documents, doc_id)
+            label = meta.place or meta.title or doc_id
             if several:
-                lines.append(section("document", meta.get("title") or doc_id))
+                lines.append(section("document", meta.title or doc_id))
             facts = document_facts(query.rewrite, kinds, meta, self.retriever.clauses_of(doc_id))
             for fact in facts:
                 if fact.span is None:
                     lines.append(not_stated_line(label, fact.label))
                     continue
                 found = True
-                n = cites.cite(self.retriever.hit_for(fact.clause["id"]), fact.span)
+                n = cites.cite(self.retriever.hit_for(fact.clause.id), fact.span)
                 lines.append(direct_line(fact.span, n) if len(facts) == 1 else fact_line(fact.label, fact.span, n))
         if not lines:
             return None
@@ -254,7 +256,7 @@ class ExtractiveAnswerer:
         for hit in hits:
             if hit.score < top * self.settings.clause_min_share and not hit.named:
                 continue
-            text_key = search_key(hit.clause["text"] + " ".join(hit.clause["heading_path"]))
+            text_key = search_key(hit.clause.text + " ".join(hit.clause.heading_path))
             if facet.targets and not all(search_key(t) in text_key for t in facet.targets):
                 continue
             overlap = {s: sum(self.retriever.word_weight(w) for w in words if search_key(w) in search_key(s))
@@ -267,7 +269,7 @@ class ExtractiveAnswerer:
                 # A span in a sentence about something else is not the answer ("8月" of the open
                 # month when the question asks when the 评选 ends).
                 if sentence not in own and best and overlap[sentence] < self.settings.span_sentence_min_share * best \
-                        and hit.clause.get("kind") in ("item", "intro", "closing"):
+                        and hit.clause.kind in ("item", "intro", "closing"):
                     continue
                 span = find_span(facet, sentence, hit.clause, words)
                 if span:
@@ -282,10 +284,10 @@ class ExtractiveAnswerer:
             return top
         if facet.kind == "date":
             if facet.issued:
-                footer = [h for h in hits if h.clause.get("kind") == "footer"]
+                footer = [h for h in hits if h.clause.kind == "footer"]
                 return footer + [h for h in top if h not in footer]
             # The notice's own date is the document's, never the date of a task in it.
-            return [h for h in top if h.clause.get("kind") != "preamble"]
+            return [h for h in top if h.clause.kind != "preamble"]
         if facet.kind == "recipients":
             return top
         body_first = self._prefer_body(top, hits)
@@ -293,10 +295,10 @@ class ExtractiveAnswerer:
 
     def _matching_row(self, body: Hit, hits: list[Hit]) -> Hit | None:
         """The task-table row that repeats (part of) a body clause, for its deadline."""
-        body_bigrams = bigrams(body.clause["text"])
+        body_bigrams = bigrams(body.clause.text)
         for hit in hits:
-            if hit.doc_id == body.doc_id and hit.clause.get("kind") == "table_row":
-                task = bigrams(hit.clause["text"].split("\n")[0])
+            if hit.doc_id == body.doc_id and hit.clause.kind == "table_row":
+                task = bigrams(hit.clause.text.split("\n")[0])
                 if task and len(task & body_bigrams) >= self.settings.row_task_min_overlap * len(task):
                     return hit
         return None
@@ -305,9 +307,9 @@ class ExtractiveAnswerer:
                     n: int) -> list[AnswerLine]:
         """A task-table row's units and deadline, and any further facet the question asks for."""
         clause = hit.clause
-        if clause.get("kind") == "table_row":
+        if clause.kind == "table_row":
             number = hit.clause_id.rsplit("/", 1)[-1]
-            return [row_line(number, row_units(clause), clause.get("deadline"), n)]
+            return [row_line(number, row_units(clause), clause.deadline, n)]
         lines = []
         for extra in facets[1:]:
             other = find_span(extra, sentence, clause, words)
@@ -330,10 +332,10 @@ class ExtractiveAnswerer:
         """A task-table row repeats a body task in short; for an open question cite the body."""
         out: list[Hit] = []
         for hit in chosen:
-            if hit.clause.get("kind") == "table_row":
-                task = bigrams(hit.clause["text"].split("\n")[0])
-                body = next((h for h in hits if h.doc_id == hit.doc_id and h.clause.get("kind") == "item"
-                             and task and len(task & bigrams(h.clause["text"]))
+            if hit.clause.kind == "table_row":
+                task = bigrams(hit.clause.text.split("\n")[0])
+                body = next((h for h in hits if h.doc_id == hit.doc_id and h.clause.kind == "item"
+                             and task and len(task & bigrams(h.clause.text))
                              >= self.settings.row_task_min_overlap * len(task)), None)
                 hit = body or hit
             if hit not in out:
@@ -346,7 +348,7 @@ class ExtractiveAnswerer:
         sentence of each chosen clause instead of the best few."""
         # The notice (preamble) and the footer name the place, title and offices that every question
         # repeats; they answer a content question only when they hold the question's own words.
-        first = next((h for h in hits[:3] if h.clause.get("kind") not in ("preamble", "footer")
+        first = next((h for h in hits[:3] if h.clause.kind not in ("preamble", "footer")
                       or self.retriever.coverage(words, [h], weighted=True) >= self.settings.min_coverage), hits[0])
         hits = [first] + [h for h in hits if h is not first]
         # Further clauses only when they are about the question too, not merely close in score.
@@ -355,7 +357,7 @@ class ExtractiveAnswerer:
                             and self.retriever.coverage(words, [h], weighted=True) >= self.settings.extra_min_coverage][:2]
         chosen = self._prefer_body(chosen, hits)
         first = chosen[0]
-        label = self.documents.get(first.doc_id, {}).get("place") or first.clause["doc_title"]
+        label = meta_of(self.documents, first.doc_id).place or first.clause.doc_title
         # A weak match is shown as the closest clause, never framed as the answer.
         weak = self.retriever.coverage(words, chosen, weighted=True) < self.settings.closest_below_coverage \
             and first.dense < self.settings.closest_below_dense
@@ -399,7 +401,7 @@ class ExtractiveAnswerer:
         spans: list[tuple[str, str, int]] = []            # (doc_id, direct span, citation n)
         for doc_hits in docs:
             first = doc_hits[0]
-            lines.append(section("document", first.clause["doc_title"]))
+            lines.append(section("document", first.clause.doc_title))
             section_start = len(lines)
             found = self._find_facet(facet, doc_hits[:2], words) if facet else None
             if found:
@@ -458,7 +460,7 @@ class ExtractiveAnswerer:
                     cites: CitationList, base: dict) -> Answer:
         """The asked-for detail is not in the scoped document(s): say so and point elsewhere."""
         scope_docs = result.scope.doc_ids or sorted({h.doc_id for h in hits[:3]})
-        label = "、".join(self.documents.get(d, {}).get("place") or d for d in scope_docs)
+        label = "、".join(meta_of(self.documents, d).place or d for d in scope_docs)
         lines = [not_stated_line(label, facet.label)]
         related = hits[0]
         near = self.pick_sentences(related.clause, words, 1)
@@ -474,7 +476,7 @@ class ExtractiveAnswerer:
                 found = self._find_facet(facet, elsewhere.hits, words)
                 if found and self.retriever.coverage(words, [found[0]]) >= self.settings.topic_min_coverage:
                     hit, sentence, _ = found
-                    other = self.documents.get(hit.doc_id, {}).get("place") or hit.clause["doc_title"]
+                    other = meta_of(self.documents, hit.doc_id).place or hit.clause.doc_title
                     lines.append(AnswerLine.of("heading", said(messages.ELSEWHERE)))
                     lines.append(AnswerLine.of("sentence", said(messages.PER_DOCUMENT.format(label=other)),
                                                quoted(sentence, cites.cite(hit, sentence))))
@@ -488,9 +490,9 @@ class ExtractiveAnswerer:
             parts.append(messages.UNKNOWN_YEAR.format(years="、".join(f"{y}年" for y in result.scope.unknown_years)))
         if result.scope.related_docs:
             parts.append(messages.RELATED_DOCS.format(
-                documents="、".join(self.documents[d].get("title") or d for d in result.scope.related_docs
+                documents="、".join(self.documents[d].title or d for d in result.scope.related_docs
                                    if d in self.documents)))
         parts.append(messages.CORPUS_CONTAINS.format(documents="；".join(
-            f"{m.get('title') or d}（{m.get('issuer') or m.get('place') or '发文单位未写明'}）"
+            f"{m.title or d}（{m.issuer or m.place or '发文单位未写明'}）"
             for d, m in self.documents.items())))
         return "".join(parts)

@@ -56,6 +56,7 @@ from assistant.config import Settings
 from assistant.retrieve.hybrid import Hit, SearchResult
 from assistant.ingest.searchkey import bigrams, compact, support  # noqa: F401  (bigrams: part of this module's API)
 from assistant.ingest.structure import sentences as split_sentences
+from assistant.ingest.structure import Clause
 
 # --- prompt -------------------------------------------------------------------------------------
 
@@ -139,10 +140,10 @@ def is_refusal(reply: str) -> bool:
     return _fold(messages.REFUSAL).rstrip("。") in _fold(_MARK.sub("", reply))
 
 
-def _clause_sentences(clause: dict) -> list[str]:
+def _clause_sentences(clause: Clause) -> list[str]:
     out = []
-    for line in clause["text"].split("\n"):
-        if clause.get("kind") == "table_row":
+    for line in clause.text.split("\n"):
+        if clause.kind == "table_row":
             line = re.sub(r"^\d+\s+", "", line)
         out.extend(s for s in split_sentences(line) if compact(s))
     return out
@@ -205,11 +206,11 @@ class LLMAnswerer:
         blocks = []
         for n, hit in enumerate(self.context_hits(result), 1):
             clause = hit.clause
-            text = clause["text"]
+            text = clause.text
             if len(text) > MAX_CLAUSE_PROMPT_CHARS:
                 text = text[:MAX_CLAUSE_PROMPT_CHARS] + "……"
-            path = " > ".join(clause.get("heading_path") or [])
-            blocks.append(CLAUSE_BLOCK.format(n=n, title=clause.get("doc_title", hit.doc_id),
+            path = " > ".join(clause.heading_path or [])
+            blocks.append(CLAUSE_BLOCK.format(n=n, title=clause.doc_title,
                                               path=f" {path}" if path else "", text=text))
         extra = REWRITTEN_LINE.format(question=rewritten) if rewritten and rewritten != question else ""
         user = USER_PROMPT.format(question=question, rewritten=extra, clauses="\n\n".join(blocks), k=len(blocks))
@@ -266,7 +267,7 @@ class LLMAnswerer:
         """The reply's supported sentences as an Answer (kind="llm"), or None if none survives;
         and the notes on what was dropped or repaired."""
         hits = self.context_hits(result)
-        texts = {n: hit.clause["text"] for n, hit in enumerate(hits, 1)}
+        texts = {n: hit.clause.text for n, hit in enumerate(hits, 1)}
         notes: list[str] = []
         kept: list[ModelSentence] = []
         min_support, key_min_support = self.settings.llm_min_support, self.settings.llm_key_min_support
@@ -326,12 +327,12 @@ class LLMAnswerer:
                    for number, parts in sorted(lines.items())],
             scope=result.scope.doc_ids, citations=cites.items,
             retrieved=[{"clause_id": h.clause_id, "doc_id": h.doc_id, "score": round(h.score, 5),
-                        "text": h.clause["text"]} for h in result.hits],
+                        "text": h.clause.text} for h in result.hits],
             timings_ms=dict(result.timings_ms), kind="llm", notes=notes)
         return answer, notes
 
     @staticmethod
-    def _spans(sentence: str, clause: dict) -> list[str]:
+    def _spans(sentence: str, clause: Clause) -> list[str]:
         """The clause sentences the answer sentence draws on: the most overlapping one, and any
         other of which at least SPAN_MIN_SHARE is used."""
         wanted = bigrams(sentence)

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 from assistant.ingest.infobar import DATE_LABELS, ISSUER_LABELS, LABELS, NUMBER_LABELS, read_infobar
 from assistant.ingest.searchkey import search_key
+from assistant.ingest.metadata import DocumentMeta
+from assistant.ingest.structure import Clause
 
 METADATA_FACETS = ("doc_number", "issuer", "title", "recipients", "date")
 
@@ -28,7 +30,7 @@ _COPY_LINE = re.compile(r"(?:抄送|抄报)\s*[:：]\s*([^\n]+?。|[^\n]+(?:\n(?
 class Fact:
     label: str                 # how the answer names it ("文号", "印发日期")
     span: str | None           # verbatim text of the clause, None when the document does not state it
-    clause: dict | None        # the clause that states it
+    clause: Clause | None        # the clause that states it
 
     def __post_init__(self) -> None:
         # A value wrapped over lines in the source ("…区法院、\n区检察院") is one line in the answer.
@@ -41,13 +43,13 @@ def _date_pattern(iso: str) -> re.Pattern[str]:
     return re.compile(rf"{y}\s*年\s*0?{m}\s*月\s*0?{d}\s*日|{y}\s*[-.]\s*0?{m}\s*[-.]\s*0?{d}|{y}{m:02d}{d:02d}")
 
 
-def _find(clauses: list[dict], value: str | None) -> tuple[str | None, dict | None]:
+def _find(clauses: list[Clause], value: str | None) -> tuple[str | None, Clause | None]:
     """The clause stating `value` (layout and widths ignored) and the value as written there."""
     if not value:
         return None, None
     key = search_key(value)
     for clause in clauses:
-        text = clause["text"]
+        text = clause.text
         if key in search_key(text):
             pattern = r"\s*".join(map(re.escape, value.replace(" ", "")))
             m = re.search(pattern, text)
@@ -55,19 +57,19 @@ def _find(clauses: list[dict], value: str | None) -> tuple[str | None, dict | No
     return None, None
 
 
-def _find_date(clauses: list[dict], iso: str | None, after: str = "",
-               as_written: bool = False) -> tuple[str | None, dict | None]:
+def _find_date(clauses: list[Clause], iso: str | None, after: str = "",
+               as_written: bool = False) -> tuple[str | None, Clause | None]:
     if not iso:
         return None, None
     pattern = _date_pattern(iso)
-    found = [(m.group(0), clause) for clause in clauses for m in pattern.finditer(clause["text"])
-             if not after or clause["text"][m.end():m.end() + 4].lstrip().startswith(after)]
+    found = [(m.group(0), clause) for clause in clauses for m in pattern.finditer(clause.text)
+             if not after or clause.text[m.end():m.end() + 4].lstrip().startswith(after)]
     # `as_written`: the date as the document writes it ("2021年6月28日", its 落款) before the page's "2021-06-28".
     written = [f for f in found if "年" in f[0]] if as_written else []
     return (written or found or [(None, None)])[0]
 
 
-def _dates(question: str, meta: dict, clauses: list[dict]) -> list[Fact]:
+def _dates(question: str, meta: DocumentMeta, clauses: list[Clause]) -> list[Fact]:
     """Which of the document's dates the question asks for: 印发 (footer), 发布 (page), else 成文."""
     facts = []
     if _SIGNATURE_ASKED.search(question):
@@ -76,37 +78,37 @@ def _dates(question: str, meta: dict, clauses: list[dict]) -> list[Fact]:
         if signed[0]:
             facts.append(Fact("落款日期", *signed))
     elif _SIGNED.search(question) or not (_ISSUED.search(question) or _PUBLISHED.search(question)):
-        facts.append(Fact("成文日期", *_find_date(clauses, meta.get("date"))))
+        facts.append(Fact("成文日期", *_find_date(clauses, meta.date)))
     if _ISSUED.search(question):
         # "哪天印发的" without a 版记: the document's own date as its 落款 writes it.
         span, clause = _footer_issued(clauses)
         facts.append(Fact("印发日期", span, clause) if span
-                     else Fact("成文日期", *_find_date(clauses, meta.get("date"), as_written=True)))
+                     else Fact("成文日期", *_find_date(clauses, meta.date, as_written=True)))
     if _PUBLISHED.search(question) and not _ISSUED.search(question):
-        facts.append(Fact("发布日期", *_find_date(clauses, meta.get("published") or meta.get("date"))))
+        facts.append(Fact("发布日期", *_find_date(clauses, meta.published or meta.date)))
     unique = {f.label: f for f in facts}
     return list(unique.values())
 
 
-def _footer_issued(clauses: list[dict]) -> tuple[str | None, dict | None]:
+def _footer_issued(clauses: list[Clause]) -> tuple[str | None, Clause | None]:
     for clause in clauses:
-        if clause.get("kind") == "footer":
-            m = re.search(r"(\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日)\s*印发", clause["text"])
+        if clause.kind == "footer":
+            m = re.search(r"(\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日)\s*印发", clause.text)
             if m:
                 return m.group(1), clause
     return None, None
 
 
-def _recipients(question: str, clauses: list[dict]) -> Fact:
+def _recipients(question: str, clauses: list[Clause]) -> Fact:
     if _COPY.search(question):
         for clause in clauses:
-            m = _COPY_LINE.search(clause["text"])
-            if clause.get("kind") == "footer" and m:
+            m = _COPY_LINE.search(clause.text)
+            if clause.kind == "footer" and m:
                 return Fact("抄送", m.group(1).strip(), clause)
         return Fact("抄送", None, None)
     for clause in clauses:
-        if clause.get("kind") == "preamble":
-            m = _MAIN_RECIPIENTS.search(clause["text"])
+        if clause.kind == "preamble":
+            m = _MAIN_RECIPIENTS.search(clause.text)
             if m and not re.search(r"通知|要点|计划|文件$", m.group(1)):
                 return Fact("主送", m.group(1).strip(), clause)
     return Fact("主送", None, None)
@@ -120,12 +122,12 @@ _SIGNATURE_ASKED = re.compile(r"落款")
 _SIGNATURE_DATE = re.compile(r"^\s*(\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日)\s*$", re.M)
 
 
-def _line_match(clauses: list[dict], pattern: re.Pattern[str]) -> tuple[str | None, dict | None]:
+def _line_match(clauses: list[Clause], pattern: re.Pattern[str]) -> tuple[str | None, Clause | None]:
     """The first front/back-matter span `pattern` finds (its first group), with its clause."""
     for clause in clauses:
-        if clause.get("kind") not in ("preamble", "footer"):
+        if clause.kind not in ("preamble", "footer"):
             continue
-        m = pattern.search(clause["text"])
+        m = pattern.search(clause.text)
         if m:
             return m.group(1), clause
     return None, None
@@ -166,7 +168,7 @@ def element_labels(question: str) -> list[str]:
     return [label for label, asked, _ in _ELEMENTS if asked.search(question)]
 
 
-def element_facts(question: str, clauses: list[dict]) -> list[Fact]:
+def element_facts(question: str, clauses: list[Clause]) -> list[Fact]:
     """Each asked element quoted from the front or back matter; "not stated" where the document has none."""
     facts = []
     for label, asked, stated in _ELEMENTS:
@@ -174,7 +176,7 @@ def element_facts(question: str, clauses: list[dict]) -> list[Fact]:
             continue
         span, clause = _line_match(clauses, stated)
         if span is None:   # an attachment line may sit at the end of the body
-            span, clause = next(((m.group(1), c) for c in clauses for m in [stated.search(c["text"])] if m
+            span, clause = next(((m.group(1), c) for c in clauses for m in [stated.search(c.text)] if m
                                  and label == "附件"), (None, None))
         if span is None and label == "印章":
             continue   # sealed by the issuer itself: the issuer fact answers it
@@ -191,26 +193,26 @@ def infobar_labels(question: str) -> list[str]:
     return asked
 
 
-def infobar_facts(question: str, clauses: list[dict]) -> list[Fact]:
+def infobar_facts(question: str, clauses: list[Clause]) -> list[Fact]:
     """The value of each info-bar field the question names, quoted from the notice clause; a field
     the page leaves empty is "not stated"."""
     facts = []
     for label in infobar_labels(question):
         for clause in clauses:
-            if clause.get("kind") != "preamble" or label not in clause["text"]:
+            if clause.kind != "preamble" or label not in clause.text:
                 continue   # a page without that field says nothing about it
-            value = read_infobar(clause["text"].split("\n")).fields.get(label)
+            value = read_infobar(clause.text.split("\n")).fields.get(label)
             span, _ = _find([clause], value)
             facts.append(Fact(label, span, clause if span else None))
             break
     return facts
 
 
-def document_facts(question: str, facet_kinds: list[str], meta: dict, clauses: list[dict]) -> list[Fact]:
+def document_facts(question: str, facet_kinds: list[str], meta: DocumentMeta, clauses: list[Clause]) -> list[Fact]:
     """The facts of one document that `question` asks for, in the order asked."""
     # The front matter states the metadata; search it first so a body sentence quoting the title
     # is not taken for the title line.
-    ordered = sorted(clauses, key=lambda c: c.get("kind") not in ("preamble", "footer"))
+    ordered = sorted(clauses, key=lambda c: c.kind not in ("preamble", "footer"))
     # Fields the metadata facets answer from the whole document (dates, 文号, issuer, title) are left to them.
     facts = [f for f in infobar_facts(question, ordered) if _FACET_OF_LABEL.get(f.label) not in facet_kinds]
     elements = element_facts(question, ordered)
@@ -221,11 +223,11 @@ def document_facts(question: str, facet_kinds: list[str], meta: dict, clauses: l
         facet_kinds = [k for k in facet_kinds if k != "date"]   # "废止日期": that date, not the signing date
     for kind in dict.fromkeys(facet_kinds):
         if kind == "doc_number":
-            facts.append(Fact("文号", *_find(ordered, meta.get("doc_number"))))
+            facts.append(Fact("文号", *_find(ordered, meta.doc_number)))
         elif kind == "issuer":
-            facts.append(Fact("发文单位", *_find(ordered, meta.get("issuer"))))
+            facts.append(Fact("发文单位", *_find(ordered, meta.issuer)))
         elif kind == "title":
-            found = _find(ordered, meta.get("title"))
+            found = _find(ordered, meta.title)
             facts.append(Fact("标题", *(found if found[0] else _line_match(ordered, _NOTICE_TITLE))))
         elif kind == "recipients":
             facts.append(_recipients(question, ordered))

@@ -11,6 +11,7 @@ from assistant.answer.lines import AnswerLine, Segment, quoted, render_lines, sa
 from assistant.query.understand import Query
 from assistant.retrieve.hybrid import Hit
 from assistant.ingest.searchkey import bigrams
+from assistant.ingest.metadata import DocumentMeta, meta_of
 
 
 @dataclass
@@ -71,7 +72,7 @@ def similarity(a: str, b: str) -> float:
 class CitationList:
     """Numbers citations in order of first use; one number per clause."""
 
-    def __init__(self, documents: dict[str, dict]) -> None:
+    def __init__(self, documents: dict[str, DocumentMeta]) -> None:
         self.documents = documents
         self.items: list[Citation] = []
 
@@ -79,15 +80,15 @@ class CitationList:
         clause = hit.clause
         existing = next((c for c in self.items if c.clause_id == hit.clause_id), None)
         if existing is None:
-            meta = self.documents.get(hit.doc_id, {})
+            meta = meta_of(self.documents, hit.doc_id)
             existing = Citation(
-                n=len(self.items) + 1, clause_id=hit.clause_id, doc_id=hit.doc_id, doc_title=clause["doc_title"],
-                heading_path=list(clause["heading_path"]), units=list(clause.get("units") or []),
-                deadline=clause.get("deadline"), text=clause["text"], doc_number=meta.get("doc_number"),
-                doc_date=meta.get("date"))
+                n=len(self.items) + 1, clause_id=hit.clause_id, doc_id=hit.doc_id, doc_title=clause.doc_title,
+                heading_path=list(clause.heading_path), units=list(clause.units or []),
+                deadline=clause.deadline, text=clause.text, doc_number=meta.doc_number,
+                doc_date=meta.date)
             self.items.append(existing)
         if sentence:
-            start = clause["text"].find(sentence)
+            start = clause.text.find(sentence)
             if start >= 0 and (start, start + len(sentence)) not in existing.spans:
                 existing.spans.append((start, start + len(sentence)))
                 existing.spans.sort()

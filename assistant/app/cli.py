@@ -219,8 +219,8 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     for rank, hit in enumerate(result.hits, 1):
         print(f"{rank:2}. [{hit.clause_id}] fused {hit.score:.3f} | bm25 {hit.bm25:.2f} (#{hit.bm25_rank or '-'}) "
               f"| dense {hit.dense:.3f} (#{hit.dense_rank or '-'})")
-        print(f"    {' > '.join(hit.clause['heading_path'])}")
-        print(f"    {hit.clause['text'][:160].replace(chr(10), ' ')}")
+        print(f"    {' > '.join(hit.clause.heading_path)}")
+        print(f"    {hit.clause.text[:160].replace(chr(10), ' ')}")
     return 0
 
 

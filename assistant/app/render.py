@@ -8,10 +8,14 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assistant.answer import messages
 from assistant.answer.lines import AnswerLine
+from assistant.ingest.metadata import DocumentMeta
+
+if TYPE_CHECKING:   # the session module imports this one
+    from assistant.app.web.session import AnswerRecord
 
 # --- wording -----------------------------------------------------------------------------------
 
@@ -229,31 +233,31 @@ def empty_html(text: str) -> str:
     return f'<div class="src-empty">{esc(text)}</div>'
 
 
-def sources_html(record: dict | None) -> str:
-    """The sources panel for one answer record (see ChatSession.answers)."""
+def sources_html(record: AnswerRecord | None) -> str:
+    """The sources panel for one answer of a chat."""
     if not record:
         return empty_html(SOURCES_EMPTY)
-    count = len(record.get("citations") or [])
-    head = (f'<div class="src-header">{esc(SOURCES_HEADER.format(n=record["n"]))}'
+    count = len(record.citations)
+    head = (f'<div class="src-header">{esc(SOURCES_HEADER.format(n=record.n))}'
             + (f'<span class="src-count">{esc(SOURCES_COUNT.format(count=count))}</span>' if count else "")
             + "</div>"
-            f'<div class="src-question">{esc(SOURCES_QUESTION.format(question=_short(record["question"], 120)))}</div>')
-    if record.get("notice"):
-        return head + empty_html(record.get("answer") or SOURCES_NONE)
-    if not record.get("citations"):
+            f'<div class="src-question">{esc(SOURCES_QUESTION.format(question=_short(record.question, 120)))}</div>')
+    if record.notice:
+        return head + empty_html(record.answer or SOURCES_NONE)
+    if not record.citations:
         return head + empty_html(SOURCES_NONE)
     cards = []
-    for c in record["citations"]:
-        meta = " · ".join(esc(x) for x in (c.get("doc_number"), c.get("doc_date")) if x)
-        path = " › ".join(esc(h) for h in c.get("heading_path") or [])
+    for c in record.citations:
+        meta = " · ".join(esc(x) for x in (c.doc_number, c.doc_date) if x)
+        path = " › ".join(esc(h) for h in c.heading_path)
         cards.append(
-            f'<div class="src-card" id="src-{esc(c["n"])}">'
-            f'<div class="src-top"><span class="src-n">[{esc(c["n"])}]</span>'
-            f'<span class="src-title">{esc(c.get("doc_title"))}</span></div>'
+            f'<div class="src-card" id="src-{esc(c.n)}">'
+            f'<div class="src-top"><span class="src-n">[{esc(c.n)}]</span>'
+            f'<span class="src-title">{esc(c.doc_title)}</span></div>'
             + (f'<div class="src-meta">{meta}</div>' if meta else "")
             + (f'<div class="src-path">{path}</div>' if path else "")
-            + f'<div class="src-text">{highlight(c.get("text") or "", c.get("spans") or [])}</div>'
-            + tags_html(c.get("units"), c.get("deadline"))
+            + f'<div class="src-text">{highlight(c.text, c.spans)}</div>'
+            + tags_html(c.units, c.deadline)
             + "</div>")
     return head + "".join(cards)
 
@@ -263,22 +267,22 @@ def _short(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
-def header_html(documents: dict[str, dict]) -> str:
+def header_html(documents: dict[str, DocumentMeta]) -> str:
     return (
         '<div class="app-header"><div class="brand"><div class="logo">政</div><div>'
         f"<h1>{esc(APP_TITLE)}</h1><p>{esc(APP_TAGLINE)}</p></div></div>"
         f'<div class="doc-count"><b>{len(documents)}</b>份文件已收录</div></div>')
 
 
-def doc_label(meta: dict) -> str:
-    return meta.get("title") or meta.get("doc_id") or ""
+def doc_label(meta: DocumentMeta) -> str:
+    return meta.title or meta.doc_id or ""
 
 
-def doc_choices(documents: dict[str, dict]) -> list[tuple[str, str]]:
+def doc_choices(documents: dict[str, DocumentMeta]) -> list[tuple[str, str]]:
     return [(doc_label(m), d) for d, m in sorted(documents.items(), key=lambda kv: doc_label(kv[1]))]
 
 
-def scope_choices(documents: dict[str, dict]) -> list[tuple[str, str]]:
+def scope_choices(documents: dict[str, DocumentMeta]) -> list[tuple[str, str]]:
     return [(ALL_DOCS, ALL_DOCS)] + doc_choices(documents)
 
 

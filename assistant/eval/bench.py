@@ -114,7 +114,7 @@ def _hybrid_ranker(retriever, leg: str | None = None) -> Callable[[dict], list[t
             hits = sorted((h for h in hits if h.bm25 > 0 and h.bm25_rank is not None), key=lambda h: h.bm25_rank)
         elif leg == "dense":
             hits = sorted((h for h in hits if h.dense_rank is not None), key=lambda h: h.dense_rank)
-        return [(h.doc_id, h.clause["text"]) for h in hits[:RANK_DEPTH]]
+        return [(h.doc_id, h.clause.text) for h in hits[:RANK_DEPTH]]
 
     return rank
 

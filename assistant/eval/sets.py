@@ -248,7 +248,7 @@ def unreachable_quotes(items: list[dict], clauses: dict[str, dict]) -> list[str]
     never reach them (a quote across two clauses, a quote the parser dropped, a document refused)."""
     by_doc: dict[str, list[str]] = {}
     for clause in clauses.values():
-        by_doc.setdefault(clause["doc_id"], []).append(clause["text"])
+        by_doc.setdefault(clause.doc_id, []).append(clause.text)
     return [f"{item['id']}: no clause of {g['doc']} contains «{g['quote']}»" for item in items for g in item["gold"]
             if not any(quote_hits(text, g["quote"]) for text in by_doc.get(g["doc"], []))]
 

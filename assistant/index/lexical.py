@@ -9,11 +9,13 @@ rebuilt whenever the vector index is (a new document may bring new names).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 
 import bm25s
 
 from assistant.index.segmentation import ChineseTokenizer
+from assistant.ingest.metadata import DocumentMeta
 
 IDS_FILE = "bm25.ids.json"
 _FILES = {"data_name": "bm25.data.npy", "indices_name": "bm25.indices.npy", "indptr_name": "bm25.indptr.npy",
@@ -21,9 +23,9 @@ _FILES = {"data_name": "bm25.data.npy", "indices_name": "bm25.indices.npy", "ind
 EMPTY_TOKEN = "∅"   # bm25s needs at least one token per document
 
 
-def tokenizer_for(documents: dict[str, dict]) -> ChineseTokenizer:
+def tokenizer_for(documents: Iterable[DocumentMeta]) -> ChineseTokenizer:
     """The tokenizer of a corpus: the field's terms plus every document's place names and aliases."""
-    return ChineseTokenizer([alias for meta in documents.values() for alias in meta.get("aliases") or []])
+    return ChineseTokenizer([alias for meta in documents for alias in meta.aliases])
 
 
 def build_lexical(texts: list[str], tokenizer: ChineseTokenizer) -> bm25s.BM25:

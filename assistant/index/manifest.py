@@ -27,7 +27,8 @@ if TYPE_CHECKING:
     from assistant.index.store import ClauseVectorStore
 
 # 2: the manifest records every build file's size and sha256, the vector count and the clause count.
-INDEX_FORMAT = 2
+# 3: a clause node's metadata holds every Clause field (search_terms too), so a load rebuilds the Clause.
+INDEX_FORMAT = 3
 MANIFEST = "manifest.json"
 CURRENT = "CURRENT"
 BUILD_NAME = re.compile(r"build-[0-9A-Za-z]+")

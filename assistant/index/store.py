@@ -51,6 +51,7 @@ from assistant.index.manifest import (BUILD_NAME, CURRENT, INDEX_FORMAT, MANIFES
                                       IndexOutdated, Manifest, _check_files, _check_structure, _checked_live_build,
                                       _digest, _live_build, read_manifest)
 from assistant.index.recovery import ADDING, LOCK, REMOVING, _lock_for, _recovery_plan, _say, recover, writing
+from assistant.ingest.metadata import DocumentMeta
 from assistant.ingest.structure import PARSER_VERSION, Clause, Document
 
 __all__ = [
@@ -63,7 +64,7 @@ __all__ = [
 ]
 
 CLAUSE_FIELDS = ("id", "doc_id", "kind", "heading_path", "text", "start", "end", "units", "deadline",
-                 "doc_title", "part")
+                 "doc_title", "part", "search_terms", "row")
 
 
 class ClauseVectorStore(FaissMapVectorStore):
@@ -156,12 +157,9 @@ class ClauseIndex:
     path: Path
     manifest: Manifest
     vector_index: VectorStoreIndex
-    clauses: dict[str, dict]            # clause id -> clause fields (see CLAUSE_FIELDS)
+    clauses: dict[str, Clause]          # clause id -> clause, documents sorted, clauses in order
+    documents: dict[str, DocumentMeta]  # doc id -> its metadata
     bm25: Any = None                    # the saved lexical index (bm25s.BM25), in the order of `clauses`
-
-    @property
-    def documents(self) -> dict[str, dict]:
-        return {doc_id: d["meta"] for doc_id, d in self.manifest.documents.items()}
 
     @property
     def vector_store(self) -> ClauseVectorStore:
@@ -216,15 +214,16 @@ def load_index(settings: Settings) -> ClauseIndex:
     clauses = {}
     for doc in manifest.documents.values():
         for clause_id in doc["clauses"]:
-            node = storage.docstore.get_node(clause_id)
-            clauses[clause_id] = {**node.metadata, "index_text": node.get_content()}
+            clauses[clause_id] = Clause.from_dict(storage.docstore.get_node(clause_id).metadata)
+    documents = {doc_id: DocumentMeta.from_dict(d["meta"]) for doc_id, d in manifest.documents.items()}
     bm25 = None
     if has_lexical(set(manifest.files)):   # builds before the lexical index was saved have none: built at start
         try:
             bm25 = load_lexical(build, list(clauses))
         except Exception as exc:  # checksums passed, so this is a build that disagrees with itself
             raise IndexCorrupt(f"BM25 index unusable ({type(exc).__name__}: {exc})") from exc
-    return ClauseIndex(path=build, manifest=manifest, vector_index=vector_index, clauses=clauses, bm25=bm25)
+    return ClauseIndex(path=build, manifest=manifest, vector_index=vector_index, clauses=clauses,
+                       documents=documents, bm25=bm25)
 
 
 @dataclass
@@ -399,7 +398,7 @@ def _write_lexical(build: Path, vector_index: VectorStoreIndex, documents: dict[
     docstore = vector_index.storage_context.docstore
     ids = [clause_id for _, doc in sorted(documents.items()) for clause_id in doc["clauses"]]
     texts = [docstore.get_node(clause_id).get_content() for clause_id in ids]
-    tokenizer = tokenizer_for({doc_id: doc["meta"] for doc_id, doc in sorted(documents.items())})
+    tokenizer = tokenizer_for([DocumentMeta.from_dict(doc["meta"]) for _, doc in sorted(documents.items())])
     save_lexical(build_lexical(texts, tokenizer), ids, build)
 
 

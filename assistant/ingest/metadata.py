@@ -57,12 +57,22 @@ class DocumentMeta:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, data: dict) -> "DocumentMeta":
+        """The metadata a `to_dict` wrote (the index manifest stores it so)."""
+        return cls(**data)
+
     @property
     def label(self) -> str:
         """Short display label, e.g. '2024年浦东新区'."""
         if self.year and self.place:
             return f"{self.year}年{self.place}"
         return self.title or self.place or self.doc_id
+
+
+def meta_of(documents: dict[str, DocumentMeta], doc_id: str) -> DocumentMeta:
+    """A document's metadata; a document the index does not hold has only its id."""
+    return documents.get(doc_id) or DocumentMeta(doc_id=doc_id, title=None)
 
 
 def is_title_line(line: str) -> bool:

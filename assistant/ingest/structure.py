@@ -67,6 +67,7 @@ class Clause:
     doc_title: str = ""
     part: int = 0                          # 1, 2 … when a long clause was split; 0 otherwise
     search_terms: str = ""                 # indexed, never shown: what users call this part
+    row: int = 0                           # a task-table row's 序号; 0 for other clauses
 
     @property
     def index_text(self) -> str:
@@ -79,6 +80,11 @@ class Clause:
         data = asdict(self)
         data["heading_path"] = list(self.heading_path)
         return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Clause":
+        """The clause a `to_dict` (or a stored node's metadata) describes."""
+        return cls(**{**data, "heading_path": tuple(data.get("heading_path") or ())})
 
 
 @dataclass
@@ -469,7 +475,7 @@ def _row_clause(doc_id: str, caption: str, row: TableRow, title: str, start: int
     return Clause(
         id=f"{doc_id}/table/{row.number}", doc_id=doc_id, kind="table_row",
         heading_path=(caption, *row.categories, f"第{row.number}项"), text=text,
-        start=start, end=end, units=row.units, deadline=row.deadline, doc_title=title,
+        start=start, end=end, units=row.units, deadline=row.deadline, doc_title=title, row=row.number,
     )
 
 

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 
 from assistant.ingest.tables import units_in_parentheses
+from assistant.ingest.structure import Clause
 
 
 @dataclass(frozen=True)
@@ -123,10 +124,10 @@ def _targets(question: str, kind: str) -> tuple[str, ...]:
     return (noun[-3:] if len(noun) > 3 else noun,)
 
 
-def row_units(clause: dict) -> str:
+def row_units(clause: Clause) -> str:
     """A task-table row's 责任单位 as written: its second line, less the deadline after it."""
-    tail = clause["text"].split("\n")[-1] if "\n" in clause["text"] else ""
-    deadline = clause.get("deadline") or ""
+    tail = clause.text.split("\n")[-1] if "\n" in clause.text else ""
+    deadline = clause.deadline or ""
     return tail[: -len(deadline)].strip() if deadline and tail.endswith(deadline) else tail
 
 
@@ -145,12 +146,12 @@ def _best(pattern: re.Pattern[str], sentence: str, facet: Facet, words: list[str
     return min(matches, key=score).group(0)
 
 
-def _recipients_span(facet: Facet, sentence: str, clause: dict, words) -> str | None:
+def _recipients_span(facet: Facet, sentence: str, clause: Clause, words) -> str | None:
     """Who a document is sent to: only its footer (抄送) or preamble (主送) says so."""
-    if clause.get("kind") == "footer":
+    if clause.kind == "footer":
         m = re.search(r"(?:抄送|抄报)\s*[:：]\s*(\S[^\n]*)", sentence)
         return m.group(1) if m else None
-    if clause.get("kind") == "preamble":
+    if clause.kind == "preamble":
         m = next((m for m in (_RECIPIENTS.match(line.strip()) for line in sentence.split("\n")) if m), None)
         return m.group(1) if m else None
     return None
@@ -180,12 +181,12 @@ def _units_in_prose(sentence: str) -> str | None:
     return m.group(1) if m else None
 
 
-def _units_span(facet: Facet, sentence: str, clause: dict, words) -> str | None:
+def _units_span(facet: Facet, sentence: str, clause: Clause, words) -> str | None:
     """The responsible units, or where something goes when the question asks "向哪里"."""
     if facet.destination:
         m = _DESTINATION.search(sentence)
         return (m.group(1) or m.group(2)) if m else None
-    if clause.get("kind") == "table_row":
+    if clause.kind == "table_row":
         return row_units(clause) or None
     return _parenthesised_units(sentence) or _units_in_prose(sentence)
 
@@ -194,12 +195,12 @@ def _names_day(span: str) -> re.Match[str] | None:
     return re.search(r"[日号]|当天", span)
 
 
-def _date_span(facet: Facet, sentence: str, clause: dict, words) -> str | None:
+def _date_span(facet: Facet, sentence: str, clause: Clause, words) -> str | None:
     """A date: a task row's deadline, the footer's 印发 date, else the date nearest the question's words."""
-    if clause.get("kind") == "table_row" and clause.get("deadline"):
-        deadline = clause["deadline"]
+    if clause.kind == "table_row" and clause.deadline:
+        deadline = clause.deadline
         return deadline if not facet.day or _names_day(deadline) else None
-    if facet.issued and clause.get("kind") == "footer":
+    if facet.issued and clause.kind == "footer":
         m = re.search(r"(\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日)\s*印发", sentence)
         return m.group(1) if m else None
     span = _best(_DATE, sentence, facet, list(words))
@@ -207,21 +208,21 @@ def _date_span(facet: Facet, sentence: str, clause: dict, words) -> str | None:
     return span if span and (not facet.day or _names_day(span)) else None
 
 
-def _duration_span(facet: Facet, sentence: str, clause: dict, words) -> str | None:
+def _duration_span(facet: Facet, sentence: str, clause: Clause, words) -> str | None:
     # A time limit may be a length ("5个工作日") or a deadline ("6月底前"); "几个工作日" wants a length.
     length = _best(_DURATION, sentence, facet, list(words))
     return length or (None if facet.unit else _best(_DATE, sentence, facet, list(words)))
 
 
-def _count_span(facet: Facet, sentence: str, clause: dict, words) -> str | None:
+def _count_span(facet: Facet, sentence: str, clause: Clause, words) -> str | None:
     return _best(_COUNT, sentence, facet, list(words))
 
 
-def _money_span(facet: Facet, sentence: str, clause: dict, words) -> str | None:
+def _money_span(facet: Facet, sentence: str, clause: Clause, words) -> str | None:
     return _best(_MONEY, sentence, facet, list(words))
 
 
-def _theme_span(facet: Facet, sentence: str, clause: dict, words) -> str | None:
+def _theme_span(facet: Facet, sentence: str, clause: Clause, words) -> str | None:
     # A quoted phrase is a theme only where the sentence says it is one.
     if "主题" not in sentence and "品牌" not in sentence:
         return None
@@ -229,12 +230,12 @@ def _theme_span(facet: Facet, sentence: str, clause: dict, words) -> str | None:
     return f"“{m.group(1)}”" if m else None
 
 
-def _doc_number_span(facet: Facet, sentence: str, clause: dict, words) -> str | None:
+def _doc_number_span(facet: Facet, sentence: str, clause: Clause, words) -> str | None:
     m = re.search(r"[\u4e00-\u9fff]{1,8}\s*〔\s*\d{4}\s*〕\s*\d+\s*号", sentence)
     return m.group(0) if m else None
 
 
-def _number_span(facet: Facet, sentence: str, clause: dict, words) -> str | None:
+def _number_span(facet: Facet, sentence: str, clause: Clause, words) -> str | None:
     m = _NUMBER.search(sentence)
     return m.group(0).strip() if m and re.search(r"\d", m.group(0)) else None
 
@@ -252,7 +253,7 @@ _SPAN_FINDERS = {
 }
 
 
-def find_span(facet: Facet, sentence: str, clause: dict, words: list[str] = ()) -> str | None:
+def find_span(facet: Facet, sentence: str, clause: Clause, words: list[str] = ()) -> str | None:
     """The verbatim span of `sentence` that answers `facet`, if there is one."""
     # person, place, issuer and title have no finder: the documents name no people or venues,
     # and a guessed one would be passed off as the answer.

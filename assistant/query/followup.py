@@ -20,6 +20,7 @@ from assistant.query.scope import named_places
 from assistant.query.facets import question_facets
 from assistant.query.gazetteer import places_in
 from assistant.query.normalize import normalize_question
+from assistant.ingest.metadata import DocumentMeta
 
 _PLACE_SWAP = re.compile(r"^(?:那|那么|那如果是|换成)?\s*(?P<x>[^，,。？?]{1,30}?)\s*(?:的)?(?:情况|规定|要求)?呢[？?。!！]*$")
 _MORE = re.compile(r"^(?:那)?(?:还有|另外还有|此外还有|其他还有)(?:没有)?(?:别的|其他|其它|什么|哪些)?(?:要求|规定|内容|措施|举措|的)?(?:吗|呢|么)?[？?。，,]*")
@@ -57,7 +58,7 @@ def _fold(text: str) -> str:
     return unicodedata.normalize("NFC", text).strip()
 
 
-def _place_phrase(question: str, documents: dict[str, dict]) -> tuple[int, int] | None:
+def _place_phrase(question: str, documents: dict[str, DocumentMeta]) -> tuple[int, int] | None:
     """Span of the place a question names, district prefix included ("宝山淞南镇", "浦东新区")."""
     places = named_places(question, documents)
     if places:
@@ -83,7 +84,7 @@ def _place_phrase(question: str, documents: dict[str, dict]) -> tuple[int, int] 
     return (named[0][0], named[0][0] + len(named[0][1])) if named else None
 
 
-def _is_place(text: str, documents: dict[str, dict]) -> bool:
+def _is_place(text: str, documents: dict[str, DocumentMeta]) -> bool:
     span = _place_phrase(text, documents)
     return span is not None and len(text) - (span[1] - span[0]) <= 2
 
@@ -108,7 +109,7 @@ def _tail(question: str) -> str:
     return question[m.start():] if m else "？"
 
 
-def rewrite_followup(question: str, history: list[Turn], documents: dict[str, dict]) -> Rewrite:
+def rewrite_followup(question: str, history: list[Turn], documents: dict[str, DocumentMeta]) -> Rewrite:
     """The standalone form of `question` given the earlier turns (see the module docstring)."""
     q = _fold(question)
     fresh = _NEW_TOPIC.match(q)
@@ -163,7 +164,7 @@ def rewrite_followup(question: str, history: list[Turn], documents: dict[str, di
     return Rewrite(q, None)
 
 
-def carry_place(question: str, history: list[Turn], documents: dict[str, dict]) -> Rewrite:
+def carry_place(question: str, history: list[Turn], documents: dict[str, DocumentMeta]) -> Rewrite:
     """`question` with the previous turn's place (and year) in front: a continuation that names none."""
     prev = history[-1].rewritten if history else ""
     span = _place_phrase(prev, documents)
@@ -183,14 +184,14 @@ class Conversation:
 
     turns: list[Turn] = field(default_factory=list)
 
-    def rewrite(self, question: str, documents: dict[str, dict]) -> Rewrite:
+    def rewrite(self, question: str, documents: dict[str, DocumentMeta]) -> Rewrite:
         return rewrite_followup(question, self.turns, documents)
 
     def record(self, question: str, rewritten: str, doc_ids: list[str], used_sentences: list[str]) -> None:
         self.turns.append(Turn(question, rewritten, list(doc_ids), list(used_sentences)))
 
     @classmethod
-    def from_questions(cls, questions: list[str], documents: dict[str, dict]) -> "Conversation":
+    def from_questions(cls, questions: list[str], documents: dict[str, DocumentMeta]) -> "Conversation":
         """Rebuild the state from earlier user questions (CLI --history, batch files)."""
         conversation = cls()
         for question in questions:

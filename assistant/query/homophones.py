@@ -7,6 +7,7 @@ words come from the documents (their places and their text), so a newly added do
 from __future__ import annotations
 
 import re
+from assistant.ingest.metadata import DocumentMeta
 from functools import lru_cache
 from typing import Callable
 
@@ -29,9 +30,9 @@ def _sounds(text: str) -> tuple[str, ...]:
     return tuple(_sound(ch) for ch in text)
 
 
-def correct_place_homophones(text: str, documents: dict[str, dict]) -> str:
+def correct_place_homophones(text: str, documents: dict[str, DocumentMeta]) -> str:
     """`text` with each homophone of a corpus place replaced by the place's own spelling."""
-    aliases = sorted({alias for meta in documents.values() for alias in meta.get("aliases") or []
+    aliases = sorted({alias for meta in documents.values() for alias in meta.aliases or []
                       if len(alias) >= 2 and _CJK.match(alias)}, key=len, reverse=True)
     sounds = _sounds(text)
     for alias in aliases:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from assistant.query.facets import story_spans
 from assistant.query.gazetteer import full_name, parents, places_in
 from assistant.ingest.searchkey import search_key
+from assistant.ingest.metadata import DocumentMeta, meta_of
 
 _LOWER_LEVELS = re.compile(r"^(?:市|省)?(?:的)?(?:这几个|这些|各个?|几个|所有|下属|下辖|全部)(?:区|县|镇|街道|乡|区县|街镇)")
 _COMPARISON = re.compile(r"相比|对比|比较|比起|不一样|不同|区别|异同|一样吗|和[^，。？]{1,12}(?:的|比)")
@@ -44,12 +45,12 @@ def _fold(text: str) -> str:
     return unicodedata.normalize("NFKC", text)
 
 
-def named_places(question: str, documents: dict[str, dict]) -> list[tuple[str, str]]:
+def named_places(question: str, documents: dict[str, DocumentMeta]) -> list[tuple[str, str]]:
     """(alias, doc_id) for each corpus place the question names, in order of appearance."""
     q = _fold(question)
     found: list[tuple[int, str, str]] = []
     for doc_id, meta in documents.items():
-        for alias in sorted(meta.get("aliases") or [], key=len, reverse=True):
+        for alias in sorted(meta.aliases or [], key=len, reverse=True):
             pos = q.find(alias)
             if pos >= 0:
                 found.append((pos, alias, doc_id))
@@ -57,43 +58,43 @@ def named_places(question: str, documents: dict[str, dict]) -> list[tuple[str, s
     return [(alias, doc_id) for _, alias, doc_id in sorted(found)]
 
 
-def _ancestors(meta: dict) -> set[str]:
+def _ancestors(meta: DocumentMeta) -> set[str]:
     """Every division a document's place lies in (白鹤镇 -> 青浦区, 上海市)."""
-    out = {meta.get(k) for k in ("district", "city", "province")} - {None, meta.get("place")}
-    for name in list(out) + [meta.get("place")]:
+    out = {meta.district, meta.city, meta.province} - {None, meta.place}
+    for name in list(out) + [meta.place]:
         if name:
             out |= parents(name)
     return out
 
 
-def _drop_qualifiers(places: list[tuple[str, str]], documents: dict[str, dict], q: str) -> list[tuple[str, str]]:
+def _drop_qualifiers(places: list[tuple[str, str]], documents: dict[str, DocumentMeta], q: str) -> list[tuple[str, str]]:
     """"上海市松江区": 上海市 qualifies 松江区, written right before it; it does not ask about the city's own
     plan too. "山东教育厅和中都街道…" names two documents, although 中都街道 lies in 山东."""
     def qualifies(alias: str, doc_id: str, other_alias: str, other: str) -> bool:
         end = q.find(alias) + len(alias)
-        return other != doc_id and documents[doc_id].get("place") in _ancestors(documents[other]) \
+        return other != doc_id and documents[doc_id].place in _ancestors(documents[other]) \
             and q.find(other_alias, end) == end
     return [(alias, doc_id) for alias, doc_id in places
             if not any(qualifies(alias, doc_id, other_alias, other) for other_alias, other in places)]
 
 
-def _scope_of_selected(scope: Scope, documents: dict[str, dict], doc_filter: str) -> None:
+def _scope_of_selected(scope: Scope, documents: dict[str, DocumentMeta], doc_filter: str) -> None:
     scope.doc_ids, scope.explicit = [doc_filter], True
     # The selected document's own place and year are the question's scope.
-    selected = documents.get(doc_filter, {})
-    scope.places.extend(p for p in [selected.get("place")] if p)
-    scope.years.extend(y for y in [selected.get("year")] if y)
+    selected = meta_of(documents, doc_filter)
+    scope.places.extend(p for p in [selected.place] if p)
+    scope.years.extend(y for y in [selected.year] if y)
 
 
-def _add_numbered_documents(scope: Scope, q: str, documents: dict[str, dict]) -> None:
+def _add_numbered_documents(scope: Scope, q: str, documents: dict[str, DocumentMeta]) -> None:
     # "浦府办〔2024〕14号" names its document as surely as a place does.
     for doc_id, meta in documents.items():
-        number = meta.get("doc_number")
+        number = meta.doc_number
         if number and search_key(number) in search_key(q) and doc_id not in scope.doc_ids and not scope.explicit:
             scope.doc_ids.append(doc_id)
 
 
-def _documents_meant(q: str, alias: str, place: str, doc_id: str, documents: dict[str, dict]) -> list[str]:
+def _documents_meant(q: str, alias: str, place: str, doc_id: str, documents: dict[str, DocumentMeta]) -> list[str]:
     """The documents a named place stands for: its own, or those inside it when the question
     asks about its lower levels."""
     # "上海这几个区、镇、街道": the places inside 上海, not the city's own plan.
@@ -102,12 +103,12 @@ def _documents_meant(q: str, alias: str, place: str, doc_id: str, documents: dic
     return inside or [doc_id]
 
 
-def _add_named_places(scope: Scope, q: str, documents: dict[str, dict], places: list[tuple[str, str]]) -> None:
+def _add_named_places(scope: Scope, q: str, documents: dict[str, DocumentMeta], places: list[tuple[str, str]]) -> None:
     # With a document selected, another document joins only when the question compares with it
     # ("这份文件和白鹤镇的要点有什么不一样").
     compares = scope.explicit and bool(_COMPARISON.search(q))
     for alias, doc_id in _drop_qualifiers(places, documents, q):
-        place = documents[doc_id].get("place") or alias
+        place = documents[doc_id].place or alias
         if place not in scope.places:
             scope.places.append(place)
         for d in _documents_meant(q, alias, place, doc_id, documents):
@@ -123,11 +124,11 @@ def _place_already_read(pos: int, name: str, spans: list[tuple[int, int]], named
     return full_name(name) in named_ancestors or name in named_ancestors
 
 
-def _add_other_place(scope: Scope, name: str, documents: dict[str, dict]) -> None:
+def _add_other_place(scope: Scope, name: str, documents: dict[str, DocumentMeta]) -> None:
     full = full_name(name)
     # A document whose own place this is covers it, whatever its aliases say: "山东" for the
     # 山东省教育厅 plan, a second mention of "上海" after "上海市".
-    home = [d for d, meta in documents.items() if meta.get("place") in (full, name)]
+    home = [d for d, meta in documents.items() if meta.place in (full, name)]
     if home:
         if full not in scope.places:
             scope.places.append(full)
@@ -139,7 +140,7 @@ def _add_other_place(scope: Scope, name: str, documents: dict[str, dict]) -> Non
                               if full in _ancestors(meta) and d not in scope.related_docs)
 
 
-def _add_other_places(scope: Scope, q: str, documents: dict[str, dict], places: list[tuple[str, str]]) -> None:
+def _add_other_places(scope: Scope, q: str, documents: dict[str, DocumentMeta], places: list[tuple[str, str]]) -> None:
     # Any other place the question names is one the corpus has no document for, unless it only
     # qualifies a named document's place ("宝山淞南镇"). Documents inside it are offered instead.
     spans = [(q.find(alias), q.find(alias) + len(alias)) for alias, _ in places]
@@ -165,7 +166,7 @@ def _names_document_year(q: str, match: re.Match[str], places: list[tuple[str, s
     return bool(_DOC_WORDS.match(after)) or of_place or any(after.lstrip().startswith(a) for a, _ in places)
 
 
-def _add_document_years(scope: Scope, q: str, documents: dict[str, dict], places: list[tuple[str, str]]) -> None:
+def _add_document_years(scope: Scope, q: str, documents: dict[str, DocumentMeta], places: list[tuple[str, str]]) -> None:
     for match in _YEAR.finditer(q):
         if not _names_document_year(q, match, places):
             continue  # "2023年国民经济…计划" is content, not the document's year
@@ -173,14 +174,14 @@ def _add_document_years(scope: Scope, q: str, documents: dict[str, dict], places
         if year not in scope.years:
             scope.years.append(year)
         candidates = scope.doc_ids or list(documents)
-        with_year = [d for d in candidates if documents[d].get("year") == year]
+        with_year = [d for d in candidates if documents[d].year == year]
         if not with_year:
             scope.unknown_years.append(year)
         elif not scope.doc_ids and not scope.explicit:
             scope.doc_ids = with_year
 
 
-def resolve_scope(question: str, documents: dict[str, dict], doc_filter: str | None = None) -> Scope:
+def resolve_scope(question: str, documents: dict[str, DocumentMeta], doc_filter: str | None = None) -> Scope:
     """Read the scope of `question` against the corpus `documents` ({doc_id: meta dict})."""
     q = _fold(question)
     scope = Scope()

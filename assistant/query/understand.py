@@ -15,6 +15,7 @@ from assistant.query.thesaurus import expansions
 from assistant.query.homophones import TermSpeller, correct_place_homophones
 from assistant.query.scope import Scope, resolve_scope
 from assistant.index.segmentation import ChineseTokenizer
+from assistant.ingest.metadata import DocumentMeta
 
 
 @dataclass
@@ -63,7 +64,7 @@ def question_parts(question: str) -> list[str]:
 class QueryUnderstanding:
     """Holds what reading a question needs: the corpus's documents and the tokenizer."""
 
-    def __init__(self, documents: dict[str, dict], tokenizer: ChineseTokenizer,
+    def __init__(self, documents: dict[str, DocumentMeta], tokenizer: ChineseTokenizer,
                  home_of: Callable[[str], list[str]] | None = None, carry_min_hits: int = 3,
                  speller: TermSpeller | None = None) -> None:
         self.documents = documents
@@ -82,7 +83,7 @@ class QueryUnderstanding:
                    selected_doc: str | None = None) -> Query:
         text = correct_place_homophones(normalize_question(question), self.documents)
         if self.speller is not None:
-            names = [a for meta in self.documents.values() for a in meta.get("aliases") or []]
+            names = [a for meta in self.documents.values() for a in meta.aliases or []]
             text = self.speller.correct(text, names + [name for _, name in places_in(text)])
         rewrite = conversation.rewrite(text, self.documents) if conversation else Rewrite(text, None)
         if rewrite.rule is None and conversation and conversation.turns:
@@ -156,7 +157,7 @@ class QueryUnderstanding:
     def _names(self, scope: Scope) -> set[str]:
         names = set(scope.places) | set(scope.unknown_places)
         for meta in self.documents.values():
-            names.update(meta.get("aliases") or [])
+            names.update(meta.aliases or [])
         return names
 
     def content_words(self, question: str, scope: Scope) -> list[str]:

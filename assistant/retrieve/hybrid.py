@@ -17,6 +17,7 @@ import numpy as np
 
 from assistant.config import Settings
 from assistant.index.store import ClauseIndex
+from assistant.ingest.structure import Clause
 from assistant.query.homophones import TermSpeller
 from assistant.query.understand import Query, QueryUnderstanding
 from assistant.query.scope import Scope
@@ -37,13 +38,13 @@ class Hit:
     dense: float
     bm25_rank: int | None
     dense_rank: int | None
-    clause: dict                 # the clause fields (text, heading_path, units, deadline …)
+    clause: Clause
     named: bool = False          # the question names this clause ("第50项")
 
     def to_dict(self) -> dict:
         return {"clause_id": self.clause_id, "doc_id": self.doc_id, "score": round(self.score, 5),
                 "bm25": round(self.bm25, 4), "dense": round(self.dense, 4),
-                "heading_path": self.clause["heading_path"], "text": self.clause["text"]}
+                "heading_path": list(self.clause.heading_path), "text": self.clause.text}
 
 
 @dataclass
@@ -96,16 +97,16 @@ class HybridRetriever:
         self.index = index
         self.settings = settings
         self.documents = index.documents
-        self.tokenizer = tokenizer_for(self.documents)
+        self.tokenizer = tokenizer_for(self.documents.values())
         self.ids = list(index.clauses)
         self.position = {clause_id: i for i, clause_id in enumerate(self.ids)}
-        self.keys = [search_key(index.clauses[i]["index_text"]) for i in self.ids]
+        self.keys = [search_key(index.clauses[i].index_text) for i in self.ids]
         # Saved with the build; an index built before that gets its BM25 here, as it always did.
-        self.bm25 = index.bm25 or build_lexical([index.clauses[i]["index_text"] for i in self.ids], self.tokenizer)
-        self._by_doc: dict[str, list[dict]] = {}
-        for clause_id in self.ids:
-            self._by_doc.setdefault(index.clauses[clause_id]["doc_id"], []).append(index.clauses[clause_id])
-        self._doc_positions = {doc_id: np.array([self.position[c["id"]] for c in clauses], dtype=np.int64)
+        self.bm25 = index.bm25 or build_lexical([index.clauses[i].index_text for i in self.ids], self.tokenizer)
+        self._by_doc: dict[str, list[Clause]] = {}
+        for clause in index.clauses.values():
+            self._by_doc.setdefault(clause.doc_id, []).append(clause)
+        self._doc_positions = {doc_id: np.array([self.position[c.id] for c in clauses], dtype=np.int64)
                                for doc_id, clauses in self._by_doc.items()}
         self.understanding = QueryUnderstanding(self.documents, self.tokenizer, home_of=self.documents_for,
                                                 carry_min_hits=settings.topic_carry_min_hits,
@@ -116,21 +117,21 @@ class HybridRetriever:
 
     def _speller(self) -> TermSpeller:
         """The corpus's own words (jieba's segmentation of every clause) for reading misheard terms."""
-        return TermSpeller({w for i in self.ids for w in self.tokenizer.words(self.index.clauses[i]["text"])},
+        return TermSpeller({w for i in self.ids for w in self.tokenizer.words(self.index.clauses[i].text)},
                            self.tokenizer.frequency, self.tokenizer.segment, field_terms())
 
     def documents_for(self, question: str) -> list[str]:
         """The documents of the best clauses for `question` standing alone, best first."""
         return [h.doc_id for h in self.search(question, k=self.settings.top_k).hits]
 
-    def clauses_of(self, doc_id: str) -> list[dict]:
+    def clauses_of(self, doc_id: str) -> list[Clause]:
         """One document's clauses in document order."""
         return self._by_doc.get(doc_id, [])
 
     def hit_for(self, clause_id: str) -> Hit:
         """A clause as a hit of its own (cited because the question names it, not for its score)."""
         clause = self.index.clauses[clause_id]
-        return Hit(clause_id=clause_id, doc_id=clause["doc_id"], score=0.0, bm25=0.0, dense=0.0,
+        return Hit(clause_id=clause_id, doc_id=clause.doc_id, score=0.0, bm25=0.0, dense=0.0,
                    bm25_rank=None, dense_rank=None, clause=clause, named=True)
 
     def content_words(self, question: str, scope: Scope) -> list[str]:
@@ -191,7 +192,7 @@ class HybridRetriever:
                            top_bm25, lexical_share)
         ranked = sorted(fused, key=lambda i: (-fused[i], -dense.score(i)))
         ranked, named = self._rows_named_first(question, ranked, allowed)
-        hits = [Hit(clause_id=self.ids[i], doc_id=self.index.clauses[self.ids[i]]["doc_id"], score=fused.get(i, 0.0),
+        hits = [Hit(clause_id=self.ids[i], doc_id=self.index.clauses[self.ids[i]].doc_id, score=fused.get(i, 0.0),
                     bm25=float(bm25_scores[i]), dense=dense.score(i), bm25_rank=bm25_rank.get(i),
                     dense_rank=dense_rank.get(i), clause=self.index.clauses[self.ids[i]], named=i in named)
                 for i in ranked[:max(k, 1)]]
@@ -221,7 +222,7 @@ class HybridRetriever:
         if not numbers:
             return ranked, set()
         named = [int(i) for i in self._positions(sorted(allowed) if allowed else None)
-                 if self.ids[i].rsplit("/", 2)[-2:-1] == ["table"] and int(self.ids[i].rsplit("/", 1)[-1]) in numbers]
+                 if self.index.clauses[self.ids[i]].row in numbers - {0}]
         return named + [i for i in ranked if i not in named], set(named)
 
     def query_vector(self, question: str) -> np.ndarray:

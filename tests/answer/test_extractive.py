@@ -4,6 +4,7 @@ import pytest
 
 from assistant.answer import messages
 from assistant.ingest.searchkey import compact
+from assistant.ingest.structure import Clause
 
 pytestmark = pytest.mark.slow
 
@@ -203,8 +204,8 @@ def test_a_page_field_is_answered_from_the_info_bar(tmp_path_factory):
     from tests.conftest import ROOT
 
     path = ROOT / "eval" / "documents" / "2024-beijing-dongcheng.txt"
-    clauses = [c.to_dict() for c in parse_file(path, path.stem, load_settings()).clauses]
-    meta = {"doc_id": path.stem}
+    document = parse_file(path, path.stem, load_settings())
+    clauses, meta = document.clauses, document.meta
     validity = document_facts("东城那个2024年政务公开要点现在还算有效不？", [], meta, clauses)
     assert [(f.label, f.span) for f in validity] == [("有效性", "有效")]
     index = document_facts("这份文件的索引号是多少？", [], meta, clauses)
@@ -272,7 +273,8 @@ def test_a_follow_up_without_a_place_stays_with_the_conversation_document(assist
 
 def test_a_requirement_answer_keeps_who_is_responsible_and_by_when(assistant):
     # A clause's closing "(责任单位…,完成时限…)" (the form of plans from other places) is part of what it requires.
-    clause = {"kind": "item", "heading_path": ["二、规范公开", "5.严格执行公文公开属性审查和发布审查程序"],
-              "text": "5.严格执行公文公开属性审查和发布审查程序。(责任单位:各部门、各街镇,完成时限:全年)"}
+    text = "5.严格执行公文公开属性审查和发布审查程序。(责任单位:各部门、各街镇,完成时限:全年)"
+    clause = Clause(id="d/2.5", doc_id="d", kind="item", heading_path=("二、规范公开", "5.严格执行公文公开属性审查和发布审查程序"),
+                    text=text, start=0, end=len(text))
     picked = assistant.answerer.topic_sentences(clause, ["公开属性", "审查"])
     assert picked[-1] == "(责任单位:各部门、各街镇,完成时限:全年)"

@@ -26,6 +26,8 @@ from assistant.config import load_settings
 
 from assistant.answer.llm import (LLMAnswerer, bigrams, is_refusal, missing_numbers, parse_reply,
                            support, validate_llm_settings)
+from assistant.ingest.metadata import DocumentMeta
+from assistant.ingest.structure import Clause
 from assistant.retrieve.hybrid import Hit, SearchResult
 from assistant.query.scope import Scope
 from assistant.ingest.searchkey import compact
@@ -171,7 +173,7 @@ CLAUSES = [
 class _StubExtractive:
     """Stands in for ExtractiveAnswerer in the fast tests: records calls, answers a fixed text."""
 
-    documents = {"d": {"title": "测试文件", "doc_number": "测〔2024〕1号", "date": "2024-01-01"}}
+    documents = {"d": DocumentMeta(doc_id="d", title="测试文件", doc_number="测〔2024〕1号", date="2024-01-01")}
 
     def __init__(self) -> None:
         self.calls = 0
@@ -184,8 +186,8 @@ class _StubExtractive:
 
 def _synthetic_result() -> SearchResult:
     hits = [Hit(clause_id=cid, doc_id="d", score=1.0 - i / 10, bm25=1.0, dense=0.9, bm25_rank=i, dense_rank=i,
-                clause={"text": text, "heading_path": ["一、总体要求", f"（{i + 1}）"], "units": [],
-                        "deadline": None, "doc_title": "测试文件", "kind": "paragraph"})
+                clause=Clause(id=cid, doc_id="d", kind="item", heading_path=("一、总体要求", f"（{i + 1}）"), text=text,
+                              start=0, end=len(text), doc_title="测试文件"))
             for i, (cid, text) in enumerate(CLAUSES)]
     return SearchResult(question=QUESTION, hits=hits, scope=Scope(doc_ids=["d"]), relevant=True, coverage=1.0)
 
@@ -264,7 +266,7 @@ def result(assistant_) -> SearchResult:
 
 
 def _first_sentence(hit: Hit) -> str:
-    return next(s for s in sentences(hit.clause["text"].split("\n")[0]) if compact(s))
+    return next(s for s in sentences(hit.clause.text.split("\n")[0]) if compact(s))
 
 
 def _llm(assistant_, fake_url, **changes) -> LLMAnswerer:
@@ -301,9 +303,9 @@ def test_prompt_lists_clauses_with_keys_and_the_rules(assistant_, result, fake, 
     assert QUESTION in prompt and messages.REFUSAL in prompt
     for n, hit in enumerate(result.hits[:6], 1):
         block = prompt.split(f"[{n}] ", 1)[1]
-        assert block.startswith("《" + hit.clause["doc_title"] + "》")
-        assert hit.clause["heading_path"][-1] in block.split("\n")[0]
-        assert hit.clause["text"][:60] in block
+        assert block.startswith("《" + hit.clause.doc_title + "》")
+        assert hit.clause.heading_path[-1] in block.split("\n")[0]
+        assert hit.clause.text[:60] in block
     assert "[7] " not in prompt
 
 

@@ -35,7 +35,7 @@ def test_element_questions_are_told_from_content_questions(question, labels):
 def test_elements_are_quoted_from_the_documents_front_and_back_matter(assistant, doc_id, question, label, span):
     facts = element_facts(question, assistant.retriever.clauses_of(doc_id))
     assert [(f.label, f.span) for f in facts] == [(label, span)]
-    assert span.replace(" ", "") in facts[0].clause["text"].replace(" ", "")
+    assert span.replace(" ", "") in facts[0].clause.text.replace(" ", "")
 
 
 @pytest.mark.slow
@@ -56,4 +56,4 @@ def test_the_signature_date_is_read_under_the_signature(assistant):
     meta = assistant.retriever.documents["2023-baoshan-songnan"]
     facts = document_facts("这份计划的落款是哪天？", ["date"], meta, clauses)
     assert [(f.label, f.span) for f in facts] == [("落款日期", "2023年7月3日")]
-    assert facts[0].clause["kind"] in ("preamble", "footer")
+    assert facts[0].clause.kind in ("preamble", "footer")

@@ -128,7 +128,7 @@ def test_add_docx_embeds_only_the_new_document(kb_indexed, tmp_path, capsys):
     loaded, _ = ensure_index(settings)
     result = HybridRetriever(loaded, settings).search("浦锦街道最终回复不超过几个工作日")
     assert result.hits[0].doc_id == "pujin-2024"
-    assert "不超过5个工作日" in result.hits[0].clause["text"]
+    assert "不超过5个工作日" in result.hits[0].clause.text
 
     rows = {r["doc_id"]: r for r in list_documents(settings)}
     assert rows["pujin-2024"]["format"] == "docx" and rows["pujin-2024"]["indexed"] is True

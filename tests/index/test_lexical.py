@@ -32,8 +32,8 @@ def test_the_build_saves_its_bm25_and_the_manifest_vouches_for_it(built, monkeyp
 def test_the_loaded_bm25_scores_exactly_as_one_built_from_the_clauses(built, monkeypatch):
     monkeypatch.setattr("assistant.index.store.get_embed_model", mock_embedder)
     index = load_index(built)
-    tokenizer = tokenizer_for(index.documents)
-    fresh = build_lexical([c["index_text"] for c in index.clauses.values()], tokenizer)
+    tokenizer = tokenizer_for(index.documents.values())
+    fresh = build_lexical([c.index_text for c in index.clauses.values()], tokenizer)
     for question in QUESTIONS:
         tokens = tokenizer.tokens(question)
         if tokens:

@@ -31,12 +31,12 @@ def test_editing_an_override_file_re_parses_that_document_alone(kb):
     override.write_text(json.dumps({"doc_number": "青白府〔2024〕99号"}, ensure_ascii=False), encoding="utf-8")
     _, report = ensure_index(kb)
     assert report.updated == ["2024-qingpu-baihe"] and report.kept == ["2024-minhang-pujin"]
-    assert load_index(kb).documents["2024-qingpu-baihe"]["doc_number"] == "青白府〔2024〕99号"
+    assert load_index(kb).documents["2024-qingpu-baihe"].doc_number == "青白府〔2024〕99号"
 
     override.unlink()                                   # and removing it takes the change back
     _, report = ensure_index(kb)
     assert report.updated == ["2024-qingpu-baihe"]
-    assert load_index(kb).documents["2024-qingpu-baihe"]["doc_number"] != "青白府〔2024〕99号"
+    assert load_index(kb).documents["2024-qingpu-baihe"].doc_number != "青白府〔2024〕99号"
 
 
 def test_the_parser_version_covers_every_ingest_module_and_the_lexicon(tmp_path):

@@ -78,7 +78,7 @@ def test_changed_document_is_re_embedded_alone_and_removed_one_dropped(small):
     assert report.updated == ["2024-qingpu-baihe"] and report.kept == ["2023-baoshan-songnan"]
     assert report.clauses_kept == kept_before
     assert report.clauses_embedded == len(read_manifest(settings.index_dir).documents["2024-qingpu-baihe"]["clauses"])
-    assert "政府开放季" in index.clauses["2024-qingpu-baihe/3.2"]["text"]
+    assert "政府开放季" in index.clauses["2024-qingpu-baihe/3.2"].text
 
     (settings.corpus_dir / "2023-baoshan-songnan.txt").unlink()
     index, report = ensure_index(settings)

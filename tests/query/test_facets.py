@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from assistant.ingest.structure import Clause
 from assistant.query.facets import find_span, question_facets
 
-ITEM = {"kind": "item"}
+ITEM = Clause(id="d/1", doc_id="d", kind="item", heading_path=(), text="", start=0, end=0)
 
 
 @pytest.mark.parametrize("question,sentence,span", [

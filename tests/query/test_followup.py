@@ -7,7 +7,7 @@ from assistant.query.followup import Conversation, rewrite_followup
 
 @pytest.fixture(scope="module")
 def documents(parsed):
-    return {doc_id: doc.meta.to_dict() for doc_id, doc in parsed.items()}
+    return {doc_id: doc.meta for doc_id, doc in parsed.items()}
 
 
 def _rewrite(history, question, documents):

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import pytest
 
+from assistant.ingest.metadata import DocumentMeta
 from assistant.query.homophones import correct_place_homophones
 
+
+def _metas(aliases: dict[str, list[str]]) -> dict[str, DocumentMeta]:
+    return {doc_id: DocumentMeta(doc_id=doc_id, title=None, aliases=names) for doc_id, names in aliases.items()}
+
 # Made-up corpus places, as any added document would bring them.
-DOCUMENTS = {"a": {"aliases": ["门头沟区", "门头沟"]}, "b": {"aliases": ["冠县"]}, "c": {"aliases": ["浦锦街道", "浦锦"]},
-             "d": {"aliases": ["上海市", "上海"]}}
+DOCUMENTS = _metas({"a": ["门头沟区", "门头沟"], "b": ["冠县"], "c": ["浦锦街道", "浦锦"], "d": ["上海市", "上海"]})
 
 
 @pytest.mark.parametrize("typed,read", [
@@ -30,7 +34,7 @@ def test_other_text_is_left_alone(text):
 
 
 def test_a_document_added_later_brings_its_own_place():
-    documents = dict(DOCUMENTS, e={"aliases": ["泗泾镇", "泗泾"]})
+    documents = DOCUMENTS | _metas({"e": ["泗泾镇", "泗泾"]})
     assert correct_place_homophones("四泾镇的开放日", documents) == "泗泾镇的开放日"
 
 

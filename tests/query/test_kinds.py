@@ -2,8 +2,11 @@ from __future__ import annotations
 
 import pytest
 
+from assistant.ingest.structure import Clause
 from assistant.query.facets import question_facets
 from assistant.query.kinds import asks_requirement, question_type
+
+ITEM = Clause(id="d/1", doc_id="d", kind="item", heading_path=(), text="", start=0, end=0)
 
 
 def kind(question):
@@ -59,8 +62,8 @@ def test_a_day_is_not_answered_by_a_month():
 
     facet = question_facets("开放月具体是8月几号？")[0]
     assert facet.day
-    assert find_span(facet, "8月集中组织开展开放活动。", {"kind": "item"}) is None
-    assert find_span(facet, "于8月15日集中开展。", {"kind": "item"}) == "8月15日"
+    assert find_span(facet, "8月集中组织开展开放活动。", ITEM) is None
+    assert find_span(facet, "于8月15日集中开展。", ITEM) == "8月15日"
 
 
 def test_where_something_is_filed_is_a_destination_not_a_responsible_unit():
@@ -69,7 +72,7 @@ def test_where_something_is_filed_is_a_destination_not_a_responsible_unit():
     facet = question_facets("工作人员变动了要向哪里备案？")[0]
     assert facet.kind == "units" and facet.destination
     sentence = "政务公开工作人员发生变动,应做好工作交接,并及时向区政府办公室备案。"
-    assert find_span(facet, sentence, {"kind": "item"}) == "区政府办公室"
+    assert find_span(facet, sentence, ITEM) == "区政府办公室"
 
 
 @pytest.mark.parametrize("question,asked", [

@@ -2,12 +2,17 @@ from __future__ import annotations
 
 import pytest
 
+from assistant.ingest.metadata import DocumentMeta
 from assistant.query.scope import resolve_scope
+
+
+def _metas(fields: dict[str, dict]) -> dict[str, DocumentMeta]:
+    return {doc_id: DocumentMeta(doc_id=doc_id, title=None, **values) for doc_id, values in fields.items()}
 
 
 @pytest.fixture(scope="module")
 def documents(parsed):
-    return {doc_id: doc.meta.to_dict() for doc_id, doc in parsed.items()}
+    return {doc_id: doc.meta for doc_id, doc in parsed.items()}
 
 
 @pytest.mark.parametrize("question,doc_ids", [
@@ -85,20 +90,20 @@ def test_qualifying_city_is_not_a_document_of_its_own(documents):
 
 
 def test_a_city_followed_by_its_lower_levels_means_the_places_inside_it():
-    documents = {
+    documents = _metas({
         "city": {"place": "上海市", "province": "上海市", "aliases": ["上海市", "上海"]},
         "town": {"place": "淞南镇", "district": "宝山区", "city": "上海市", "aliases": ["淞南镇", "淞南"]},
         "district": {"place": "松江区", "district": "松江区", "city": "上海市", "aliases": ["松江区", "松江"]},
-    }
+    })
     inside = resolve_scope("上海这几个区、镇、街道的文件对涉企政策怎么要求？", documents)
     assert sorted(inside.doc_ids) == ["district", "town"]
     assert resolve_scope("上海市2023年的要点对涉企政策怎么要求？", documents).doc_ids == ["city"]
 
 
-CITY_AND_DISTRICT = {
+CITY_AND_DISTRICT = _metas({
     "2023-shanghai": {"place": "上海市", "level": "市", "province": "上海市", "aliases": ["上海市", "上海"]},
     "2024-songjiang": {"place": "松江区", "level": "区", "city": "上海市", "aliases": ["松江区", "松江"]},
-}
+})
 
 
 @pytest.mark.parametrize("question,doc_ids", [

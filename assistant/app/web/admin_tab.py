@@ -36,6 +36,7 @@ from assistant.app.render import (
     esc,
 )
 from assistant.app.web.session import Runtime
+from assistant.ingest.metadata import meta_of
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +177,7 @@ def _wire_changes(runtime: Runtime, parts: dict[str, Any]) -> list[Any]:
         if not runtime.admin_lock.acquire(blocking=False):
             return [ADMIN_BUSY, gr.skip()]
         try:
-            title = doc_label(runtime.documents.get(doc_id, {})) or doc_id
+            title = doc_label(meta_of(runtime.documents, doc_id))
             remove_document(doc_id, runtime.settings)
             runtime.reload()
             return [ADMIN_REMOVED.format(doc_id=esc(doc_id), title=esc(title)), False]

@@ -45,7 +45,7 @@ from assistant.app.render import (
     stream_chunks,
     user_markdown,
 )
-from assistant.app.web.session import ChatSession, Runtime
+from assistant.app.web.session import AnswerRecord, ChatSession, Runtime
 
 log = logging.getLogger(__name__)
 
@@ -168,23 +168,22 @@ def _ask(runtime: Runtime, text: Any, scope_value: Any, state: ChatSession) -> t
     note = ""
     if doc_filter and doc_filter not in runtime.documents:
         doc_filter, note = None, f"⚠️ {SCOPE_GONE}"
-    history = [r["question"] for r in state.answers if not r.get("notice")]
-    record: dict = {"n": len(state.answers) + 1, "msg_index": len(state.messages) + 1, "question": cleaned,
-                    "history": history, "scope": doc_filter}
+    record = AnswerRecord(n=len(state.answers) + 1, msg_index=len(state.messages) + 1, question=cleaned,
+                          history=[r.question for r in state.answers if not r.notice], scope=doc_filter)
     try:
         answer = runtime.ask(cleaned, state.conversation, doc_filter)
     except AssistantError as exc:
         body = md_escape(str(exc))
-        record.update(notice=True, answer=str(exc), citations=[])
+        record.notice, record.answer = True, str(exc)
     except Exception:
         log.exception("ask failed for %r", cleaned[:200])
         body = md_escape(ERROR_REPLY)
-        record.update(notice=True, answer=ERROR_REPLY, citations=[])
+        record.notice, record.answer = True, ERROR_REPLY
     else:
         body = rewritten_markdown(answer) + answer_markdown(answer.lines)
-        record.update(answer=answer.answer, rewritten_question=answer.rewritten_question, kind=answer.kind,
-                      refused=answer.refused, answer_scope=list(answer.scope or []),
-                      citations=[c.to_dict() for c in answer.citations])
+        record.answer, record.rewritten_question, record.kind = answer.answer, answer.rewritten_question, answer.kind
+        record.refused, record.answer_scope = answer.refused, list(answer.scope or [])
+        record.citations = list(answer.citations)
     state.messages = state.messages + [{"role": "user", "content": user_markdown(cleaned)},
                                        {"role": "assistant", "content": body}]
     state.answers = state.answers + [record]
@@ -232,26 +231,26 @@ def _voter(runtime: Runtime):
         record = state.current if isinstance(state, ChatSession) else None
         if record is None:
             return FEEDBACK_NOTHING, gr.skip(), state
-        if record.get("notice"):
+        if record.notice:
             return FEEDBACK_NOT_ANSWER, gr.skip(), state
         try:
             comment = clean_external(text or "", what="补充说明", max_chars=runtime.settings.max_comment_chars,
                                      multiline=True)
         except AssistantError as exc:
             return f"⚠️ {esc(exc)}", gr.skip(), state
-        if record.get("vote") == kind and not comment:
-            return FEEDBACK_AGAIN.format(n=record["n"]), "", state
+        if record.vote == kind and not comment:
+            return FEEDBACK_AGAIN.format(n=record.n), "", state
         try:
             record_feedback(
-                runtime.settings.feedback_log, question=record["question"],
-                rewritten_question=record.get("rewritten_question"), answer=record.get("answer", ""),
-                citations=record.get("citations", []), vote=kind, comment=comment, scope=record.get("scope"),
-                answer_scope=record.get("answer_scope"), history=record.get("history"), kind=record.get("kind"))
+                runtime.settings.feedback_log, question=record.question,
+                rewritten_question=record.rewritten_question, answer=record.answer,
+                citations=record.citations, vote=kind, comment=comment, scope=record.scope,
+                answer_scope=record.answer_scope, history=record.history, kind=record.kind)
         except AssistantError as exc:
             return f"⚠️ {esc(exc)}", gr.skip(), state
         except Exception:
             log.exception("could not record feedback")
             return ERROR_SHORT, gr.skip(), state
-        record["vote"] = kind
-        return FEEDBACK_THANKS.format(n=record["n"], vote=VOTE_LABELS[kind]), "", state
+        record.vote = kind
+        return FEEDBACK_THANKS.format(n=record.n, vote=VOTE_LABELS[kind]), "", state
     return vote

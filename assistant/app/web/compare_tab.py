@@ -28,6 +28,7 @@ from assistant.app.render import (
     word_spans,
 )
 from assistant.app.web.session import Runtime
+from assistant.ingest.metadata import DocumentMeta
 
 log = logging.getLogger(__name__)
 
@@ -55,19 +56,19 @@ def compare_html(runtime: Runtime, text: Any) -> str:
             f'<div class="compare-grid">{"".join(html for _, html in cards)}</div>')
 
 
-def _card(runtime: Runtime, topic: str, doc_id: str, meta: dict) -> tuple[int, str]:
+def _card(runtime: Runtime, topic: str, doc_id: str, meta: DocumentMeta) -> tuple[int, str]:
     result, words = runtime.search(topic, doc_id, k=1)
     hit = result.hits[0] if result.hits else None
-    sub = " · ".join(f"<span>{esc(x)}</span>" for x in (meta.get("doc_number"), meta.get("date")) if x)
+    sub = " · ".join(f"<span>{esc(x)}</span>" for x in (meta.doc_number, meta.date) if x)
     head = (f'<div class="cmp-doc">{esc(doc_label(meta))}</div>'
             + (f'<div class="cmp-sub">{sub}</div>' if sub else ""))
     if hit is None or not result.relevant or result.coverage <= 0:
         return 2, f'<div class="cmp-card weak">{head}<div class="cmp-none">{COMPARE_NOT_COVERED}</div></div>'
     clause = hit.clause
-    path = " › ".join(esc(h) for h in clause.get("heading_path") or [])
+    path = " › ".join(esc(h) for h in clause.heading_path or [])
     body = (f'<div class="cmp-path">{path}</div>'
-            f'<div class="cmp-text">{highlight(clause["text"], word_spans(clause["text"], words))}</div>'
-            + tags_html(clause.get("units"), clause.get("deadline")))
+            f'<div class="cmp-text">{highlight(clause.text, word_spans(clause.text, words))}</div>'
+            + tags_html(clause.units, clause.deadline))
     if result.coverage >= COMPARE_FULL_COVERAGE:
         return 0, f'<div class="cmp-card">{head}{body}</div>'
     return 1, (f'<div class="cmp-card weak">{head}<div class="cmp-none">{COMPARE_NOT_COVERED}</div>'

@@ -11,16 +11,37 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from assistant.answer.records import Citation
 from assistant.config import Settings
 from assistant.ingest.corpus import load_corpus
 from assistant.pipeline import Assistant
 from assistant.query.followup import Conversation
 from assistant.app.render import common_topics
 from assistant.app.web.access import AccessControl
+from assistant.ingest.metadata import DocumentMeta
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class AnswerRecord:
+    """One answer of a chat: what its sources panel shows and what a vote on it logs."""
+
+    n: int                                 # 1-based, as the chat numbers answers
+    msg_index: int                         # position of the answer in ChatSession.messages
+    question: str
+    history: list[str]                     # the earlier questions of the chat
+    scope: str | None                      # the document selected when it was asked
+    answer: str = ""
+    rewritten_question: str | None = None
+    kind: str | None = None
+    refused: bool = False
+    answer_scope: list[str] = field(default_factory=list)
+    citations: list[Citation] = field(default_factory=list)
+    notice: bool = False                   # an error message shown in place of an answer
+    vote: str | None = None
 
 
 @dataclass
@@ -30,17 +51,17 @@ class ChatSession:
 
     conversation: Conversation = field(default_factory=Conversation)
     messages: list[dict] = field(default_factory=list)
-    answers: list[dict] = field(default_factory=list)   # in order; record["n"] is 1-based
+    answers: list[AnswerRecord] = field(default_factory=list)
     selected: int | None = None                          # index into answers
 
     def record_for_message(self, index: int) -> int | None:
         for i, r in enumerate(self.answers):
-            if r["msg_index"] == index or r["msg_index"] == index + 1:  # a question selects its answer
+            if r.msg_index == index or r.msg_index == index + 1:  # a question selects its answer
                 return i
         return None
 
     @property
-    def current(self) -> dict | None:
+    def current(self) -> AnswerRecord | None:
         if self.selected is None or not (0 <= self.selected < len(self.answers)):
             return None
         return self.answers[self.selected]
@@ -50,9 +71,9 @@ class ChatSession:
         drop = len(self.answers) - max_turns
         if drop <= 0:
             return
-        first_kept = self.answers[drop]["msg_index"] - 1      # its question sits just before the answer
+        first_kept = self.answers[drop].msg_index - 1      # its question sits just before the answer
         self.messages = self.messages[first_kept:]
-        self.answers = [dict(r, msg_index=r["msg_index"] - first_kept) for r in self.answers[drop:]]
+        self.answers = [replace(r, msg_index=r.msg_index - first_kept) for r in self.answers[drop:]]
         self.conversation.turns = self.conversation.turns[-max_turns:]
         if self.selected is not None:
             self.selected = self.selected - drop if self.selected >= drop else None
@@ -75,7 +96,7 @@ class Runtime:
         self._topics: list[tuple[str, str]] | None = None
 
     @property
-    def documents(self) -> dict[str, dict]:
+    def documents(self) -> dict[str, DocumentMeta]:
         return self.assistant.documents
 
     def may_manage(self, user: str | None) -> bool:

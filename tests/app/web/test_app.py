@@ -8,7 +8,8 @@ session), and call the named endpoints with gradio_client.
 from __future__ import annotations
 
 from assistant.answer.lines import AnswerLine, direct_line, quoted, said, section, shared_line
-from assistant.answer.records import join_cited
+from assistant.answer.records import Citation, join_cited
+from assistant.app.web.session import AnswerRecord
 
 import json
 import shutil
@@ -83,10 +84,11 @@ def test_highlight_marks_spans_and_escapes():
 
 
 def test_sources_html_escapes_corpus_text():
-    record = {"n": 1, "question": "<img src=x onerror=alert(1)>", "citations": [{
-        "n": 1, "doc_title": "<script>t</script>", "doc_number": "沪〔2024〕1号", "doc_date": "2024-05-10",
-        "heading_path": ["一、<i>x</i>"], "text": "甲<乙>丙。", "spans": [[0, 6]], "units": ["区<政府>"],
-        "deadline": "8月"}]}
+    record = AnswerRecord(n=1, msg_index=1, question="<img src=x onerror=alert(1)>", history=[], scope=None,
+                          citations=[Citation(n=1, clause_id="d/1", doc_id="d", doc_title="<script>t</script>",
+                                              doc_number="沪〔2024〕1号", doc_date="2024-05-10",
+                                              heading_path=["一、<i>x</i>"], text="甲<乙>丙。", spans=[(0, 6)],
+                                              units=["区<政府>"], deadline="8月")])
     out = sources_html(record)
     for raw in ("<img", "<script", "<i>", "<乙>", "<政府>"):
         assert raw not in out
