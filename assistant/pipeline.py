@@ -36,7 +36,7 @@ def clean_question(question: str, settings: Settings) -> str:
     what can't be asked."""
     try:
         text = clean_external(question if question is not None else "", what="问题",
-                              max_chars=settings.max_question_chars)
+                              max_chars=settings.app.max_question_chars)
     except InputRejected as exc:
         raise InvalidQuestion(str(exc)) from None
     if not text:
@@ -54,7 +54,7 @@ class Assistant:
         self.retriever = HybridRetriever(index, settings)
         self.answerer = ExtractiveAnswerer(self.retriever)
         self.llm = None
-        if settings.llm_base_url and settings.llm_model:
+        if settings.llm.llm_base_url and settings.llm.llm_model:
             from assistant.answer.llm import LLMAnswerer  # only when configured: keeps start-up light
             self.llm = LLMAnswerer(settings, self.answerer)
 
@@ -83,7 +83,7 @@ class Assistant:
         answer = merge_parts(text, query.rewrite, [a for a, _ in answered]) if query.parts else answered[0][0]
         t2 = time.perf_counter()
         t1 = t0 + sum(seconds for _, seconds in answered)
-        answer.retrieved = answer.retrieved[: self.settings.top_k * 2]
+        answer.retrieved = answer.retrieved[: self.settings.retrieval.top_k * 2]
         answer.timings_ms = {"retrieve": (t1 - t0) * 1000, "answer": (t2 - t1) * 1000,
                              "total": (t2 - started) * 1000}
         answer.query = query
@@ -96,7 +96,7 @@ class Assistant:
     def _answer(self, text: str, query: Query) -> tuple[Answer, float]:
         """Retrieve for one understood question and compose its answer (and the seconds retrieval took)."""
         started = time.perf_counter()
-        result = self.retriever.search(query, k=self.settings.retrieve_k)
+        result = self.retriever.search(query, k=self.settings.retrieval.retrieve_k)
         retrieved = time.perf_counter()
         if self.llm is not None and result.relevant:
             answer = self.llm.answer(text, result, rewritten=query.rewrite, avoid_sentences=query.avoid_sentences)

@@ -70,11 +70,11 @@ def _child(backend: str) -> dict:
     settings = load_settings(embed_backend=backend)   # the build's threads and batch size
     model = get_embed_model(settings)
     passages = _passages(settings)
-    model.get_text_embedding_batch(passages[:settings.embed_batch_size])   # warm-up
+    model.get_text_embedding_batch(passages[:settings.model.embed_batch_size])   # warm-up
     t, c = time.perf_counter(), time.process_time()
     model.get_text_embedding_batch(passages)
     wall, cpu = time.perf_counter() - t, time.process_time() - c
-    result["passages"] = {"n": len(passages), "threads": settings.embed_threads, "batch": settings.embed_batch_size,
+    result["passages"] = {"n": len(passages), "threads": settings.model.embed_threads, "batch": settings.model.embed_batch_size,
                           "per_s": round(len(passages) / wall, 1), "cpu_s_per_100": round(100 * cpu / len(passages), 2)}
     result["load_avg_end"] = round(os.getloadavg()[0], 2)
     return result

@@ -62,7 +62,7 @@ def _queries(assistant: Assistant, items: list[dict]) -> list:
 
 def fit_fusion(assistant: Assistant, items: list[dict], queries: list) -> dict:
     answerable = [(i, q) for i, q in zip(items, queries) if is_answerable(i) and i["gold"]]
-    current = {"fusion_alpha": assistant.settings.fusion_alpha, "expansion_weight": assistant.settings.expansion_weight}
+    current = {"fusion_alpha": assistant.settings.retrieval.fusion_alpha, "expansion_weight": assistant.settings.retrieval.expansion_weight}
     scored = []
     for alpha, expansion in itertools.product((0.4, 0.5, 0.6, 0.7, 0.8), (0.0, 0.25, 0.5)):
         _use(assistant, fusion_alpha=alpha, expansion_weight=expansion)
@@ -89,8 +89,8 @@ def fit_gate(assistant: Assistant, items: list[dict], queries: list) -> dict:
         # Every unanswerable question that got past the scope check is a negative: refusing it at the
         # gate is as right as the answer step's "没有写明".
         rows.append((result.coverage, best_dense, is_answerable(item)))
-    current = {"min_coverage": assistant.settings.min_coverage,
-               "paraphrase_min_dense": assistant.settings.paraphrase_min_dense}
+    current = {"min_coverage": assistant.settings.retrieval.min_coverage,
+               "paraphrase_min_dense": assistant.settings.retrieval.paraphrase_min_dense}
     scored = []
     for cov in (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5):
         for dense in (0.8, 0.82, 0.84, 0.86, 0.88, 0.9, 0.92):
@@ -119,8 +119,8 @@ def _points(assistant: Assistant, items: list[dict]) -> tuple[float, float, list
 def fit_sentences(assistant: Assistant, items: list[dict], queries: list) -> dict:
     wide = [i for i, q in zip(items, queries) if is_answerable(i) and i["answer_points"]
             and q.qtype in ("requirement", "list", "yes_no")]
-    current = {"topic_sentence_share": assistant.settings.topic_sentence_share,
-               "heading_topic_share": assistant.settings.heading_topic_share}
+    current = {"topic_sentence_share": assistant.settings.answer.topic_sentence_share,
+               "heading_topic_share": assistant.settings.answer.heading_topic_share}
     scored = []
     for topic, heading in itertools.product((0.0, 0.1, 0.2, 0.3, 0.5), (0.34, 0.5, 0.67)):
         _use(assistant, topic_sentence_share=topic, heading_topic_share=heading)
@@ -138,7 +138,7 @@ def fit_carry(assistant: Assistant, items: list[dict], queries: list) -> dict:
     document's for it to stay there. Scored on follow-ups about one document: answer points minus
     the share of citations of other documents."""
     followups = [i for i in items if i["history"] and i.get("doc_filter") and is_answerable(i) and i["answer_points"]]
-    current = {"topic_carry_min_hits": assistant.settings.topic_carry_min_hits}
+    current = {"topic_carry_min_hits": assistant.settings.retrieval.topic_carry_min_hits}
     scored = []
     for hits in (1, 2, 3, 4, 5):
         _use(assistant, topic_carry_min_hits=hits)

@@ -10,16 +10,26 @@ from assistant.config import load_settings
 def test_environment_overrides_defaults_and_flags_override_environment(monkeypatch):
     monkeypatch.setenv("ASSISTANT_TOP_K", "9")
     monkeypatch.setenv("ASSISTANT_PORT", "8123")
-    assert load_settings().top_k == 9
-    assert load_settings(top_k=3).top_k == 3
-    assert load_settings().port == 8123
+    assert load_settings().retrieval.top_k == 9
+    assert load_settings(top_k=3).retrieval.top_k == 3
+    assert load_settings().app.port == 8123
+
+
+def test_settings_are_read_by_section_and_set_by_name_or_by_section(monkeypatch):
+    monkeypatch.setenv("ASSISTANT_RETRIEVAL__CANDIDATE_K", "40")
+    monkeypatch.setenv("ASSISTANT_ANSWER__MAX_ANSWER_CITATIONS", "6")
+    monkeypatch.setenv("ASSISTANT_MAX_ANSWER_CITATIONS", "5")     # the sectioned name wins over the short one
+    settings = load_settings(top_k=4)
+    assert (settings.retrieval.candidate_k, settings.retrieval.top_k, settings.answer.max_answer_citations) == (40, 4, 6)
+    assert settings.replace(candidate_k=10).retrieval.candidate_k == 10
+    assert settings.flat()["top_k"] == 4 and "retrieval" not in settings.flat()
 
 
 def test_paths_are_paths_and_overrides_follow_the_corpus(tmp_path):
     settings = load_settings(corpus_dir=str(tmp_path / "c"))
-    assert settings.corpus_dir == tmp_path / "c" and isinstance(settings.corpus_dir, Path)
-    assert settings.overrides_dir == tmp_path / "c" / "overrides"
-    assert load_settings(corpus_dir=tmp_path, overrides_dir=tmp_path / "o").overrides_dir == tmp_path / "o"
+    assert settings.paths.corpus_dir == tmp_path / "c" and isinstance(settings.paths.corpus_dir, Path)
+    assert settings.paths.overrides_dir == tmp_path / "c" / "overrides"
+    assert load_settings(corpus_dir=tmp_path, overrides_dir=tmp_path / "o").paths.overrides_dir == tmp_path / "o"
 
 
 def test_unknown_setting_is_refused():
@@ -51,9 +61,10 @@ def test_a_flag_value_is_validated_like_an_environment_value():
 
 
 def test_every_setting_is_documented():
-    from assistant.config import Settings
+    from assistant.config import SECTIONS, Settings
 
     assert all(field.description for field in Settings.model_fields.values())
+    assert all(field.description for section in SECTIONS.values() for field in section.model_fields.values())
 
 
 def test_config_command_prints_each_value_and_where_it_came_from(monkeypatch, tmp_path, capsys):
@@ -65,14 +76,15 @@ def test_config_command_prints_each_value_and_where_it_came_from(monkeypatch, tm
     monkeypatch.setenv("ASSISTANT_LLM_API_KEY", "secret-key")
     assert cli.main(["--corpus-dir", str(tmp_path), "config", "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)
-    assert shown["top_k"] == {"value": 7, "source": "env ASSISTANT_TOP_K"}
-    assert shown["corpus_dir"] == {"value": str(tmp_path), "source": "flag"}
+    assert shown["top_k"] == {"value": 7, "source": "env ASSISTANT_TOP_K", "section": "retrieval"}
+    assert shown["corpus_dir"] == {"value": str(tmp_path), "source": "flag", "section": "paths"}
     assert shown["overrides_dir"]["value"] == str(tmp_path / "overrides")
     assert shown["overrides_dir"]["source"].startswith("follows corpus_dir")
-    assert shown["fusion"] == {"value": "weighted", "source": "default"}
+    assert shown["fusion"] == {"value": "weighted", "source": "default", "section": "retrieval"}
     assert cli.main(["config"]) == 0
     table = capsys.readouterr().out
     assert "secret-key" not in table and "********" in table
+    assert "[retrieval]" in table and "[llm]" in table
 
 
 def test_app_py_and_assistant_serve_take_the_same_flags(capsys):

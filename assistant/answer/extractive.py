@@ -72,7 +72,7 @@ class ExtractiveAnswerer:
             return False
         total = sum(self.retriever.word_weight(w) for w in words) or 1.0
         found = sum(self.retriever.word_weight(w) for w in words if search_key(w) in label)
-        return found / total >= self.settings.heading_topic_share
+        return found / total >= self.settings.answer.heading_topic_share
 
     def topic_sentences(self, clause: Clause, words: list[str], avoid: frozenset[str] = frozenset()) -> list[str]:
         """Every on-topic sentence of the clause, for a requirement or list question: all of them
@@ -82,17 +82,17 @@ class ExtractiveAnswerer:
         # the plan requires on that task, whatever words the asker used for it.
         # Who is responsible and by when ("(责任单位:各部门、各街镇,完成时限:全年)") is part of the requirement.
         owners = [s for s in self._sentences(clause) if _ONLY_UNITS.match(s.strip()) and compact(s) not in avoid]
-        if self.heading_on_topic(clause, words) or len(body) <= self.settings.whole_clause_sentences:
+        if self.heading_on_topic(clause, words) or len(body) <= self.settings.answer.whole_clause_sentences:
             return [s for s in body if compact(s) not in avoid] + owners
         return self.pick_sentences(clause, words, limit=len(self._body_sentences(clause)), avoid=avoid,
-                                   min_share=self.settings.topic_sentence_share)
+                                   min_share=self.settings.answer.topic_sentence_share)
 
     def pick_sentences(self, clause: Clause, words: list[str], limit: int | None = None,
                        avoid: frozenset[str] = frozenset(), min_share: float | None = None) -> list[str]:
         """The clause's sentences that answer the question, in document order; none already in
         `avoid` (compact forms of sentences this conversation has given)."""
-        limit = limit or self.settings.max_sentences_per_clause
-        min_share = self.settings.sentence_min_share if min_share is None else min_share
+        limit = limit or self.settings.answer.max_sentences_per_clause
+        min_share = self.settings.answer.sentence_min_share if min_share is None else min_share
         candidates = [s for s in self._body_sentences(clause) if not self._is_heading(s, clause)] or self._body_sentences(clause)
         fresh = [s for s in candidates if compact(s) not in avoid]
         if not fresh:
@@ -173,7 +173,7 @@ class ExtractiveAnswerer:
             if row is not None:
                 lines.extend(self._more_facts(row, facets, span, sentence, words, cites.cite(row)))
             for extra in ([] if hit.named else self._same_doc_hits(hits, hit)[:1]):
-                if self.retriever.coverage(words, [extra], weighted=True) < self.settings.extra_min_coverage:
+                if self.retriever.coverage(words, [extra], weighted=True) < self.settings.answer.extra_min_coverage:
                     continue
                 more = [s for s in self.pick_sentences(extra.clause, words, 1) if compact(s) not in compact(sentence)]
                 if more and not self._duplicate(more[0], lines):
@@ -254,7 +254,7 @@ class ExtractiveAnswerer:
         """The first good clause with the asked-for span, in a sentence that is about the question."""
         top = max(h.score for h in hits)
         for hit in hits:
-            if hit.score < top * self.settings.clause_min_share and not hit.named:
+            if hit.score < top * self.settings.answer.clause_min_share and not hit.named:
                 continue
             text_key = search_key(hit.clause.text + " ".join(hit.clause.heading_path))
             if facet.targets and not all(search_key(t) in text_key for t in facet.targets):
@@ -268,7 +268,7 @@ class ExtractiveAnswerer:
             for sentence in sorted(overlap, key=lambda s: -overlap[s]) + own:
                 # A span in a sentence about something else is not the answer ("8月" of the open
                 # month when the question asks when the 评选 ends).
-                if sentence not in own and best and overlap[sentence] < self.settings.span_sentence_min_share * best \
+                if sentence not in own and best and overlap[sentence] < self.settings.answer.span_sentence_min_share * best \
                         and hit.clause.kind in ("item", "intro", "closing"):
                     continue
                 span = find_span(facet, sentence, hit.clause, words)
@@ -299,7 +299,7 @@ class ExtractiveAnswerer:
         for hit in hits:
             if hit.doc_id == body.doc_id and hit.clause.kind == "table_row":
                 task = bigrams(hit.clause.text.split("\n")[0])
-                if task and len(task & body_bigrams) >= self.settings.row_task_min_overlap * len(task):
+                if task and len(task & body_bigrams) >= self.settings.answer.row_task_min_overlap * len(task):
                     return hit
         return None
 
@@ -319,14 +319,14 @@ class ExtractiveAnswerer:
 
     def _same_doc_hits(self, hits: list[Hit], first: Hit) -> list[Hit]:
         return [h for h in hits[1:4] if h.doc_id == first.doc_id and h.clause_id != first.clause_id
-                and h.score >= hits[0].score * self.settings.clause_min_share]
+                and h.score >= hits[0].score * self.settings.answer.clause_min_share]
 
     def _duplicate(self, sentence: str, lines: list[AnswerLine]) -> bool:
         """Already said: table rows repeat the body's tasks word for word. (The near-duplicate test
         compares with the lines' sentences as shown, marks included, as it always has.)"""
         given = compact("".join(line.text for line in lines))
         return compact(sentence) in given or any(
-            similarity(sentence, other) > self.settings.duplicate_min_similarity for line in lines for other in sentences(line.render()))
+            similarity(sentence, other) > self.settings.answer.duplicate_min_similarity for line in lines for other in sentences(line.render()))
 
     def _prefer_body(self, chosen: list[Hit], hits: list[Hit]) -> list[Hit]:
         """A task-table row repeats a body task in short; for an open question cite the body."""
@@ -336,7 +336,7 @@ class ExtractiveAnswerer:
                 task = bigrams(hit.clause.text.split("\n")[0])
                 body = next((h for h in hits if h.doc_id == hit.doc_id and h.clause.kind == "item"
                              and task and len(task & bigrams(h.clause.text))
-                             >= self.settings.row_task_min_overlap * len(task)), None)
+                             >= self.settings.answer.row_task_min_overlap * len(task)), None)
                 hit = body or hit
             if hit not in out:
                 out.append(hit)
@@ -349,18 +349,18 @@ class ExtractiveAnswerer:
         # The notice (preamble) and the footer name the place, title and offices that every question
         # repeats; they answer a content question only when they hold the question's own words.
         first = next((h for h in hits[:3] if h.clause.kind not in ("preamble", "footer")
-                      or self.retriever.coverage(words, [h], weighted=True) >= self.settings.min_coverage), hits[0])
+                      or self.retriever.coverage(words, [h], weighted=True) >= self.settings.retrieval.min_coverage), hits[0])
         hits = [first] + [h for h in hits if h is not first]
         # Further clauses only when they are about the question too, not merely close in score.
-        chosen = [first] + [h for h in hits[1:self.settings.top_k] if h.doc_id == first.doc_id
-                            and h.score >= first.score * self.settings.clause_min_share
-                            and self.retriever.coverage(words, [h], weighted=True) >= self.settings.extra_min_coverage][:2]
+        chosen = [first] + [h for h in hits[1:self.settings.retrieval.top_k] if h.doc_id == first.doc_id
+                            and h.score >= first.score * self.settings.answer.clause_min_share
+                            and self.retriever.coverage(words, [h], weighted=True) >= self.settings.answer.extra_min_coverage][:2]
         chosen = self._prefer_body(chosen, hits)
         first = chosen[0]
         label = meta_of(self.documents, first.doc_id).place or first.clause.doc_title
         # A weak match is shown as the closest clause, never framed as the answer.
-        weak = self.retriever.coverage(words, chosen, weighted=True) < self.settings.closest_below_coverage \
-            and first.dense < self.settings.closest_below_dense
+        weak = self.retriever.coverage(words, chosen, weighted=True) < self.settings.answer.closest_below_coverage \
+            and first.dense < self.settings.answer.closest_below_dense
         lines = [AnswerLine.of("heading", said((messages.CLOSEST if weak else messages.ACCORDING_TO).format(label=label)))]
         for hit in chosen:
             chosen_sentences = self.topic_sentences(hit.clause, words, avoid) if wide \
@@ -387,9 +387,9 @@ class ExtractiveAnswerer:
             return list(by_doc.values())
         top = hits[0].score
         for hit in hits:
-            if hit.score < top * self.settings.cross_doc_min_share:
+            if hit.score < top * self.settings.answer.cross_doc_min_share:
                 continue
-            if self.retriever.coverage(words, [hit]) < self.settings.topic_min_coverage:
+            if self.retriever.coverage(words, [hit]) < self.settings.answer.topic_min_coverage:
                 continue
             by_doc.setdefault(hit.doc_id, []).append(hit)
         return list(by_doc.values())
@@ -412,7 +412,7 @@ class ExtractiveAnswerer:
                 lines.append(AnswerLine.of("sentence", quoted(sentence, n), bullet=True))
                 picked_by_doc.append((hit.doc_id, sentence, n))
                 continue
-            for hit in self._prefer_body([h for h in doc_hits[:2] if h is first or h.score >= first.score * self.settings.clause_min_share],
+            for hit in self._prefer_body([h for h in doc_hits[:2] if h is first or h.score >= first.score * self.settings.answer.clause_min_share],
                                          doc_hits):
                 # Dedupe within the document only: another document saying the same is the point.
                 picked = [s for s in self.pick_sentences(hit.clause, words, avoid=avoid)
@@ -444,7 +444,7 @@ class ExtractiveAnswerer:
         groups: list[list[tuple[str, str, int]]] = []
         for item in picked:
             for group in groups:
-                if item[0] not in {g[0] for g in group} and similarity(item[1], group[0][1]) >= self.settings.shared_min_similarity:
+                if item[0] not in {g[0] for g in group} and similarity(item[1], group[0][1]) >= self.settings.answer.shared_min_similarity:
                     group.append(item)
                     break
             else:
@@ -465,7 +465,7 @@ class ExtractiveAnswerer:
         related = hits[0]
         near = self.pick_sentences(related.clause, words, 1)
         # Show the closest thing the document does say, when it is on the question's topic.
-        on_topic = self.retriever.coverage(words, [related]) > self.settings.topic_min_coverage or facet.kind in ("duration", "date", "count", "units")
+        on_topic = self.retriever.coverage(words, [related]) > self.settings.answer.topic_min_coverage or facet.kind in ("duration", "date", "count", "units")
         if near and on_topic:
             lines.append(AnswerLine.of("sentence", quoted(near[0], cites.cite(related, near[0]))))
         # A document chosen in the UI (or --doc) is a promise to answer from it alone: no pointers elsewhere.
@@ -474,7 +474,7 @@ class ExtractiveAnswerer:
             elsewhere = self.retriever.search(result.query or question, exclude_docs=set(result.scope.doc_ids), k=6)
             if elsewhere.relevant:
                 found = self._find_facet(facet, elsewhere.hits, words)
-                if found and self.retriever.coverage(words, [found[0]]) >= self.settings.topic_min_coverage:
+                if found and self.retriever.coverage(words, [found[0]]) >= self.settings.answer.topic_min_coverage:
                     hit, sentence, _ = found
                     other = meta_of(self.documents, hit.doc_id).place or hit.clause.doc_title
                     lines.append(AnswerLine.of("heading", said(messages.ELSEWHERE)))

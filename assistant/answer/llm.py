@@ -10,19 +10,19 @@ Nothing the model writes is shown unchecked. Verification, sentence by sentence:
 
 1. Citation keys that name no clause given to the model ([9] when there were 6) are dropped.
 2. A sentence left with no valid key is *repaired*: the key of the given clause that supports it
-   best is attached, if that support reaches `settings.llm_min_support`; otherwise the sentence is dropped.
+   best is attached, if that support reaches `settings.llm.llm_min_support`; otherwise the sentence is dropped.
 3. Support: `support(sentence, clauses)` is the share of the sentence's character bigrams that also
    occur in the cited clauses' texts. Bigrams are taken inside runs of CJK characters, letters and
    digits, after NFKC folding, lower-casing and removing whitespace (so punctuation neither makes
    nor breaks a bigram, and "３ 个" matches "3个"). A sentence whose support is below
-   `settings.llm_min_support` (0.6) is removed. 0.6 keeps sentences copied from a clause or lightly
+   `settings.llm.llm_min_support` (0.6) is removed. 0.6 keeps sentences copied from a clause or lightly
    condensed from it ("强化办件规范，保障答复质效和办理时限。" scores 1.0) and removes sentences the
    clause does not state: "浦东新区规定答复期限为3个工作日。" shares 浦东/东新/新区/答复/工作 with
    the 依申请 clause but not the rest, and scores about 0.35.
 4. Numbers: a sentence that states a number (a run of digits) which none of its cited clauses
    contains is removed even when its bigram support passes — a changed deadline or count is the
    most harmful invention and can sit in an otherwise copied sentence.
-5. A cited key whose own clause supports the sentence less than `settings.llm_key_min_support` is dropped when
+5. A cited key whose own clause supports the sentence less than `settings.llm.llm_key_min_support` is dropped when
    the other keys of the sentence support it on their own (a stray extra citation).
 
 Every removal and repair is listed in `Answer.notes`. If nothing survives, if the model answers
@@ -157,7 +157,7 @@ class LLMError(AssistantError, RuntimeError):
 
 def validate_llm_settings(settings: Settings) -> str:
     """Check the language-model settings; return the API base URL to use (ends in /v1 if no path)."""
-    base = (settings.llm_base_url or "").strip()
+    base = (settings.llm.llm_base_url or "").strip()
     if not base:
         raise ValueError("llm_base_url is empty: set ASSISTANT_LLM_BASE_URL, e.g. http://127.0.0.1:8000/v1")
     parsed = urlparse(base)
@@ -169,10 +169,10 @@ def validate_llm_settings(settings: Settings) -> str:
         raise ValueError(f"llm_base_url {base!r} has an invalid port") from exc
     if parsed.query or parsed.fragment:
         raise ValueError(f"llm_base_url {base!r} must not carry a query or fragment")
-    if not (settings.llm_model or "").strip():
+    if not (settings.llm.llm_model or "").strip():
         raise ValueError("llm_model is empty: set ASSISTANT_LLM_MODEL to the model name the server serves")
-    if not settings.llm_timeout_s or settings.llm_timeout_s <= 0:
-        raise ValueError(f"llm_timeout_s must be positive, got {settings.llm_timeout_s!r}")
+    if not settings.llm.llm_timeout_s or settings.llm.llm_timeout_s <= 0:
+        raise ValueError(f"llm_timeout_s must be positive, got {settings.llm.llm_timeout_s!r}")
     base = base.rstrip("/")
     if parsed.path in ("", "/"):
         base += "/v1"   # OpenAI-compatible servers (vLLM, llama.cpp, Ollama …) serve under /v1
@@ -188,10 +188,10 @@ class LLMAnswerer:
         self.settings = settings
         self.extractive = extractive
         self.api_base = validate_llm_settings(settings)
-        self.model = settings.llm_model.strip()
+        self.model = settings.llm.llm_model.strip()
         self.llm = OpenAILike(
-            model=self.model, api_base=self.api_base, api_key=settings.llm_api_key or PLACEHOLDER_API_KEY,
-            is_chat_model=True, is_function_calling_model=False, timeout=float(settings.llm_timeout_s),
+            model=self.model, api_base=self.api_base, api_key=settings.llm.llm_api_key or PLACEHOLDER_API_KEY,
+            is_chat_model=True, is_function_calling_model=False, timeout=float(settings.llm.llm_timeout_s),
             max_retries=0, temperature=TEMPERATURE, max_tokens=MAX_TOKENS, reuse_client=True)
 
     # --- prompt ----------------------------------------------------------------------------------
@@ -224,7 +224,7 @@ class LLMAnswerer:
         except Exception as exc:   # openai.APITimeoutError, APIConnectionError, APIStatusError …
             name = type(exc).__name__
             if "Timeout" in name or isinstance(exc, TimeoutError):
-                raise LLMError(f"timed out after {self.settings.llm_timeout_s:g} s ({name})") from exc
+                raise LLMError(f"timed out after {self.settings.llm.llm_timeout_s:g} s ({name})") from exc
             raise LLMError(f"{name}: {str(exc)[:200]}") from exc
         content = response.message.content if response and response.message else None
         if not content or not content.strip():
@@ -270,7 +270,7 @@ class LLMAnswerer:
         texts = {n: hit.clause.text for n, hit in enumerate(hits, 1)}
         notes: list[str] = []
         kept: list[ModelSentence] = []
-        min_support, key_min_support = self.settings.llm_min_support, self.settings.llm_key_min_support
+        min_support, key_min_support = self.settings.llm.llm_min_support, self.settings.llm.llm_key_min_support
         for s in parse_reply(reply):
             valid = [k for k in s.keys if k in texts]
             bad = [k for k in s.keys if k not in texts]

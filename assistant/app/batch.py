@@ -77,7 +77,7 @@ def _history(item: dict, assistant: Assistant) -> list[str]:
         return []
     if not isinstance(history, list):
         raise ValueError(f"'history' must be a list of strings, got {_json_type(history)}")
-    limit = assistant.settings.max_history_turns
+    limit = assistant.settings.app.max_history_turns
     if len(history) > limit:
         raise ValueError(f"'history' has {len(history)} questions, at most {limit}")
     cleaned = []
@@ -85,7 +85,7 @@ def _history(item: dict, assistant: Assistant) -> list[str]:
         if not isinstance(earlier, str):
             raise ValueError(f"'history' must be a list of strings (item {n} is {_json_type(earlier)})")
         cleaned.append(clean_external(earlier, what=f"上文第 {n} 个问题 (history item {n})",
-                                      max_chars=assistant.settings.max_question_chars))
+                                      max_chars=assistant.settings.app.max_question_chars))
     return [h for h in cleaned if h]
 
 
@@ -111,7 +111,7 @@ def _answer_item(item: dict, assistant: Assistant) -> dict:
 def _answer_line(raw: bytes, number: int, assistant: Assistant) -> dict:
     item: dict = {}
     try:
-        item = _parse(raw, assistant.settings.max_request_bytes)
+        item = _parse(raw, assistant.settings.app.max_request_bytes)
         result = _answer_item(item, assistant)
     except (AssistantError, ValueError) as exc:
         result = {"error": f"line {number}: {exc}"}

@@ -349,14 +349,17 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 def cmd_config(args: argparse.Namespace, settings: Settings) -> int:
     """The effective settings and where each value came from (flag, environment or default)."""
     sources = setting_sources(flag_overrides(args))
-    values = settings.model_dump(mode="json")
+    sections = settings.model_dump(mode="json")
     if args.json:
-        _print_json({name: {"value": value, "source": sources[name]} for name, value in values.items()})
+        _print_json({name: {"value": value, "source": sources[name], "section": section}
+                     for section, values in sections.items() for name, value in values.items()})
         return 0
-    width = max(map(len, values))
-    for name, value in values.items():
-        shown = "********" if name in SECRET_SETTINGS and value else value
-        print(f"{name:<{width}}  {shown!s:<40}  {sources[name]}")
+    width = max(len(name) for values in sections.values() for name in values)
+    for section, values in sections.items():
+        print(f"[{section}]  {Settings.model_fields[section].description}")
+        for name, value in values.items():
+            shown = "********" if name in SECRET_SETTINGS and value else value
+            print(f"  {name:<{width}}  {shown!s:<40}  {sources[name]}")
     return 0
 
 
@@ -372,14 +375,14 @@ def clean_arguments(args: argparse.Namespace, settings: Settings) -> None:
     if isinstance(getattr(args, "question", None), str):
         # The pipeline's clean_question runs again at ask time; importing it here would load torch
         # before a bad argument could be refused.
-        args.question = clean_external(args.question, what="问题", max_chars=settings.max_question_chars)
+        args.question = clean_external(args.question, what="问题", max_chars=settings.app.max_question_chars)
         if not args.question:
             raise InputRejected(messages.EMPTY_QUESTION)
     history = getattr(args, "history", None)
     if isinstance(history, list):
-        if len(history) > settings.max_history_turns:
-            raise InputRejected(f"--history 最多 {settings.max_history_turns} 个问题（给了 {len(history)} 个）")
-        cleaned = [clean_external(h, what=f"上文第 {n} 个问题 (--history)", max_chars=settings.max_question_chars)
+        if len(history) > settings.app.max_history_turns:
+            raise InputRejected(f"--history 最多 {settings.app.max_history_turns} 个问题（给了 {len(history)} 个）")
+        cleaned = [clean_external(h, what=f"上文第 {n} 个问题 (--history)", max_chars=settings.app.max_question_chars)
                    for n, h in enumerate(history, 1)]
         args.history = [h for h in cleaned if h]
     for name, what in _DOC_ID_ARGS.items():

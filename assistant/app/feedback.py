@@ -35,12 +35,12 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
-from assistant.config import Settings
+from assistant.config import field_info
 from assistant.errors import AssistantError, InputRejected
 from assistant.external_text import clean_external
 
 VOTES = ("up", "down")
-MAX_COMMENT_CHARS: int = Settings.model_fields["max_comment_chars"].default   # for callers without settings
+MAX_COMMENT_CHARS: int = field_info("max_comment_chars").default   # for callers without settings
 LOCK_TIMEOUT_S = 30.0
 MAX_TEXT_CHARS = 20_000          # question / answer text kept in the log
 EVAL_QUOTE_MAX_CHARS = 60        # eval/questions.jsonl: quotes are 8-60 characters on one line

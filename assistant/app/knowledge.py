@@ -115,7 +115,7 @@ _FINGERPRINTS: dict[tuple[str, int], str | None] = {}
 
 
 def _corpus_fingerprint(f: CorpusFile, settings: Settings) -> str | None:
-    key = (f.sha256, settings.max_clause_chars)
+    key = (f.sha256, settings.ingest.max_clause_chars)
     if key not in _FINGERPRINTS:
         try:
             _FINGERPRINTS[key] = _fingerprint(parse_file(f.path, f.doc_id, settings))
@@ -139,8 +139,8 @@ def _default_doc_id(path: Path, document: Document, sha256: str) -> str:
 
 
 def _parse(text: str, doc_id: str, settings: Settings) -> Document:
-    document = parse_document(text, doc_id, max_clause_chars=settings.max_clause_chars)
-    document.meta = apply_overrides(document.meta, settings.overrides_dir)  # as corpus.parse_file does
+    document = parse_document(text, doc_id, max_clause_chars=settings.ingest.max_clause_chars)
+    document.meta = apply_overrides(document.meta, settings.paths.overrides_dir)  # as corpus.parse_file does
     return document
 
 
@@ -239,8 +239,8 @@ def _store(preview: Preview, settings: Settings) -> Path:
     data = preview.path.read_bytes()
     if hashlib.sha256(data).hexdigest() != preview.read.sha256:
         raise KnowledgeError(f"{preview.path.name}: 文件在检查后被修改（the file changed while being added）")
-    settings.corpus_dir.mkdir(parents=True, exist_ok=True)
-    target = settings.corpus_dir / f"{preview.doc_id}{preview.suffix}"
+    settings.paths.corpus_dir.mkdir(parents=True, exist_ok=True)
+    target = settings.paths.corpus_dir / f"{preview.doc_id}{preview.suffix}"
     if target.exists():  # preview made the id unique; this only catches a writer that ignores the lock
         raise KnowledgeError(f"{preview.path.name}: {target.name} 已存在（{target.name} already exists）")
     atomic_write(_mark(target), "")
@@ -306,10 +306,10 @@ def remove_document(doc_id: str, settings: Settings) -> BuildReport:
         files = {f.doc_id: f for f in corpus_files(settings)}
         if doc_id not in files:
             raise UnknownDocument(doc_id, sorted(files))
-        moves = [(files[doc_id].path, settings.corpus_dir / f".{files[doc_id].path.name}{REMOVING}")]
-        override = settings.overrides_dir / f"{doc_id}.json"
+        moves = [(files[doc_id].path, settings.paths.corpus_dir / f".{files[doc_id].path.name}{REMOVING}")]
+        override = settings.paths.overrides_dir / f"{doc_id}.json"
         if override.is_file():
-            moves.append((override, settings.overrides_dir / f".{override.name}{REMOVING}"))
+            moves.append((override, settings.paths.overrides_dir / f".{override.name}{REMOVING}"))
         moved = []
         try:
             for original, aside in moves:
@@ -335,7 +335,7 @@ def list_documents(settings: Settings) -> list[dict]:
     whether its current content is in the live index. A file that cannot be read or parsed is
     listed with `error` instead of failing the listing."""
     try:
-        manifest = read_manifest(settings.index_dir)
+        manifest = read_manifest(settings.paths.index_dir)
     except IndexCorrupt:
         manifest = None
     indexed = manifest.documents if manifest else {}

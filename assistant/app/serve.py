@@ -34,7 +34,7 @@ def add_serve_arguments(parser: argparse.ArgumentParser, setting_flags: list[str
 def serving_settings(settings: Settings) -> Settings:
     # embed_threads is the CPU budget of the embedding model; questions answered at once share it
     # (two questions each asking torch for both cores ran slower than each taking one).
-    return settings.replace(embed_threads=max(1, settings.embed_threads // settings.concurrency_limit))
+    return settings.replace(embed_threads=max(1, settings.model.embed_threads // settings.app.concurrency_limit))
 
 
 def serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -43,14 +43,14 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
     for noisy in QUIET_LOGGERS:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     settings = serving_settings(settings)
-    if bool(settings.auth_user) != bool(settings.auth_password):
+    if bool(settings.app.auth_user) != bool(settings.app.auth_password):
         print("错误：--auth-user 与 --auth-password 需要同时设置。", file=sys.stderr)
         return 2
 
     from assistant.app.web.app import build_app, launch_app
     from assistant.pipeline import Assistant
 
-    print(f"正在加载知识库与模型（文件：{settings.corpus_dir}，索引：{settings.index_dir}）……", flush=True)
+    print(f"正在加载知识库与模型（文件：{settings.paths.corpus_dir}，索引：{settings.paths.index_dir}）……", flush=True)
     assistant = Assistant.load(settings, progress=not args.quiet)
     if assistant.build_report is not None:
         print(assistant.build_report.summary(), flush=True)
@@ -62,8 +62,8 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
     _, url, _ = launch_app(demo, settings, inbrowser=not args.no_browser, prevent_thread_lock=True, quiet=True)
     print(f"政务公开助手已启动：{url}", flush=True)
     if access.enabled:
-        print(f"需要登录（账号：{settings.users_file}"
-              + (f"，以及管理员 {settings.auth_user}" if settings.auth_user else "") + "）。", flush=True)
+        print(f"需要登录（账号：{settings.paths.users_file}"
+              + (f"，以及管理员 {settings.app.auth_user}" if settings.app.auth_user else "") + "）。", flush=True)
     print("按 Ctrl+C 停止。", flush=True)
     try:
         demo.block_thread()

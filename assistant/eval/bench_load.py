@@ -66,7 +66,7 @@ def _rss_mb(pid: int) -> float:
 
 
 def _questions(settings: Settings) -> list[str]:
-    path = settings.eval_dir / "questions.jsonl"
+    path = settings.paths.eval_dir / "questions.jsonl"
     items = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     return [item["question"] for item in items if not item.get("history")]
 
@@ -76,8 +76,8 @@ class AppProcess:
 
     def __init__(self, settings: Settings) -> None:
         self.port = _free_port()
-        env = dict(os.environ, ASSISTANT_CORPUS_DIR=str(settings.corpus_dir),
-                   ASSISTANT_INDEX_DIR=str(settings.index_dir), ASSISTANT_FEEDBACK_LOG=str(settings.feedback_log))
+        env = dict(os.environ, ASSISTANT_CORPUS_DIR=str(settings.paths.corpus_dir),
+                   ASSISTANT_INDEX_DIR=str(settings.paths.index_dir), ASSISTANT_FEEDBACK_LOG=str(settings.paths.feedback_log))
         self.proc = subprocess.Popen(
             [sys.executable, str(PROJECT_ROOT / "app.py"), "--host", "127.0.0.1", "--port", str(self.port),
              "--no-browser", "--quiet"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

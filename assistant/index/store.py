@@ -190,10 +190,10 @@ def _open_build(build: Path, manifest: Manifest, dimension: int | None) -> tuple
 
 
 def _verified(settings: Settings, dimension: int | None) -> tuple[Path, Manifest, ClauseVectorStore, StorageContext]:
-    build = _checked_live_build(settings.index_dir)
+    build = _checked_live_build(settings.paths.index_dir)
     if build is None:
         raise IndexCorrupt("no index built yet")
-    manifest = read_manifest(settings.index_dir)
+    manifest = read_manifest(settings.paths.index_dir)
     assert manifest is not None
     # Checksums first: nothing is parsed (FAISS reads sizes from the file) until the bytes are the built ones.
     problems = _check_files(build, manifest)
@@ -247,7 +247,7 @@ class IndexHealth:
 def check_index(settings: Settings) -> IndexHealth:
     """Verify the live index as loading does, without loading the embedding model (whose dimension is
     checked at load) and without changing anything: what a killed run left is listed, not cleared."""
-    lock = _lock_for(settings.index_dir) if settings.index_dir.is_dir() else None
+    lock = _lock_for(settings.paths.index_dir) if settings.paths.index_dir.is_dir() else None
     busy = False
     if lock is not None:
         try:
@@ -256,9 +256,9 @@ def check_index(settings: Settings) -> IndexHealth:
             busy = True  # a build is running: its folder is not abandoned, and CURRENT may move under us
     try:
         for _attempt in range(2):
-            before = _live_build(settings.index_dir)
+            before = _live_build(settings.paths.index_dir)
             health = _health(settings)
-            if health.healthy or not busy or _live_build(settings.index_dir) == before:
+            if health.healthy or not busy or _live_build(settings.paths.index_dir) == before:
                 break  # a failure while a build swapped CURRENT is checked once more
         health.busy = busy
         health.pending_recovery = [] if busy else [a.describe for a in _recovery_plan(settings)]
@@ -274,10 +274,10 @@ def _health(settings: Settings) -> IndexHealth:
     except IndexCorrupt as exc:
         manifest = None
         try:
-            manifest = read_manifest(settings.index_dir)
+            manifest = read_manifest(settings.paths.index_dir)
         except IndexCorrupt:
             pass
-        return IndexHealth(False, exc.problems, _live_build(settings.index_dir), manifest)
+        return IndexHealth(False, exc.problems, _live_build(settings.paths.index_dir), manifest)
     notes = []
     if manifest.embed_model != model_id(settings):
         notes.append(f"built with embedding model {manifest.embed_model}, configured is {model_id(settings)}: "
@@ -325,7 +325,7 @@ def _ensure(settings: Settings, *, rebuild: bool, progress: bool) -> tuple[Claus
     report.clauses_embedded = len(new_nodes)
     report.clauses_removed = sum(len(old_docs[d]["clauses"]) for d in report.removed + report.updated)
 
-    build = settings.index_dir / f"build-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%S%f')}"
+    build = settings.paths.index_dir / f"build-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%S%f')}"
     vector_index, store = _embed(current, new_nodes, report.removed + report.updated, embed_model, progress=progress)
 
     documents = {doc_id: old_docs[doc_id] for doc_id in report.kept}
@@ -348,7 +348,7 @@ def _current_index(settings: Settings, report: BuildReport, *, rebuild: bool, wa
             current = load_index(settings)
         except IndexCorrupt as exc:
             # stderr: stdout may be the JSON a caller parses (`ask --json`).
-            if _live_build(settings.index_dir) is not None and not isinstance(exc, IndexOutdated):
+            if _live_build(settings.paths.index_dir) is not None and not isinstance(exc, IndexOutdated):
                 _say(f"索引损坏，正在重建 (index is corrupt, rebuilding): {exc}")
             report.full_rebuild_reason = str(exc)
     if current is not None:
@@ -420,7 +420,7 @@ def _write_build(settings: Settings, build: Path, vector_index: VectorStoreIndex
             vector_count=store.size, clause_count=sum(len(d["clauses"]) for d in documents.values()),
         )
         atomic_write(build / MANIFEST, json.dumps(manifest.to_dict(), ensure_ascii=False, indent=1))
-        _publish(settings.index_dir, build)
+        _publish(settings.paths.index_dir, build)
     except BaseException:
         shutil.rmtree(build, ignore_errors=True)  # the live index is untouched
         raise

@@ -41,14 +41,14 @@ _PARSED: dict[tuple[str, str, str, int], Document] = {}
 def corpus_files(settings: Settings) -> list[CorpusFile]:
     """The documents in the corpus folder, sorted by doc id; one file per id."""
     files: dict[str, CorpusFile] = {}
-    if not settings.corpus_dir.is_dir():
+    if not settings.paths.corpus_dir.is_dir():
         return []
-    for path in sorted(settings.corpus_dir.iterdir()):
+    for path in sorted(settings.paths.corpus_dir.iterdir()):
         if path.is_file() and path.suffix.lower() in SUPPORTED_SUFFIXES and not path.name.startswith("."):
             if path.stem in files:
                 raise DocumentRejected(f"{path.name}: 与 {files[path.stem].path.name} 的文档编号重复 "
                                        f"(two files share the doc id '{path.stem}')")
-            files[path.stem] = CorpusFile(path.stem, path, _content_hash(path, settings.overrides_dir))
+            files[path.stem] = CorpusFile(path.stem, path, _content_hash(path, settings.paths.overrides_dir))
     return [files[k] for k in sorted(files)]
 
 
@@ -69,14 +69,14 @@ def _content_hash(path: Path, overrides_dir: Path) -> str:
 def parse_file(path: Path, doc_id: str, settings: Settings) -> Document:
     """Read and parse one file; errors name the file."""
     read = read_document(path, ReaderLimits.from_settings(settings))
-    override = hashlib.sha256(_override_bytes(doc_id, settings.overrides_dir)).hexdigest()
-    key = (doc_id, read.sha256, override, settings.max_clause_chars)
+    override = hashlib.sha256(_override_bytes(doc_id, settings.paths.overrides_dir)).hexdigest()
+    key = (doc_id, read.sha256, override, settings.ingest.max_clause_chars)
     if key not in _PARSED:
         try:
-            document = parse_document(read.text, doc_id, max_clause_chars=settings.max_clause_chars)
+            document = parse_document(read.text, doc_id, max_clause_chars=settings.ingest.max_clause_chars)
         except StructureError as exc:
             raise StructureError(f"{path.name}: {exc}") from exc
-        document.meta = apply_overrides(document.meta, settings.overrides_dir)
+        document.meta = apply_overrides(document.meta, settings.paths.overrides_dir)
         _PARSED[key] = document
     return _PARSED[key]
 

@@ -79,7 +79,7 @@ class SearchResult:
     query: Query | None = None   # the understood question this result answers
 
 
-# Relevance gate (thresholds: settings.min_coverage, settings.paraphrase_min_dense, checked on the blind
+# Relevance gate (thresholds: settings.retrieval.min_coverage, settings.retrieval.paraphrase_min_dense, checked on the blind
 # dev split by scripts/fit_thresholds.py). Measured on eval/questions.jsonl (README, "How refusal is decided"): the
 # e5 cosine of the best clause is 0.84-0.95 for answerable and off-topic questions alike, so it
 # cannot gate alone. What separates them is whether the question's content words occur in the
@@ -109,8 +109,8 @@ class HybridRetriever:
         self._doc_positions = {doc_id: np.array([self.position[c.id] for c in clauses], dtype=np.int64)
                                for doc_id, clauses in self._by_doc.items()}
         self.understanding = QueryUnderstanding(self.documents, self.tokenizer, home_of=self.documents_for,
-                                                carry_min_hits=settings.topic_carry_min_hits,
-                                                speller=self._speller() if settings.correct_misheard_terms else None)
+                                                carry_min_hits=settings.retrieval.topic_carry_min_hits,
+                                                speller=self._speller() if settings.retrieval.correct_misheard_terms else None)
         self.embed_model = index.vector_index._embed_model
         self._query_vectors: dict[str, np.ndarray] = {}
         self._weights: dict[str, float] = {}
@@ -122,7 +122,7 @@ class HybridRetriever:
 
     def documents_for(self, question: str) -> list[str]:
         """The documents of the best clauses for `question` standing alone, best first."""
-        return [h.doc_id for h in self.search(question, k=self.settings.top_k).hits]
+        return [h.doc_id for h in self.search(question, k=self.settings.retrieval.top_k).hits]
 
     def clauses_of(self, doc_id: str) -> list[Clause]:
         """One document's clauses in document order."""
@@ -160,7 +160,7 @@ class HybridRetriever:
         """Rank clauses for an understood `Query` (a plain string is understood first, standing
         alone). `exclude_docs` searches the rest of the corpus instead of the question's own scope
         (to say where else a detail is stated)."""
-        k = k or self.settings.top_k
+        k = k or self.settings.retrieval.top_k
         t0 = time.perf_counter()
         query = question if isinstance(question, Query) else self.understanding.understand(question, None, doc_filter)
         question = query.rewrite
@@ -176,12 +176,12 @@ class HybridRetriever:
         if extra:
             # Thesaurus terms help a colloquial question find the plan's wording, at a discount:
             # they are our reading of the question, not the user's words.
-            bm25_scores = bm25_scores + self.settings.expansion_weight * self.bm25.get_scores(extra)
+            bm25_scores = bm25_scores + self.settings.retrieval.expansion_weight * self.bm25.get_scores(extra)
         t1 = time.perf_counter()
         dense = self.dense_leg(question, sorted(allowed) if allowed else None)
         t2 = time.perf_counter()
 
-        n = self.settings.candidate_k
+        n = self.settings.retrieval.candidate_k
         bm25_order = self._bm25_order(bm25_scores, sorted(allowed) if allowed else None)
         bm25_rank = {i: r for r, i in enumerate(bm25_order[:n], 1)}
         dense_rank = {i: r for r, i in enumerate(dense.order[:n], 1)}
@@ -238,7 +238,7 @@ class HybridRetriever:
         vector = self.query_vector(question)
         store = self.index.vector_store
         wanted = [self.ids[i] for i in self._positions(doc_ids)] if doc_ids is not None else None
-        top = store.nearest(vector, self.settings.candidate_k, wanted)
+        top = store.nearest(vector, self.settings.retrieval.candidate_k, wanted)
         lowest = store.nearest(-vector, 1, wanted)
         order = [self.position[node_id] for node_id, _ in top]
         known = {self.position[node_id]: score for node_id, score in top}
@@ -250,7 +250,7 @@ class HybridRetriever:
     def _lexical_share(self, words: list[str], best: list[int]) -> float:
         """How much of the question (by inverse frequency) the best BM25 clause holds: 1.0 when it has
         every content word, little when it matched only common ones ("发布", "工作") of a paraphrase."""
-        if not self.settings.fusion_lexical_confidence or not words or not best:
+        if not self.settings.retrieval.fusion_lexical_confidence or not words or not best:
             return 1.0
         key = self.keys[best[0]]
         total = sum(self.word_weight(w) for w in words) or 1.0
@@ -263,11 +263,11 @@ class HybridRetriever:
         single-leg match (a rare term only BM25 sees) that reciprocal-rank fusion would bury; both are
         measured in `assistant bench retrieval`. `low`/`high` are the lowest and highest cosine of the
         scope's clauses, `top_bm25` its best BM25 score."""
-        if self.settings.fusion == "rrf":
+        if self.settings.retrieval.fusion == "rrf":
             fused: dict[int, float] = {}
             for ranks in (bm25_rank, dense_rank):
                 for i, r in ranks.items():
-                    fused[i] = fused.get(i, 0.0) + 1.0 / (self.settings.rrf_k + r)
+                    fused[i] = fused.get(i, 0.0) + 1.0 / (self.settings.retrieval.rrf_k + r)
             return fused
         if not pool:
             return {}
@@ -275,8 +275,8 @@ class HybridRetriever:
         spread = (high - low) or 1.0
         # Min-max scaling gives the best BM25 clause full weight however little of the question it
         # matched; the lexical leg speaks with the confidence its best match earns.
-        floor = self.settings.lexical_confidence_floor
-        alpha = self.settings.fusion_alpha * (floor + (1 - floor) * lexical_share)
+        floor = self.settings.retrieval.lexical_confidence_floor
+        alpha = self.settings.retrieval.fusion_alpha * (floor + (1 - floor) * lexical_share)
         return {i: float(alpha * float(bm25_scores[i]) / top_bm25 + (1 - alpha) * (dense_scores[i] - low) / spread)
                 for i in pool}
 
@@ -291,7 +291,7 @@ class HybridRetriever:
         best_dense = max(h.dense for h in hits[:3])
         if coverage == 0:
             return False, coverage, f"none of the question's words occur in the documents ({'、'.join(words)})"
-        if coverage < self.settings.min_coverage and best_dense < self.settings.paraphrase_min_dense:
+        if coverage < self.settings.retrieval.min_coverage and best_dense < self.settings.retrieval.paraphrase_min_dense:
             return False, coverage, (f"only {coverage:.0%} of the question's words found and best similarity "
-                                     f"{best_dense:.3f} < {self.settings.paraphrase_min_dense}")
+                                     f"{best_dense:.3f} < {self.settings.retrieval.paraphrase_min_dense}")
         return True, coverage, "ok"

@@ -253,7 +253,7 @@ def test_ask_json_exposes_the_lines_beside_the_answer(built_settings, capsys):
 
     from assistant.app import cli
 
-    assert cli.main(["--index-dir", str(built_settings.index_dir), "ask", "松江区政府开放月在几月？", "--json"]) == 0
+    assert cli.main(["--index-dir", str(built_settings.paths.index_dir), "ask", "松江区政府开放月在几月？", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["answer"] and data["lines"] and {"kind", "text", "cites"} <= set(data["lines"][0])
     assert any(line["kind"] == "direct" and "8月" in line["text"] for line in data["lines"])

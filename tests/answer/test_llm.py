@@ -33,7 +33,7 @@ from assistant.query.scope import Scope
 from assistant.ingest.searchkey import compact
 from assistant.ingest.structure import sentences
 
-SUPPORT_MIN = load_settings().llm_min_support
+SUPPORT_MIN = load_settings().llm.llm_min_support
 
 QUESTION = "浦东新区依申请公开办理有什么要求"
 INVENTED = "浦东新区规定答复期限为3个工作日[1]。"
@@ -248,7 +248,7 @@ def assistant_(tmp_path_factory):
     index_dir = tmp_path_factory.mktemp("llm") / "index"
     index_dir.mkdir()
     try:
-        live = _live_build(settings.index_dir)
+        live = _live_build(settings.paths.index_dir)
         if live is not None and live.is_dir():
             shutil.copytree(live, index_dir / live.name)
             (index_dir / "CURRENT").write_text(live.name, encoding="utf-8")

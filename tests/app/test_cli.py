@@ -62,7 +62,7 @@ def test_console_script_runs_as_a_module():
 
 @pytest.mark.slow
 def test_ask_json_contract(capsys, built_settings):
-    code, out, _ = _run(capsys, "--index-dir", str(built_settings.index_dir), "ask", "它由哪个部门负责？",
+    code, out, _ = _run(capsys, "--index-dir", str(built_settings.paths.index_dir), "ask", "它由哪个部门负责？",
                         "--history", "松江区任务分解表第24项是什么任务？", "--json")
     data = json.loads(out[out.index("{"):])
     assert code == 0 and data["rewritten_question"] == "松江区任务分解表第24项由哪个部门负责？"
@@ -72,7 +72,7 @@ def test_ask_json_contract(capsys, built_settings):
 
 @pytest.mark.slow
 def test_ask_prints_answer_and_sources(capsys, built_settings):
-    code, out, _ = _run(capsys, "--index-dir", str(built_settings.index_dir), "ask", "政府开放月在几月?")
+    code, out, _ = _run(capsys, "--index-dir", str(built_settings.paths.index_dir), "ask", "政府开放月在几月?")
     assert code == 0 and "来源 (sources):" in out and "[1]" in out
     # A question that stood alone is not "read by context", though its "?" became "？".
     assert "按上文理解为" not in out
@@ -80,14 +80,14 @@ def test_ask_prints_answer_and_sources(capsys, built_settings):
 
 @pytest.mark.slow
 def test_ask_shows_how_a_follow_up_was_read(capsys, built_settings):
-    code, out, _ = _run(capsys, "--index-dir", str(built_settings.index_dir), "ask", "那浦东新区呢?",
+    code, out, _ = _run(capsys, "--index-dir", str(built_settings.paths.index_dir), "ask", "那浦东新区呢?",
                         "--history", "松江区政府开放月在几月?")
     assert code == 0 and "（按上文理解为：浦东新区政府开放月在几月？）" in out
 
 
 @pytest.mark.slow
 def test_ask_explain_prints_how_the_question_was_understood(capsys, built_settings):
-    code, out, _ = _run(capsys, "--index-dir", str(built_settings.index_dir), "ask", "那白鹤镇呢？",
+    code, out, _ = _run(capsys, "--index-dir", str(built_settings.paths.index_dir), "ask", "那白鹤镇呢？",
                         "--history", "松江區政府開放月在幾月？", "--explain")
     assert code == 0
     assert "独立问题 standalone: 白鹤镇政府开放月在几月？" in out and "[follow-up rule: place]" in out
@@ -97,7 +97,7 @@ def test_ask_explain_prints_how_the_question_was_understood(capsys, built_settin
 
 @pytest.mark.slow
 def test_ask_json_carries_the_understood_query(capsys, built_settings):
-    code, out, _ = _run(capsys, "--index-dir", str(built_settings.index_dir), "ask", "徐汇区开放月几月", "--json")
+    code, out, _ = _run(capsys, "--index-dir", str(built_settings.paths.index_dir), "ask", "徐汇区开放月几月", "--json")
     data = json.loads(out[out.index("{"):])
     assert data["refused"] and data["query"]["scope"]["unknown_places"] == ["徐汇区"]
     assert data["query"]["qtype"] == "factoid" and data["query"]["facets"][0]["kind"] == "date"
@@ -105,7 +105,7 @@ def test_ask_json_carries_the_understood_query(capsys, built_settings):
 
 @pytest.mark.slow
 def test_search_shows_scores_per_leg(capsys, built_settings):
-    code, out, _ = _run(capsys, "--index-dir", str(built_settings.index_dir), "search", "四类推送法", "--doc",
+    code, out, _ = _run(capsys, "--index-dir", str(built_settings.paths.index_dir), "search", "四类推送法", "--doc",
                         "2024-songjiang", "--json")
     data = json.loads(out[out.index("{"):])
     assert all(h["doc_id"] == "2024-songjiang" for h in data["hits"])
@@ -114,6 +114,6 @@ def test_search_shows_scores_per_leg(capsys, built_settings):
 
 @pytest.mark.slow
 def test_index_status_prints_the_manifest(capsys, built_settings):
-    code, out, _ = _run(capsys, "--index-dir", str(built_settings.index_dir), "index", "status", "--json")
+    code, out, _ = _run(capsys, "--index-dir", str(built_settings.paths.index_dir), "index", "status", "--json")
     data = json.loads(out)
     assert code == 0 and set(data["documents"]) == set(DOC_IDS) and data["dimension"] == 384

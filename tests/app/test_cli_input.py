@@ -111,7 +111,7 @@ def test_a_closed_pipe_ends_quietly():
 
 @pytest.mark.slow
 def test_a_question_with_bidi_and_control_characters_is_answered_cleaned(capsys, built_settings):
-    code = main(["--index-dir", str(built_settings.index_dir), "ask", "\u202e政府\u200b开放月\x07在几月?\u2069",
+    code = main(["--index-dir", str(built_settings.paths.index_dir), "ask", "\u202e政府\u200b开放月\x07在几月?\u2069",
                  "--history", "\u2066松江区\u2069"])
     out = capsys.readouterr().out
     assert code == 0 and "来源 (sources):" in out and "8" in out

@@ -68,12 +68,12 @@ def kb_indexed(base_indexed, tmp_path):
 
 def _listing(settings) -> list[tuple[str, bytes]]:
     """Everything in corpus/ (hidden files included), with contents."""
-    return sorted((str(p.relative_to(settings.corpus_dir)), p.read_bytes())
-                  for p in settings.corpus_dir.rglob("*") if p.is_file())
+    return sorted((str(p.relative_to(settings.paths.corpus_dir)), p.read_bytes())
+                  for p in settings.paths.corpus_dir.rglob("*") if p.is_file())
 
 
 def _manifest_documents(settings) -> dict | None:
-    manifest = read_manifest(settings.index_dir)
+    manifest = read_manifest(settings.paths.index_dir)
     return manifest.documents if manifest else None
 
 
@@ -102,7 +102,7 @@ def test_add_docx_embeds_only_the_new_document(kb_indexed, tmp_path, capsys):
     from assistant.retrieve.hybrid import HybridRetriever
 
     settings = kb_indexed
-    before = read_manifest(settings.index_dir)
+    before = read_manifest(settings.paths.index_dir)
     docx = _docx_from_text((CORPUS / "2024-minhang-pujin.txt").read_text(encoding="utf-8"),
                            _uploads(tmp_path) / "pujin-2024.docx")
 
@@ -111,7 +111,7 @@ def test_add_docx_embeds_only_the_new_document(kb_indexed, tmp_path, capsys):
     assert report.refused == []
     assert [(a.doc_id, a.title, a.clauses) for a in report.added] == [
         ("pujin-2024", "2024年浦锦街道政务公开工作要点", 31)]
-    stored = settings.corpus_dir / "pujin-2024.docx"
+    stored = settings.paths.corpus_dir / "pujin-2024.docx"
     assert report.added[0].stored == stored
     assert stored.read_bytes() == docx.read_bytes()  # byte-identical
     index = report.index
@@ -119,7 +119,7 @@ def test_add_docx_embeds_only_the_new_document(kb_indexed, tmp_path, capsys):
     assert index.full_rebuild_reason is None
     assert index.clauses_embedded == 31
     assert index.clauses_kept == before.clause_count  # nothing else re-embedded
-    after = read_manifest(settings.index_dir)
+    after = read_manifest(settings.paths.index_dir)
     for doc_id in BASE_DOCS:
         assert after.documents[doc_id] == before.documents[doc_id]
     with capsys.disabled():
@@ -154,7 +154,7 @@ def test_add_gbk_text(kb_indexed, tmp_path):
     report = add_documents([gbk], settings)
 
     assert [a.doc_id for a in report.added] == ["pudong_2024"] and report.refused == []
-    assert (settings.corpus_dir / "pudong_2024.txt").read_bytes() == gbk.read_bytes()
+    assert (settings.paths.corpus_dir / "pudong_2024.txt").read_bytes() == gbk.read_bytes()
     assert report.index.added == ["pudong_2024"]
     assert report.added[0].title == "2024年浦东新区政务公开工作要点"
     assert set(_manifest_documents(settings)) == {*BASE_DOCS, "pudong_2024"}
@@ -163,7 +163,7 @@ def test_add_gbk_text(kb_indexed, tmp_path):
 def test_duplicates_of_corpus_documents_are_refused(kb):
     """Same bytes under another name, a .docx export of a corpus .txt, and a GBK re-encoding."""
     listing = _listing(kb)
-    uploads = _uploads(kb.corpus_dir.parent)
+    uploads = _uploads(kb.paths.corpus_dir.parent)
     same_bytes = uploads / "copy.txt"
     shutil.copy(CORPUS / "2024-qingpu-baihe.txt", same_bytes)
     export = _docx_from_text((CORPUS / "2023-baoshan-songnan.txt").read_text(encoding="utf-8"),
@@ -180,7 +180,7 @@ def test_duplicates_of_corpus_documents_are_refused(kb):
     assert reasons[2].startswith("qingpu-gbk.txt: 已存在相同内容的文档 2024-qingpu-baihe")
     assert _listing(kb) == listing
     # The index was never touched: an add takes the index lock (index/.lock) but builds nothing here.
-    assert not (kb.index_dir / "CURRENT").exists() and not list(kb.index_dir.glob("build-*"))
+    assert not (kb.paths.index_dir / "CURRENT").exists() and not list(kb.paths.index_dir.glob("build-*"))
 
 
 def test_oversized_binary_empty_and_unstructured_files_are_refused(kb, tmp_path):
@@ -255,7 +255,7 @@ def test_failing_index_update_leaves_corpus_as_before(kb, tmp_path, monkeypatch)
         add_documents([docx, _uploads(tmp_path)], kb)
     assert _listing(kb) == listing
 
-    overrides = kb.overrides_dir
+    overrides = kb.paths.overrides_dir
     overrides.mkdir()
     (overrides / "2024-qingpu-baihe.json").write_text('{"doc_number": "X〔2024〕1号"}', encoding="utf-8")
     listing = _listing(kb)
@@ -269,9 +269,9 @@ def test_failing_index_update_leaves_corpus_as_before(kb, tmp_path, monkeypatch)
 @pytest.mark.slow
 def test_remove_drops_only_that_documents_clauses(kb_indexed):
     settings = kb_indexed
-    before = read_manifest(settings.index_dir)
-    settings.overrides_dir.mkdir()
-    override = settings.overrides_dir / "2024-qingpu-baihe.json"
+    before = read_manifest(settings.paths.index_dir)
+    settings.paths.overrides_dir.mkdir()
+    override = settings.paths.overrides_dir / "2024-qingpu-baihe.json"
     override.write_text("{}", encoding="utf-8")
 
     report = remove_document("2024-qingpu-baihe", settings)
@@ -279,11 +279,11 @@ def test_remove_drops_only_that_documents_clauses(kb_indexed):
     assert report.removed == ["2024-qingpu-baihe"] and report.kept == ["2023-baoshan-songnan"]
     assert report.clauses_embedded == 0 and report.full_rebuild_reason is None
     assert report.clauses_removed == len(before.documents["2024-qingpu-baihe"]["clauses"])
-    after = read_manifest(settings.index_dir)
+    after = read_manifest(settings.paths.index_dir)
     assert set(after.documents) == {"2023-baoshan-songnan"}
     assert after.documents["2023-baoshan-songnan"] == before.documents["2023-baoshan-songnan"]
     assert [name for name, _ in _listing(settings)] == ["2023-baoshan-songnan.txt"]  # override gone too
-    assert not override.exists() and not list(settings.overrides_dir.iterdir())
+    assert not override.exists() and not list(settings.paths.overrides_dir.iterdir())
 
 
 def test_remove_unknown_document(kb):
@@ -312,7 +312,7 @@ def test_commands(kb, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(cli, "EXTRA_COMMANDS", [register_commands])
     png = _uploads(tmp_path) / "picture.txt"
     png.write_bytes(PNG_BYTES)
-    dirs = ["--corpus-dir", str(kb.corpus_dir), "--index-dir", str(kb.index_dir)]
+    dirs = ["--corpus-dir", str(kb.paths.corpus_dir), "--index-dir", str(kb.paths.index_dir)]
 
     assert cli.main([*dirs, "add", str(png)]) == 2
     out = capsys.readouterr().out

@@ -507,7 +507,7 @@ def test_a_run_with_added_documents_answers_on_a_temporary_corpus(built_settings
     ]
     set_path = tmp_path / "blind.jsonl"
     set_path.write_text("\n".join(json.dumps(i, ensure_ascii=False) for i in items) + "\n", encoding="utf-8")
-    user = [ROOT / "corpus", ROOT / "index", built_settings.index_dir]
+    user = [ROOT / "corpus", ROOT / "index", built_settings.paths.index_dir]
     before = [_snapshot(folder) for folder in user]
 
     run = evaluate.run_evals(built_settings, [set_path], tmp_path / "out", documents=[docs], baselines=False)

@@ -362,10 +362,10 @@ def test_the_temporary_corpus_is_a_copy_and_is_removed_also_on_error(tmp_path, m
 
     monkeypatch.setattr(knowledge, "add_documents", fake_add)
     with eval_sets.extended_corpus(user, [DOCUMENTS]) as work:
-        assert work.settings.corpus_dir.parent == work.root and work.settings.index_dir.parent == work.root
-        assert work.settings.overrides_dir.parent == work.root
-        assert sorted(p.stem for p in work.settings.corpus_dir.glob("*.txt")) == sorted(DOC_IDS)
-        assert (work.settings.index_dir / "build-1" / "manifest.json").is_file()   # only new documents to embed
+        assert work.settings.paths.corpus_dir.parent == work.root and work.settings.paths.index_dir.parent == work.root
+        assert work.settings.paths.overrides_dir.parent == work.root
+        assert sorted(p.stem for p in work.settings.paths.corpus_dir.glob("*.txt")) == sorted(DOC_IDS)
+        assert (work.settings.paths.index_dir / "build-1" / "manifest.json").is_file()   # only new documents to embed
     assert "README.md" not in seen["paths"] and len(seen["paths"]) == len(list(DOCUMENTS.glob("*.txt")))
     assert not work.root.exists()
 

@@ -36,6 +36,6 @@ def build_small_index(base: Path, doc_ids: list[str], *, overrides: dict[str, st
 def copy_of(built: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     """A private copy of a built corpus and index, with the mock embedder in place."""
     monkeypatch.setattr("assistant.index.store.get_embed_model", mock_embedder)
-    shutil.copytree(built.corpus_dir, tmp_path / "corpus")
-    shutil.copytree(built.index_dir, tmp_path / "index")
+    shutil.copytree(built.paths.corpus_dir, tmp_path / "corpus")
+    shutil.copytree(built.paths.index_dir, tmp_path / "index")
     return built.replace(corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index")

@@ -36,24 +36,24 @@ def kb(built, tmp_path, monkeypatch):
 
 
 def _live(settings) -> str:
-    return (settings.index_dir / CURRENT).read_text(encoding="utf-8").strip()
+    return (settings.paths.index_dir / CURRENT).read_text(encoding="utf-8").strip()
 
 
 def _leftovers(settings) -> list[str]:
     """Marks, asides, temporary files and builds other than the live one."""
-    found = [p.name for folder in (settings.corpus_dir, settings.overrides_dir, settings.index_dir)
+    found = [p.name for folder in (settings.paths.corpus_dir, settings.paths.overrides_dir, settings.paths.index_dir)
              if folder.is_dir() for p in folder.iterdir() if p.name.startswith(".") and p.name != ".lock"]
-    found += [p.name for p in settings.index_dir.glob("build-*") if p.name != _live(settings)]
+    found += [p.name for p in settings.paths.index_dir.glob("build-*") if p.name != _live(settings)]
     return sorted(found)
 
 
 def _corpus(settings) -> set[str]:
-    return {p.stem for p in settings.corpus_dir.glob("*.txt")}
+    return {p.stem for p in settings.paths.corpus_dir.glob("*.txt")}
 
 
 def _consistent(settings) -> set[str]:
     """The documents, after checking corpus/ and the index agree and nothing is left over."""
-    manifest = read_manifest(settings.index_dir)
+    manifest = read_manifest(settings.paths.index_dir)
     assert set(manifest.documents) == _corpus(settings)
     assert _leftovers(settings) == []
     assert check_index(settings).healthy
@@ -62,7 +62,7 @@ def _consistent(settings) -> set[str]:
 
 def _move_aside(settings) -> None:
     """What remove_document does before it updates the index."""
-    doc, override = settings.corpus_dir / f"{DOC}.txt", settings.overrides_dir / f"{DOC}.json"
+    doc, override = settings.paths.corpus_dir / f"{DOC}.txt", settings.paths.overrides_dir / f"{DOC}.json"
     doc.rename(doc.with_name(f".{doc.name}.removing"))
     override.rename(override.with_name(f".{override.name}.removing"))
 
@@ -71,30 +71,30 @@ def test_remove_killed_before_the_index_changed_is_rolled_back(kb, capsys):
     before = _live(kb)
     _move_aside(kb)
     assert check_index(kb).pending_recovery   # status lists it …
-    assert (kb.corpus_dir / f".{DOC}.txt.removing").exists()   # … and leaves it
+    assert (kb.paths.corpus_dir / f".{DOC}.txt.removing").exists()   # … and leaves it
     _, report = ensure_index(kb)
     err = capsys.readouterr().err
     assert "interrupted remove of 2024-qingpu-baihe had not reached the index" in err
     assert len(report.recovered) == 2 and not report.changed and _live(kb) == before
     assert _consistent(kb) == set(SMALL)
-    assert (kb.overrides_dir / f"{DOC}.json").read_text(encoding="utf-8") == "{}"
+    assert (kb.paths.overrides_dir / f"{DOC}.json").read_text(encoding="utf-8") == "{}"
 
 
 def test_remove_killed_after_the_index_changed_is_completed(kb, capsys):
     remove_document(DOC, kb)
     # As if killed after publishing but before deleting what was moved aside.
-    (kb.corpus_dir / f".{DOC}.txt.removing").write_bytes((CORPUS / f"{DOC}.txt").read_bytes())
-    (kb.overrides_dir / f".{DOC}.json.removing").write_text("{}", encoding="utf-8")
+    (kb.paths.corpus_dir / f".{DOC}.txt.removing").write_bytes((CORPUS / f"{DOC}.txt").read_bytes())
+    (kb.paths.overrides_dir / f".{DOC}.json.removing").write_text("{}", encoding="utf-8")
     capsys.readouterr()
     ensure_index(kb)
     assert "had reached the index" in capsys.readouterr().err
     assert _consistent(kb) == {"2023-baoshan-songnan"}
-    assert not (kb.overrides_dir / f"{DOC}.json").exists()
+    assert not (kb.paths.overrides_dir / f"{DOC}.json").exists()
 
 
 def test_remove_killed_with_an_unreadable_index_keeps_the_document(kb, capsys):
     _move_aside(kb)
-    (kb.index_dir / _live(kb) / "manifest.json").write_text("{", encoding="utf-8")
+    (kb.paths.index_dir / _live(kb) / "manifest.json").write_text("{", encoding="utf-8")
     ensure_index(kb)
     err = capsys.readouterr().err
     assert "is restored" in err and "索引损坏" in err
@@ -110,9 +110,9 @@ def test_a_remove_after_a_killed_one_first_recovers(kb, capsys):
 
 
 def test_add_killed_after_storing_is_finished(kb, capsys):
-    stored = kb.corpus_dir / "2024-minhang-pujin.txt"
+    stored = kb.paths.corpus_dir / "2024-minhang-pujin.txt"
     shutil.copy(CORPUS / stored.name, stored)
-    (kb.corpus_dir / f".{stored.name}.adding").write_text("", encoding="utf-8")
+    (kb.paths.corpus_dir / f".{stored.name}.adding").write_text("", encoding="utf-8")
     _, report = ensure_index(kb)
     assert "interrupted add of 2024-minhang-pujin: the stored" in capsys.readouterr().err
     assert report.added == ["2024-minhang-pujin"]
@@ -120,8 +120,8 @@ def test_add_killed_after_storing_is_finished(kb, capsys):
 
 
 def test_add_killed_before_storing_leaves_nothing(kb, capsys):
-    (kb.corpus_dir / ".2024-minhang-pujin.txt.adding").write_text("", encoding="utf-8")
-    (kb.corpus_dir / ".2024-minhang-pujin.txt.tmp-k2j3h4").write_bytes(b"half a file")
+    (kb.paths.corpus_dir / ".2024-minhang-pujin.txt.adding").write_text("", encoding="utf-8")
+    (kb.paths.corpus_dir / ".2024-minhang-pujin.txt.tmp-k2j3h4").write_bytes(b"half a file")
     _, report = ensure_index(kb)
     err = capsys.readouterr().err
     assert "nothing had been stored" in err and ".tmp-k2j3h4" in err
@@ -129,7 +129,7 @@ def test_add_killed_before_storing_leaves_nothing(kb, capsys):
 
 
 def test_an_add_cleans_up_after_a_killed_add(kb, tmp_path, capsys):
-    (kb.corpus_dir / ".gone.txt.adding").write_text("", encoding="utf-8")
+    (kb.paths.corpus_dir / ".gone.txt.adding").write_text("", encoding="utf-8")
     upload = tmp_path / "pujin.txt"
     shutil.copy(CORPUS / "2024-minhang-pujin.txt", upload)
     report = add_documents([upload], kb)
@@ -140,15 +140,15 @@ def test_an_add_cleans_up_after_a_killed_add(kb, tmp_path, capsys):
 
 def test_killed_builds_and_writes_leave_nothing_behind(kb, capsys):
     live = _live(kb)
-    shutil.copytree(kb.index_dir / live, kb.index_dir / "build-20200101T000000000000")  # old, never deleted
-    (kb.index_dir / "build-20300101T000000000000").mkdir()                           # killed mid-persist
-    (kb.index_dir / "build-20300101T000000000000" / "docstore.json").write_text("{", encoding="utf-8")
-    (kb.index_dir / ".CURRENT.tmp").write_text("build-20300101T000000000000", encoding="utf-8")
-    (kb.index_dir / ".CURRENT.tmp-abc123").write_text("build-2030", encoding="utf-8")
-    (kb.overrides_dir / ".x.json.tmp-abc123").write_text("{", encoding="utf-8")
-    (kb.corpus_dir / ".2024-new.txt.4242.tmp").write_text("half", encoding="utf-8")   # the old _store's name
+    shutil.copytree(kb.paths.index_dir / live, kb.paths.index_dir / "build-20200101T000000000000")  # old, never deleted
+    (kb.paths.index_dir / "build-20300101T000000000000").mkdir()                           # killed mid-persist
+    (kb.paths.index_dir / "build-20300101T000000000000" / "docstore.json").write_text("{", encoding="utf-8")
+    (kb.paths.index_dir / ".CURRENT.tmp").write_text("build-20300101T000000000000", encoding="utf-8")
+    (kb.paths.index_dir / ".CURRENT.tmp-abc123").write_text("build-2030", encoding="utf-8")
+    (kb.paths.overrides_dir / ".x.json.tmp-abc123").write_text("{", encoding="utf-8")
+    (kb.paths.corpus_dir / ".2024-new.txt.4242.tmp").write_text("half", encoding="utf-8")   # the old _store's name
 
-    code = cli.main(["--corpus-dir", str(kb.corpus_dir), "--index-dir", str(kb.index_dir), "index", "status",
+    code = cli.main(["--corpus-dir", str(kb.paths.corpus_dir), "--index-dir", str(kb.paths.index_dir), "index", "status",
                      "--json"])
     data = json.loads(capsys.readouterr().out)
     assert code == 0 and data["healthy"] and len(data["pending_recovery"]) == 6   # listed, not done
@@ -162,11 +162,11 @@ def test_killed_builds_and_writes_leave_nothing_behind(kb, capsys):
 
 
 def test_status_during_a_build_does_not_call_its_folder_abandoned(kb, capsys):
-    (kb.index_dir / "build-20300101T000000000000").mkdir()   # the running build's folder
+    (kb.paths.index_dir / "build-20300101T000000000000").mkdir()   # the running build's folder
     held, release = threading.Event(), threading.Event()
 
     def builder():
-        with _lock_for(kb.index_dir):
+        with _lock_for(kb.paths.index_dir):
             held.set()
             release.wait(30)
 

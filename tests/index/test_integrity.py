@@ -42,11 +42,11 @@ def kb(built, tmp_path, monkeypatch):
 
 
 def _build(settings) -> Path:
-    return settings.index_dir / (settings.index_dir / CURRENT).read_text(encoding="utf-8").strip()
+    return settings.paths.index_dir / (settings.paths.index_dir / CURRENT).read_text(encoding="utf-8").strip()
 
 
 def _status(settings, capsys, *extra):
-    code = cli.main(["--corpus-dir", str(settings.corpus_dir), "--index-dir", str(settings.index_dir),
+    code = cli.main(["--corpus-dir", str(settings.paths.corpus_dir), "--index-dir", str(settings.paths.index_dir),
                      "index", "status", *extra])
     captured = capsys.readouterr()
     return code, captured.out, captured.err
@@ -161,11 +161,11 @@ def test_corruption_is_detected_by_load_and_status_and_rebuilt(kb, capsys, name,
     assert len(index.clauses) == index.vector_store.size > 0
     code, out, _ = _status(kb, capsys, "--json")
     assert code == 0 and json.loads(out)["healthy"] is True
-    assert [p.name for p in kb.index_dir.glob("build-*")] == [_build(kb).name]
+    assert [p.name for p in kb.paths.index_dir.glob("build-*")] == [_build(kb).name]
 
 
 def test_a_healthy_index_records_what_it_is_made_of(kb, capsys):
-    manifest = read_manifest(kb.index_dir)
+    manifest = read_manifest(kb.paths.index_dir)
     build = _build(kb)
     assert {"docstore.json", "index_store.json", FAISS_FILE, "id_map.json"} <= set(manifest.files)
     assert all(_digest(build / n) == (e["size"], e["sha256"]) for n, e in manifest.files.items())
@@ -178,10 +178,10 @@ def test_a_healthy_index_records_what_it_is_made_of(kb, capsys):
 
 
 def test_no_index_yet_is_reported_with_status_1(kb, capsys):
-    shutil.rmtree(kb.index_dir)
+    shutil.rmtree(kb.paths.index_dir)
     code, out, _ = _status(kb, capsys, "--json")
     assert code == 1 and json.loads(out)["problems"] == ["no index built yet"]
-    assert not kb.index_dir.exists()   # status changes nothing
+    assert not kb.paths.index_dir.exists()   # status changes nothing
     code, out, _ = _status(kb, capsys)
     assert code == 1 and "尚未建立索引" in out
 

@@ -18,7 +18,7 @@ from assistant.index.milvus_store import MilvusClauseStore, analysis_text, milvu
 
 def test_the_setting_is_validated_and_the_uri_defaults_to_a_file_in_the_index(tmp_path, monkeypatch):
     settings = load_settings(index_dir=tmp_path / "index")
-    assert settings.vector_store == "faiss"                     # FAISS stays the default
+    assert settings.index.vector_store == "faiss"                     # FAISS stays the default
     assert milvus_uri(settings) == str((tmp_path / "index" / "milvus.db").resolve())
     assert milvus_uri(settings.replace(milvus_uri="http://milvus.internal:19530")) == "http://milvus.internal:19530"
     monkeypatch.setenv("ASSISTANT_VECTOR_STORE", "milvsu")
@@ -183,8 +183,8 @@ def test_adding_and_removing_a_document_writes_only_that_document(built_settings
     from assistant.pipeline import Assistant
     from assistant.retrieve.hybrid import HybridRetriever
 
-    shutil.copytree(built_settings.corpus_dir, tmp_path / "corpus", ignore=shutil.ignore_patterns("overrides"))
-    shutil.copytree(built_settings.index_dir, tmp_path / "index")
+    shutil.copytree(built_settings.paths.corpus_dir, tmp_path / "corpus", ignore=shutil.ignore_patterns("overrides"))
+    shutil.copytree(built_settings.paths.index_dir, tmp_path / "index")
     settings = built_settings.replace(corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index",
                                       vector_store="milvus", milvus_uri=str(tmp_path / "milvus.db"))
     retriever = HybridRetriever(load_index(settings), settings)

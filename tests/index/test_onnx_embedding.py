@@ -45,10 +45,10 @@ def _fake_source(tmp_path: Path) -> Path:
 
 
 def test_backend_setting_takes_three_choices_from_env_and_flags(monkeypatch):
-    assert load_settings().embed_backend == "auto"
+    assert load_settings().model.embed_backend == "auto"
     monkeypatch.setenv("ASSISTANT_EMBED_BACKEND", "onnx")
-    assert load_settings().embed_backend == "onnx"
-    assert load_settings(embed_backend="torch").embed_backend == "torch"   # a flag wins
+    assert load_settings().model.embed_backend == "onnx"
+    assert load_settings(embed_backend="torch").model.embed_backend == "torch"   # a flag wins
     monkeypatch.setenv("ASSISTANT_EMBED_BACKEND", "ort")
     with pytest.raises(SettingsError, match=r"setting embed_backend \(environment ASSISTANT_EMBED_BACKEND\)"):
         load_settings()
@@ -105,9 +105,9 @@ def test_a_failed_export_leaves_nothing_and_auto_falls_back_to_torch(monkeypatch
 def test_a_model_not_on_this_machine_is_left_to_torch_under_auto(monkeypatch, tmp_path):
     monkeypatch.setattr(onnx, "_export", lambda *a: pytest.fail("tried to export"))
     auto = load_settings(cache_dir=tmp_path, embed_model="BAAI/no-such-model-zh", embed_backend="auto")
-    assert embedding._load_onnx(auto, auto.embed_model, (None, None)) is None
+    assert embedding._load_onnx(auto, auto.model.embed_model, (None, None)) is None
     with pytest.raises(EmbeddingModelError, match="hf download BAAI/no-such-model-zh"):
-        embedding._load_onnx(auto.replace(embed_backend="onnx"), auto.embed_model, (None, None))
+        embedding._load_onnx(auto.replace(embed_backend="onnx"), auto.model.embed_model, (None, None))
 
 
 def test_verification_refuses_an_export_that_differs_from_torch(monkeypatch, tmp_path):

@@ -27,7 +27,7 @@ def kb(tmp_path, monkeypatch):
 
 
 def test_editing_an_override_file_re_parses_that_document_alone(kb):
-    override = kb.overrides_dir / "2024-qingpu-baihe.json"
+    override = kb.paths.overrides_dir / "2024-qingpu-baihe.json"
     override.write_text(json.dumps({"doc_number": "青白府〔2024〕99号"}, ensure_ascii=False), encoding="utf-8")
     _, report = ensure_index(kb)
     assert report.updated == ["2024-qingpu-baihe"] and report.kept == ["2024-minhang-pujin"]

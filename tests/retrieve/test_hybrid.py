@@ -86,9 +86,9 @@ def test_the_top_k_dense_leg_ranks_as_scoring_every_clause_would(retriever, ques
     every = dict(zip(positions, retriever.index.vector_store.similarity(vector, [retriever.ids[i] for i in positions])))
     bm25 = retriever.bm25.get_scores(result.query.search_tokens)
     if result.query.expansions:
-        bm25 = bm25 + retriever.settings.expansion_weight * retriever.bm25.get_scores(
+        bm25 = bm25 + retriever.settings.retrieval.expansion_weight * retriever.bm25.get_scores(
             retriever.tokenizer.tokens(" ".join(result.query.expansions)))
-    n = retriever.settings.candidate_k
+    n = retriever.settings.retrieval.candidate_k
     bm25_order = sorted((i for i in positions if bm25[i] > 0), key=lambda i: -bm25[i])
     dense_order = sorted(positions, key=lambda i: -every[i])
     bm25_rank = {i: r for r, i in enumerate(bm25_order[:n], 1)}

@@ -1,10 +1,10 @@
 """Who may use the app and what they may do: reader and administrator accounts, and login throttling.
 
-Accounts live in a users file (settings.users_file, JSON) with scrypt password hashes, managed by
-`assistant users add|remove|list`; settings.auth_user/auth_password is one more administrator for a
+Accounts live in a users file (settings.paths.users_file, JSON) with scrypt password hashes, managed by
+`assistant users add|remove|list`; settings.app.auth_user/auth_password is one more administrator for a
 quick start. Readers ask, browse and compare; administrators also manage documents. Wrong passwords
 are counted per account name (here) and per client address (in guard.py); after
-settings.login_max_failures failures the name is locked for settings.login_lockout_s seconds, and
+settings.app.login_max_failures failures the name is locked for settings.app.login_lockout_s seconds, and
 during the lock even the right password is refused, so guessing gains nothing.
 """
 
@@ -91,9 +91,9 @@ class AccessControl:
         self._failures: dict[str, list[float]] = {}
         self._locked_until: dict[str, float] = {}
         self._quick: tuple[str, str] | None = None
-        if settings.auth_user and settings.auth_password:
-            self._quick = (settings.auth_user, settings.auth_password)
-        self._accounts = read_accounts(settings.users_file)
+        if settings.app.auth_user and settings.app.auth_password:
+            self._quick = (settings.app.auth_user, settings.app.auth_password)
+        self._accounts = read_accounts(settings.paths.users_file)
 
     @property
     def enabled(self) -> bool:
@@ -127,11 +127,11 @@ class AccessControl:
                 self._failures.pop(user, None)
                 return True
             now = self._clock()
-            window = [t for t in self._failures.get(user, []) if now - t < self.settings.login_lockout_s]
+            window = [t for t in self._failures.get(user, []) if now - t < self.settings.app.login_lockout_s]
             window.append(now)
             self._failures[user] = window
-            if len(window) >= self.settings.login_max_failures:
-                self._locked_until[user] = now + self.settings.login_lockout_s
+            if len(window) >= self.settings.app.login_max_failures:
+                self._locked_until[user] = now + self.settings.app.login_lockout_s
                 self._failures.pop(user, None)
             return False
 
@@ -159,7 +159,7 @@ def _read_password(args: argparse.Namespace) -> str:
 
 
 def cmd_users(args: argparse.Namespace, settings: Settings) -> int:
-    path = settings.users_file
+    path = settings.paths.users_file
     accounts = read_accounts(path)
     if args.users_command == "add":
         accounts[args.name] = make_account(args.name, _read_password(args), args.role)

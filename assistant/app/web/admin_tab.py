@@ -91,7 +91,7 @@ def _discard_upload(path: Any) -> None:
 def build_admin_tab(runtime: Runtime, visible: bool) -> AdminTab:
     with gr.Tab("🗂️ 文档管理", id="admin", visible=visible) as tab:
         gr.Markdown(ADMIN_INTRO.format(suffixes="、".join(SUPPORTED_SUFFIXES)))
-        pending = gr.State(None, time_to_live=runtime.settings.session_ttl_s)
+        pending = gr.State(None, time_to_live=runtime.settings.app.session_ttl_s)
         with gr.Row(equal_height=False):
             with gr.Column(scale=1):
                 upload = gr.File(label="上传文件", file_types=list(SUPPORTED_SUFFIXES), type="filepath",

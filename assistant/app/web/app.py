@@ -17,7 +17,7 @@ api_name="/ask")``); session state (the conversation, each answer's sources) is 
   administrators may call them.
 
 Every page refreshes its document lists on load, after its own add/remove, and every
-settings.list_refresh_s seconds when another session changed them. Everything from the corpus or
+settings.app.list_refresh_s seconds when another session changed them. Everything from the corpus or
 the user is escaped before it is put into HTML or Markdown.
 """
 
@@ -51,7 +51,7 @@ def build_app(assistant: Assistant, settings: Settings, *, admin: bool | None = 
     runtime.admin = runtime.access.enabled if admin is None else admin
 
     with gr.Blocks(title=APP_TITLE, analytics_enabled=False,
-                   delete_cache=(settings.session_ttl_s, settings.session_ttl_s)) as demo:
+                   delete_cache=(settings.app.session_ttl_s, settings.app.session_ttl_s)) as demo:
         header = gr.HTML(header_html(runtime.documents), elem_id="app-header", js_on_load=None)
         shown_version = gr.State(-1)   # the runtime.version this page's lists show
         with gr.Tabs():
@@ -69,7 +69,7 @@ def build_app(assistant: Assistant, settings: Settings, *, admin: bool | None = 
         sync = _list_sync(runtime, with_admin=manage is not None)
         inputs = [shown_version, chat.scope, documents.doc_pick]
         demo.load(sync, inputs, outputs, api_visibility="private", queue=False)
-        gr.Timer(settings.list_refresh_s).tick(sync, inputs, outputs, api_visibility="private", queue=False,
+        gr.Timer(settings.app.list_refresh_s).tick(sync, inputs, outputs, api_visibility="private", queue=False,
                                                show_progress="hidden")
         for change in manage.changes if manage is not None else []:
             change.then(sync, inputs, outputs, api_visibility="private", queue=False)
@@ -106,21 +106,21 @@ def _list_sync(runtime: Runtime, *, with_admin: bool):
 
 def launch_app(demo: gr.Blocks, settings: Settings, *, port: int | None = None, inbrowser: bool = False,
                prevent_thread_lock: bool = False, quiet: bool = False):
-    """Queue (settings.concurrency_limit workers) and serve on settings.host, behind the request
+    """Queue (settings.app.concurrency_limit workers) and serve on settings.app.host, behind the request
     guard; login when accounts are configured; idle sessions are forgotten."""
     runtime: Runtime = demo.runtime
-    demo.queue(default_concurrency_limit=settings.concurrency_limit)
+    demo.queue(default_concurrency_limit=settings.app.concurrency_limit)
     access = runtime.access
     guard = Middleware(RequestGuard, settings=settings, access=access, uploads=runtime.admin)
     result = demo.launch(
-        server_name=settings.host, server_port=port or settings.port,
+        server_name=settings.app.host, server_port=port or settings.app.port,
         auth=access.check if access.enabled else None,
         auth_message=f"{APP_TITLE}：请使用单位分配的账号登录。" if access.enabled else None,
         inbrowser=inbrowser, prevent_thread_lock=True, quiet=quiet, show_error=False,
-        theme=THEME, css=CSS, footer_links=["api"], max_file_size=settings.max_document_bytes,
-        state_session_capacity=settings.max_sessions, app_kwargs={"middleware": [guard]},
+        theme=THEME, css=CSS, footer_links=["api"], max_file_size=settings.ingest.max_document_bytes,
+        state_session_capacity=settings.app.max_sessions, app_kwargs={"middleware": [guard]},
         ssr_mode=False, mcp_server=False, pwa=False)
-    demo.session_reaper = SessionReaper(demo.server_app, settings.session_ttl_s).start()
+    demo.session_reaper = SessionReaper(demo.server_app, settings.app.session_ttl_s).start()
     if not prevent_thread_lock:
         demo.block_thread()
     return result

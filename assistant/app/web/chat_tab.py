@@ -64,7 +64,7 @@ def _session(state: Any) -> ChatSession:
 def build_chat_tab(runtime: Runtime) -> ChatTab:
     """Lay out the tab inside the current Blocks and wire its handlers."""
     settings = runtime.settings
-    session = gr.State(None, time_to_live=settings.session_ttl_s)
+    session = gr.State(None, time_to_live=settings.app.session_ttl_s)
     with gr.Row(equal_height=False):
         with gr.Column(scale=7, min_width=420):
             chatbot = gr.Chatbot(
@@ -78,7 +78,7 @@ def build_chat_tab(runtime: Runtime) -> ChatTab:
                                     allow_custom_value=True)
                 question = gr.Textbox(placeholder=QUESTION_PLACEHOLDER, show_label=False, lines=1, max_lines=4,
                                       scale=8, elem_id="question", autofocus=True, container=False,
-                                      max_length=settings.max_question_chars)
+                                      max_length=settings.app.max_question_chars)
                 send = gr.Button("发送", variant="primary", scale=1, min_width=72, elem_id="send-btn")
                 new_chat = gr.Button("新对话", scale=1, min_width=84, elem_id="new-chat")
             status = gr.Markdown("", elem_id="status-line")
@@ -94,7 +94,7 @@ def build_chat_tab(runtime: Runtime) -> ChatTab:
                     vote_down = gr.Button(VOTE_LABELS["down"], size="sm", scale=0, min_width=96, elem_id="vote-down")
                 comment = gr.Textbox(placeholder=FEEDBACK_COMMENT_PLACEHOLDER, show_label=False, lines=1,
                                      max_lines=3, elem_id="feedback-comment", container=False,
-                                     max_length=settings.max_comment_chars)
+                                     max_length=settings.app.max_comment_chars)
             feedback_status = gr.Markdown("", elem_id="feedback-status")
             # API-only: show the sources of answer N (1-based).
             answer_no = gr.Number(value=1, precision=0, visible=False)
@@ -124,7 +124,7 @@ def build_chat_tab(runtime: Runtime) -> ChatTab:
 
 
 def _asker(runtime: Runtime):
-    """The /ask handler: one answer per call. With settings.stream_delay_s > 0 (a typing effect) the
+    """The /ask handler: one answer per call. With settings.app.stream_delay_s > 0 (a typing effect) the
     finished answer is replayed a sentence at a time; off by default, because each pause holds one
     of the queue's workers while the answer is already complete."""
 
@@ -146,10 +146,10 @@ def _asker(runtime: Runtime):
                 shown += piece
                 yield (state.messages[:-1] + [{"role": "assistant", "content": shown}],
                        empty_html(SOURCES_LOADING), "", outputs[3], state)
-                time.sleep(runtime.settings.stream_delay_s)
+                time.sleep(runtime.settings.app.stream_delay_s)
         yield outputs
 
-    return ask_typing if runtime.settings.stream_delay_s > 0 else ask
+    return ask_typing if runtime.settings.app.stream_delay_s > 0 else ask
 
 
 def _ask(runtime: Runtime, text: Any, scope_value: Any, state: ChatSession) -> tuple:
@@ -161,7 +161,7 @@ def _ask(runtime: Runtime, text: Any, scope_value: Any, state: ChatSession) -> t
         # A browser cannot type past the box's max_length, so a longer text came from a script:
         # it is not sent back (a 60 MB question was once echoed in full).
         # Nor is a text with a lone surrogate: it cannot be encoded, and the event stream would die.
-        box = text if isinstance(text, str) and len(text) <= settings.max_question_chars \
+        box = text if isinstance(text, str) and len(text) <= settings.app.max_question_chars \
             and not has_lone_surrogate(text) else ""
         return state.messages, sources_html(state.current), box, f"⚠️ {esc(exc)}", state
     doc_filter = None if scope_value in (None, "", ALL_DOCS) or not isinstance(scope_value, str) else scope_value
@@ -188,7 +188,7 @@ def _ask(runtime: Runtime, text: Any, scope_value: Any, state: ChatSession) -> t
                                        {"role": "assistant", "content": body}]
     state.answers = state.answers + [record]
     state.selected = len(state.answers) - 1
-    state.trim(settings.max_history_turns)
+    state.trim(settings.app.max_history_turns)
     # The sources appear with the complete answer, so a filled sources panel also tells it is complete.
     return state.messages, sources_html(state.current), "", note, state
 
@@ -234,7 +234,7 @@ def _voter(runtime: Runtime):
         if record.notice:
             return FEEDBACK_NOT_ANSWER, gr.skip(), state
         try:
-            comment = clean_external(text or "", what="补充说明", max_chars=runtime.settings.max_comment_chars,
+            comment = clean_external(text or "", what="补充说明", max_chars=runtime.settings.app.max_comment_chars,
                                      multiline=True)
         except AssistantError as exc:
             return f"⚠️ {esc(exc)}", gr.skip(), state
@@ -242,7 +242,7 @@ def _voter(runtime: Runtime):
             return FEEDBACK_AGAIN.format(n=record.n), "", state
         try:
             record_feedback(
-                runtime.settings.feedback_log, question=record.question,
+                runtime.settings.paths.feedback_log, question=record.question,
                 rewritten_question=record.rewritten_question, answer=record.answer,
                 citations=record.citations, vote=kind, comment=comment, scope=record.scope,
                 answer_scope=record.answer_scope, history=record.history, kind=record.kind)

@@ -41,7 +41,7 @@ class CompareTab:
 def compare_html(runtime: Runtime, text: Any) -> str:
     """Side by side per document: the clause that best covers the topic, or 未涉及."""
     try:
-        topic = clean_external(text or "", what="对比专题", max_chars=runtime.settings.max_question_chars)
+        topic = clean_external(text or "", what="对比专题", max_chars=runtime.settings.app.max_question_chars)
     except AssistantError as exc:
         return empty_html(str(exc))
     if not topic:
@@ -81,7 +81,7 @@ def build_compare_tab(runtime: Runtime) -> CompareTab:
         topic_pick = gr.Dropdown(choices=runtime.topics(), value=None, label="常见专题", scale=3,
                                  elem_id="topic-pick")
         topic = gr.Textbox(label="或输入关键词", placeholder="如：政府开放活动、政策解读", scale=3, elem_id="topic",
-                           max_length=runtime.settings.max_question_chars)
+                           max_length=runtime.settings.app.max_question_chars)
         compare_btn = gr.Button("对比", variant="primary", scale=0, min_width=120, elem_id="compare-btn")
     compare_out = gr.HTML(empty_html(COMPARE_HINT), elem_id="compare-out", js_on_load=None)
 

@@ -1,14 +1,14 @@
 """What the server refuses before Gradio sees a request, and the sessions it forgets.
 
 `RequestGuard` is ASGI middleware (installed through launch's app_kwargs, so it wraps every route):
-- a request body over settings.max_request_bytes is refused with 413 (uploads have their own,
+- a request body over settings.app.max_request_bytes is refused with 413 (uploads have their own,
   larger limit), whether it declares its length or streams it;
 - the upload endpoint is refused unless document management is on and, with a login configured,
   the caller is an administrator: readers and anonymous clients have no use for it;
 - POST /login is throttled: an address with too many recent failures, or a locked account name,
   gets 429 without its password being checked.
 `SessionReaper` frees Gradio's per-session state (≈100 KB each) of sessions idle for longer than
-settings.session_ttl_s; Gradio itself only drops a session when a browser tab disconnects.
+settings.app.session_ttl_s; Gradio itself only drops a session when a browser tab disconnects.
 """
 
 from __future__ import annotations
@@ -140,25 +140,25 @@ class RequestGuard:
         self.settings = settings
         self.access = access
         self.uploads = uploads
-        self.throttle = AddressThrottle(settings.login_max_failures_per_address, settings.login_lockout_s)
+        self.throttle = AddressThrottle(settings.app.login_max_failures_per_address, settings.app.login_lockout_s)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         path = scope["path"].rstrip("/")
-        limit = self.settings.max_request_bytes
+        limit = self.settings.app.max_request_bytes
         if path.endswith("/upload"):
             if not self._may_upload(scope):
                 await _reply(send, 403, UPLOAD_FORBIDDEN)
                 return
-            limit = self.settings.max_document_bytes * self.settings.max_upload_files + MULTIPART_OVERHEAD
+            limit = self.settings.ingest.max_document_bytes * self.settings.app.max_upload_files + MULTIPART_OVERHEAD
         declared = _header(scope, b"content-length")
         if declared and declared.isdigit() and int(declared) > limit:
             await _reply(send, 413, TOO_LARGE.format(size=int(declared), limit=limit))
             return
         if path.endswith("/upload"):
-            await self._bounded(scope, receive, send, limit, max_files=self.settings.max_upload_files)
+            await self._bounded(scope, receive, send, limit, max_files=self.settings.app.max_upload_files)
             return
         # Small bodies are read here, whole, so the limit holds however they are sent (a route that
         # parses JSON would turn an error raised mid-read into its own 400).
@@ -216,7 +216,7 @@ class RequestGuard:
         address = (scope.get("client") or ("?", 0))[0]
         user = (parse_qs(body.decode("utf-8", "replace")).get("username") or [""])[0].strip()
         if self.throttle.blocked(address) or (user and self.access.locked(user)):
-            await _reply(send, 429, LOGIN_LOCKED.format(minutes=max(1, self.settings.login_lockout_s // 60)))
+            await _reply(send, 429, LOGIN_LOCKED.format(minutes=max(1, self.settings.app.login_lockout_s // 60)))
             return
         status = 0
 
@@ -232,7 +232,7 @@ class RequestGuard:
 
 
 class SessionReaper:
-    """Every `interval_s`, drop Gradio session state not used for settings.session_ttl_s."""
+    """Every `interval_s`, drop Gradio session state not used for settings.app.session_ttl_s."""
 
     def __init__(self, server_app: Any, ttl_s: float, interval_s: float = 60.0) -> None:
         self.holder = server_app.state_holder

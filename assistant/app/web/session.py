@@ -1,6 +1,6 @@
 """State of the web app: one `ChatSession` per browser session, one `Runtime` shared by all.
 
-A session keeps at most settings.max_history_turns turns (older ones are dropped from the chat, the
+A session keeps at most settings.app.max_history_turns turns (older ones are dropped from the chat, the
 sources and the follow-up context), so neither its memory nor what each turn sends back grows
 without bound. The runtime counts its reloads (`version`), so every open page can tell that the
 document list changed after an add or remove made in another session.

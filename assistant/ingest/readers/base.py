@@ -47,10 +47,10 @@ class ReaderLimits:
 
     @classmethod
     def from_settings(cls, settings: Any) -> "ReaderLimits":
-        return cls(max_bytes=settings.max_document_bytes, max_unpacked_bytes=settings.max_unpacked_bytes,
-                   max_compression_ratio=settings.max_compression_ratio,
-                   max_archive_members=settings.max_archive_members, max_pdf_pages=settings.max_pdf_pages,
-                   max_text_chars=settings.max_text_chars)
+        return cls(max_bytes=settings.ingest.max_document_bytes, max_unpacked_bytes=settings.ingest.max_unpacked_bytes,
+                   max_compression_ratio=settings.ingest.max_compression_ratio,
+                   max_archive_members=settings.ingest.max_archive_members, max_pdf_pages=settings.ingest.max_pdf_pages,
+                   max_text_chars=settings.ingest.max_text_chars)
 
 
 def _human_size(n: int) -> str:

@@ -212,7 +212,7 @@ def test_invalid_questions_get_a_clear_message(app, question, expected):
     assert expected in status and status.startswith("⚠️")
     assert chat == []                                     # nothing added to the conversation
     # The text stays for editing, unless it is longer than the box accepts (then it is not echoed).
-    assert box == (question if len(question) <= app["settings"].max_question_chars else "")
+    assert box == (question if len(question) <= app["settings"].app.max_question_chars else "")
 
 
 @pytest.mark.slow
@@ -244,7 +244,7 @@ def test_html_typed_by_a_user_comes_back_escaped(app):
 
 @pytest.mark.slow
 def test_votes_are_logged_for_the_selected_answer(app):
-    log = Path(app["settings"].feedback_log)
+    log = Path(app["settings"].paths.feedback_log)
     before = len(log.read_text(encoding="utf-8").splitlines()) if log.exists() else 0
     c = client(app["url"])
     status, comment = c.predict("", api_name="/vote_up")
@@ -364,7 +364,7 @@ def test_admin_preview_add_ask_remove(admin_app):
     # Cancel, then adding has nothing to add.
     c.predict(api_name="/admin_cancel")
     assert "没有待确认" in c.predict(api_name="/admin_add")[0]
-    assert not (admin_app["settings"].corpus_dir / "jiading-test.txt").exists()
+    assert not (admin_app["settings"].paths.corpus_dir / "jiading-test.txt").exists()
 
     c.predict(handle_file(str(path)), "", api_name="/admin_preview")
     result = c.predict(api_name="/admin_add")
@@ -382,11 +382,11 @@ def test_admin_preview_add_ask_remove(admin_app):
 
     status, *_ = c.predict("jiading-test", False, api_name="/admin_remove")
     assert "确认删除" in status
-    assert (admin_app["settings"].corpus_dir / "jiading-test.txt").exists()
+    assert (admin_app["settings"].paths.corpus_dir / "jiading-test.txt").exists()
     status, confirm = c.predict("jiading-test", True, api_name="/admin_remove")
     assert "已删除 jiading-test" in status and "<b>5</b>份文件" in _page_lists(admin_app)["header"]
     assert "jiading-test" not in _page_lists(admin_app)["doc_pick"]
-    assert not (admin_app["settings"].corpus_dir / "jiading-test.txt").exists()
+    assert not (admin_app["settings"].paths.corpus_dir / "jiading-test.txt").exists()
     chat, sources, _, _ = ask(c, "测试镇政府开放日活动在几月？")
     assert "测试镇政务公开" not in sources
     # A session that still has the removed document selected gets a clear note, not an error.

@@ -56,7 +56,7 @@ def page():
 
 
 def test_chat_sources_feedback_and_compare(app, page):
-    log = Path(app["settings"].feedback_log)
+    log = Path(app["settings"].paths.feedback_log)
     flow.open_app(page, app["url"])
     assert "政务公开助手" in page.locator("#app-header").inner_text()
 

@@ -53,7 +53,7 @@ def login(app: dict, user: str, password: str) -> httpx.Client:
 
 def test_a_body_over_the_limit_is_refused_before_the_app_reads_it(app):
     http = login(app, "li", READER_PASS)
-    big = b"x" * (app["settings"].max_request_bytes + 1)
+    big = b"x" * (app["settings"].app.max_request_bytes + 1)
     declared = http.post("/gradio_api/queue/join", content=big, headers={"content-type": "application/json"})
     assert declared.status_code == 413 and "请求太大" in declared.json()["detail"]
 
@@ -73,10 +73,10 @@ def test_upload_needs_an_administrator(app):
     admin = login(app, "wang", ADMIN_PASS)
     assert admin.post("/gradio_api/upload", files=files).status_code == 200
     many = [("files", (f"{n}.txt", "政务公开".encode(), "text/plain"))
-            for n in range(app["settings"].max_upload_files + 1)]
+            for n in range(app["settings"].app.max_upload_files + 1)]
     refused = admin.post("/gradio_api/upload", files=many)
     assert refused.status_code == 413 and "最多上传" in refused.json()["detail"]
-    big = {"files": ("big.txt", b"x" * (app["settings"].max_document_bytes + 1), "text/plain")}
+    big = {"files": ("big.txt", b"x" * (app["settings"].ingest.max_document_bytes + 1), "text/plain")}
     assert admin.post("/gradio_api/upload", files=big).status_code in (413, 400)
 
 
@@ -86,7 +86,7 @@ def test_readers_cannot_manage_documents_and_do_not_see_the_tab(app):
     reader = Client(app["url"], auth=("li", READER_PASS), verbose=False, analytics_enabled=False)
     status, *_ = reader.predict("2024-pudong", True, api_name="/admin_remove")
     assert "只有管理员" in status
-    assert (app["settings"].corpus_dir / "2024-pudong.txt").exists()
+    assert (app["settings"].paths.corpus_dir / "2024-pudong.txt").exists()
     assert "只有管理员" in reader.predict(api_name="/admin_add")[0]
     # Asking still works for a reader.
     chat, *_ = reader.predict("政府开放月在几月？", "全部文件", api_name="/ask")
@@ -105,7 +105,7 @@ def test_readers_cannot_manage_documents_and_do_not_see_the_tab(app):
 
 def test_a_locked_account_is_refused_even_with_the_right_password(app):
     http = httpx.Client(base_url=app["url"], timeout=30)
-    for _ in range(app["settings"].login_max_failures):
+    for _ in range(app["settings"].app.login_max_failures):
         assert http.post("/login", data={"username": "zhou", "password": "wrong"}).status_code == 400
     locked = http.post("/login", data={"username": "zhou", "password": READER_PASS})
     assert locked.status_code == 429 and "分钟后再试" in locked.json()["detail"]
@@ -134,7 +134,7 @@ def test_idle_sessions_are_freed(app):
     reaper.ttl_s = 0                                  # everything is idle now
     assert reaper.reap() >= 1
     assert c.session_hash not in holder.session_data
-    reaper.ttl_s = app["settings"].session_ttl_s
+    reaper.ttl_s = app["settings"].app.session_ttl_s
     # The session starts afresh on its next question (its conversation is gone, not broken).
     chat, *_ = c.predict("依申请公开有什么要求？", "全部文件", api_name="/ask")
     assert len(chat) == 2
