@@ -249,7 +249,7 @@ def test_kill_during_index_build(server, bases, tmp_path, capsys):
         return _copy(base0, dest, index=n % 2 == 1)
 
     _trials("index build", server, tmp_path, capsys, state,
-            lambda s: ["index", "build", "--rebuild"] if (s.index_dir / "CURRENT").exists() else ["index", "build"],
+            lambda s: ["index", "build", "--rebuild"] if (s.paths.index_dir / "CURRENT").exists() else ["index", "build"],
             {BASE_DOC}, None)
 
 
