@@ -133,8 +133,9 @@ def _line_match(clauses: list[Clause], pattern: re.Pattern[str]) -> tuple[str | 
     return None, None
 
 
-# "还有效吗", "是否失效", "现在还算有效不": the page's 有效性 field.
-_VALIDITY = re.compile(r"有效(?:吗|不|么|没有|性)|还有效|是否有效|失效(?:了)?(?:吗|没有)|是否失效|废止了(?:吗|没有)")
+# "还有效吗", "是否失效", "现在还算有效不", "还算数吗": the page's 有效性 field.
+_VALIDITY = re.compile(r"有效(?:吗|不|么|没有|性)|还有效|是否有效|失效(?:了)?(?:吗|没有)|是否失效|废止了(?:吗|没有)"
+                       r"|(?:还|仍然?)算数|算不算数")
 
 
 _FACET_OF_LABEL = {**{label: "date" for label in DATE_LABELS}, **{label: "doc_number" for label in NUMBER_LABELS},

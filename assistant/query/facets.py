@@ -67,6 +67,7 @@ _DESTINATION = re.compile(rf"向({_ORG_NAME})(?:备案|报送|报告|报备|反�
 _PARTICIPANTS = re.compile(r"(?:组织|邀请|会同|联合|依托)([\u4e00-\u9fff、]{2,30}?)等?(?:进行|开展|参与|共同|研判|会商)")
 _DAY_ASKED = re.compile(r"几号|哪天|哪一天|几日|具体日期|哪一日")
 _RESPONSIBILITY = re.compile(r"负责|牵头|责任单位|落实|承办")
+_DOCUMENT_NOUN = re.compile(r"文件|要点|计划|方案|通知|本文|这份|那份|该文|〔\d{4}〕")
 _QUOTED = re.compile(r"“([^”]{2,40})”")
 _RESPONSIBLE = re.compile(r"([\u4e00-\u9fff、]{2,20}?)(?:牵头|协调推进|负责|主抓|承担)")
 # "政策制定单位要及时启动专题调查": an organisation as the subject of a requirement.
@@ -110,6 +111,10 @@ def question_facets(question: str) -> list[Facet]:
     # "哪个单位印发的" and "主送哪些单位" name a unit without asking who is responsible.
     if kinds & {"issuer", "recipients", "person"} and not _RESPONSIBILITY.search(question):
         facets = [f for f in facets if f.kind != "units"]
+    # "进博会的消息是哪个部门负责往外发的": who is responsible for sending something out, not who issued
+    # the document, unless the document is what is sent ("这份要点是哪个部门负责印发的").
+    elif {"issuer", "units"} <= kinds and not _DOCUMENT_NOUN.search(question):
+        facets = [f for f in facets if f.kind != "issuer"]
     return facets
 
 
@@ -188,7 +193,9 @@ def _units_span(facet: Facet, sentence: str, clause: Clause, words) -> str | Non
         return (m.group(1) or m.group(2)) if m else None
     if clause.kind == "table_row":
         return row_units(clause) or None
-    return _parenthesised_units(sentence) or _units_in_prose(sentence)
+    # A clause that names its units in a "(责任单位:…)" group says who is responsible for all of it: that
+    # group answers before any guess from the prose ("根据市政务公开办要求" names who asked, not who does it).
+    return _parenthesised_units(sentence) or _parenthesised_units(clause.text) or _units_in_prose(sentence)
 
 
 def _names_day(span: str) -> re.Match[str] | None:
@@ -210,6 +217,8 @@ def _date_span(facet: Facet, sentence: str, clause: Clause, words) -> str | None
 
 def _duration_span(facet: Facet, sentence: str, clause: Clause, words) -> str | None:
     # A time limit may be a length ("5个工作日") or a deadline ("6月底前"); "几个工作日" wants a length.
+    if clause.kind == "table_row" and clause.deadline and not facet.unit:
+        return clause.deadline       # the row's 时间节点/完成时限 column, whatever it says ("持续推进")
     length = _best(_DURATION, sentence, facet, list(words))
     return length or (None if facet.unit else _best(_DATE, sentence, facet, list(words)))
 

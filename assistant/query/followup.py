@@ -27,13 +27,15 @@ _MORE = re.compile(r"^(?:那)?(?:还有|另外还有|此外还有|其他还有)(
 _PRONOUN = re.compile(r"^(?:那)?(?:它|其|这项|该项|这个|此项|这些|这一项|这一条|这条|该条|此条|上述|那一项|那一条)")
 _LEADING_THAT = re.compile(r"^(?:那么|那|就是说|请问)")
 _INTERROGATIVE = re.compile(
-    r"(?:是什么|有什么|有哪些|是哪|在几月|什么时候|几月|多少|哪些|哪个|怎么|如何|由谁|谁负责|谁|吗|呢|要求|有没有|是否|具体|什么)")
+    r"(?:是什么|有什么|有哪些|是哪|在几月|什么时候|几月|多少|多久|哪些|哪个|怎么|如何|由谁|谁负责|谁|吗|呢|要求|有没有|是否|具体|什么)")
 _ADJACENT_YEAR = re.compile(r"\s*\d{4}\s*年(?:度)?")
 _NEW_TOPIC = re.compile(r"^(?:换个问题|换个话题|另外问一下|另一个问题|再问一个|再问个|问个别的|另问)[^，,：:。]{0,4}[，,：:。\s]+")
 _SAME_QUESTION = re.compile(r"^(?:同样的问题|同一个问题|一样的问题|同样)[，,：:\s]*(?P<x>[^，,。？?]{1,20}?)(?:是)?"
                             r"(?:怎么说|怎么规定|如何规定|是怎么规定的|的情况|又如何|呢|(?=[？?。，,]|$))[？?。，,]*(?P<rest>.*)$")
 _CROSS_DOC = re.compile(r"各区|各地|各文件|所有文件|哪些文件|都要求|普遍|共同|分别")
+_YES_NO_ASKS = re.compile(r"(?:有没有|是否|要不要|会不会|能不能|是不是)(?:要|有|会)?(?P<what>[^，,。？?]{2,40}?)(?:吗|呢|没有)?[？?。]*$")
 _FACET_ONLY_MAX = 12
+_FACET_VERB_MAX = 3    # "报给谁": a verb of up to this many characters before the interrogative
 _TAIL_MAX_CHARS = 12   # an interrogative this close to the end is the question's asking part
 _CONTINUATION = ("还", "另外", "此外", "其中", "具体", "同时", "再", "又")
 
@@ -98,15 +100,28 @@ def _interrogative(question: str) -> re.Match[str] | None:
 
 
 def _stem(question: str) -> str:
-    """The subject of a question: what comes before its interrogative part."""
+    """The subject of a question: what comes before its interrogative part; for a yes/no question
+    ("浦东要点里有没有组织优秀案例评选？") what it asks about too, which comes after its "有没有"."""
     m = _interrogative(question)
     stem = question[:m.start()] if m else question
+    asked = _YES_NO_ASKS.match(question[m.start():]) if m else None
+    if asked:
+        stem += asked.group("what")
     return stem.rstrip("，,的是要在")
 
 
 def _tail(question: str) -> str:
     m = _interrogative(question)
     return question[m.start():] if m else "？"
+
+
+def _asks_only_a_facet(question: str) -> bool:
+    """"由谁负责？", "具体几天？", "报给谁？": a short question whose words before its interrogative are too few
+    to name a subject of their own; it asks a facet of the previous question's subject."""
+    if question.startswith(("具体", "由", "谁", "什么时候", "几", "多少", "哪", "分别", "各自")):
+        return True
+    m = _interrogative(question)
+    return m is not None and m.start() <= _FACET_VERB_MAX and bool(question_facets(question))
 
 
 def rewrite_followup(question: str, history: list[Turn], documents: dict[str, DocumentMeta]) -> Rewrite:
@@ -151,7 +166,7 @@ def rewrite_followup(question: str, history: list[Turn], documents: dict[str, Do
         return Rewrite(place_text + x + tail, "topic")
 
     own_place = _place_phrase(q, documents)
-    if _PRONOUN.match(q) or (len(q) <= _FACET_ONLY_MAX and own_place is None and q.startswith(("具体", "由", "谁", "什么时候", "几", "多少", "哪", "分别", "各自"))):
+    if _PRONOUN.match(q) or (len(q) <= _FACET_ONLY_MAX and own_place is None and _asks_only_a_facet(q)):
         body = _PRONOUN.sub("", q)
         return Rewrite(_stem(prev) + body, "facet")
 

@@ -100,13 +100,19 @@ class QueryUnderstanding:
         question, with all its facets, answers it."""
         turns: list[Turn] = []
         parts: list[Query] = []
+        leaning, leaning_facets_only = False, True
         for piece in question_parts(whole.rewrite):
             rewrite = rewrite_followup(piece, turns, self.documents) if turns else Rewrite(piece, None)
-            if rewrite.rule not in (None, "new-topic") or not self.content_words(rewrite.question, whole.scope):
+            if not self.content_words(rewrite.question, whole.scope):
                 return []
+            if rewrite.rule not in (None, "new-topic"):
+                leaning = True
+                # A leaning piece that asks what or which ("…几月份？去了都有些啥环节？") is not a facet the
+                # whole question's answer can carry: it is asked on its own, read in the light of the one before.
+                leaning_facets_only = leaning_facets_only and bool(question_facets(piece))
             parts.append(self._part(rewrite.question, whole))
             turns.append(Turn(piece, rewrite.question))
-        return parts
+        return [] if leaning and leaning_facets_only else parts
 
     def _carry_by_topic(self, rewrite: Rewrite, turns: list[Turn]) -> Rewrite:
         """"转成主动公开以后放在哪个栏目发布？" after a 崇明 question: no marker, but the chat is about 崇明, so

@@ -166,6 +166,14 @@ def test_a_question_of_two_independent_questions_answers_both(assistant):
     _grounded(answer)
 
 
+def test_a_leaning_second_question_that_asks_what_is_answered_too(assistant):
+    # "…几月份？去了都有些啥环节？": the second piece leans on the first, but asks a list, not a facet of it.
+    answer = assistant.ask("听说淞南镇政府每年会搞那种开门活动让老百姓进去看看，一般是几月份？去了都有些啥环节？")
+    assert answer.kind == "multi_part" and "8 月" in answer.answer and "问卷调查" in answer.answer
+    assert "没有写明" not in answer.answer
+    _grounded(answer)
+
+
 def test_a_second_facet_the_first_sentence_lacks_is_answered_or_said_absent(assistant):
     answer = assistant.ask("浦锦街道班子领导每年至少要听几次政务公开汇报？公开工作人员变动了要向哪里备案？")
     assert "1次" in answer.answer and "区政府办公室" in answer.answer

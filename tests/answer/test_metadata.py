@@ -57,3 +57,9 @@ def test_the_signature_date_is_read_under_the_signature(assistant):
     facts = document_facts("这份计划的落款是哪天？", ["date"], meta, clauses)
     assert [(f.label, f.span) for f in facts] == [("落款日期", "2023年7月3日")]
     assert facts[0].clause.kind in ("preamble", "footer")
+
+
+def test_validity_asked_in_everyday_words_is_the_pages_field():
+    from assistant.answer.metadata import infobar_labels
+
+    assert infobar_labels("冠县2021年那个政务公开要点现在还算数吗？") == ["有效性"]

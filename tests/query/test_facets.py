@@ -35,3 +35,29 @@ def test_span_of_the_asked_facet(question, sentence, span):
 def test_no_span_that_does_not_answer(question, sentence):
     facet = question_facets(question)[0]
     assert find_span(facet, sentence, ITEM) is None
+
+
+def test_a_clauses_labelled_units_answer_before_an_actor_guessed_from_its_prose():
+    text = "2.根据市政务公开办要求,适时启动本区法定主动公开事项目录编制研究。(责任单位:区府办、各部门,完成时限:全年)"
+    clause = Clause(id="d/1.2", doc_id="d", kind="item", heading_path=("一、夯实根基",), text=text, start=0,
+                    end=len(text), units=["区府办", "各部门"])
+    facet = question_facets("这项工作谁负责？")[0]
+    assert find_span(facet, "2.根据市政务公开办要求,适时启动本区法定主动公开事项目录编制研究。", clause) == "区府办、各部门"
+
+
+def test_a_task_rows_deadline_column_answers_a_time_limit_whatever_it_says():
+    text = "2 持续加大民生实事信息公开力度\n办公室、基教处 持续推进"
+    row = Clause(id="d/table/2", doc_id="d", kind="table_row", heading_path=("任务分解", "第2项"), text=text, start=0,
+                 end=len(text), units=["办公室", "基教处"], deadline="持续推进", row=2)
+    facet = question_facets("民生实事信息公开的时限是什么？")[0]
+    assert find_span(facet, "持续加大民生实事信息公开力度", row) == "持续推进"
+    # A length asked for ("几个工作日") is not answered by a deadline column.
+    assert find_span(question_facets("要在几个工作日内完成？")[0], "持续加大民生实事信息公开力度", row) is None
+
+
+@pytest.mark.parametrize("question,kinds", [
+    ("长宁那边进博会的消息一般是哪个部门负责往外发的？", ["units"]),   # who sends the news out, not the issuer
+    ("这份要点是哪个部门负责印发的？", ["issuer", "units"]),
+])
+def test_who_sends_something_out_is_the_issuer_only_when_the_document_is_sent(question, kinds):
+    assert [f.kind for f in question_facets(question)] == kinds

@@ -102,3 +102,13 @@ def test_a_new_subject_is_asked_the_facets_the_previous_question_asked(documents
                  documents)
     assert r.rule == "topic" and "重大事故隐患排查整治" in r.question
     assert "责任单位" in r.question and "时间" in r.question
+
+
+def test_a_pronoun_after_a_yes_no_question_takes_what_that_question_asked_about(documents):
+    r = _rewrite(["浦东新区要点里有没有组织政策解读优秀案例评选？"], "这一条什么时候完成？", documents)
+    assert r.question == "浦东新区要点里组织政策解读优秀案例评选什么时候完成？" and r.rule == "facet"
+
+
+def test_a_verb_and_an_interrogative_alone_ask_a_facet_of_the_previous_subject(documents):
+    r = _rewrite(["松江区2024年要点印发以后，各单位任务分解要多久内报上去？"], "报给谁？", documents)
+    assert r.question == "松江区2024年要点印发以后，各单位任务分解报给谁？" and r.rule == "facet"

@@ -33,6 +33,8 @@ def kind(question):
     ("浦府办〔2024〕14号是哪天成文的？", "metadata"),
     ("白鹤镇的工作要点通知落款日期是哪天？", "metadata"),
     ("松江区政务公开要点的标题是什么", "metadata"),
+    ("白鹤镇的要点是哪天发的？", "metadata"),
+    ("浦东政府公报数字化转型具体要做啥", "requirement"),
 ])
 def test_question_type(question, expected):
     assert kind(question) == expected
