@@ -18,7 +18,9 @@ from assistant.answer import messages
 from assistant.answer.metadata import METADATA_FACETS, document_facts, element_labels, infobar_labels
 from assistant.answer.lines import (AnswerLine, direct_line, fact_line, not_stated_line, quoted, row_line, said,
                                     section, shared_line)
+from assistant.answer.mentions import mention_hits
 from assistant.answer.records import Answer, CitationList, join_cited, similarity
+from assistant.answer.refusal import refusal_text
 from assistant.query.facets import Facet, find_span, row_units
 from assistant.answer.structure import structure_lines
 from assistant.query.kinds import asks_requirement, asks_task_count
@@ -133,8 +135,8 @@ class ExtractiveAnswerer:
         answer = self._about_the_document(query, base)
         if answer is not None:
             return answer
-        if not result.relevant or not hits:
-            return Answer(lines=[AnswerLine.of("refusal", said(self.refusal_text(result)))], refused=True,
+        if not hits or not (result.relevant or mention_hits(query, self.retriever)):
+            return Answer(lines=[AnswerLine.of("refusal", said(refusal_text(result.scope, self.documents)))], refused=True,
                           citations=[], kind="refusal",
                           notes=[result.reason], **base)
         words, facets = query.content_words, query.facets
@@ -379,6 +381,9 @@ class ExtractiveAnswerer:
         Documents the question names ("松江区和白鹤镇…分别") each get a section with their best hits."""
         if len(result.scope.doc_ids) == 1:
             return []
+        mentioned = mention_hits(result.query, self.retriever)
+        if mentioned:
+            return mentioned
         by_doc: dict[str, list[Hit]] = {}
         if len(result.scope.doc_ids) >= 2:
             for hit in hits:
@@ -481,18 +486,3 @@ class ExtractiveAnswerer:
                     lines.append(AnswerLine.of("sentence", said(messages.PER_DOCUMENT.format(label=other)),
                                                quoted(sentence, cites.cite(hit, sentence))))
         return Answer(lines=lines, refused=True, citations=cites.items, kind="not_stated", **base)
-
-    def refusal_text(self, result: SearchResult) -> str:
-        parts = [messages.REFUSAL]
-        if result.scope.unknown_places:
-            parts.append(messages.UNKNOWN_PLACE.format(names="、".join(result.scope.unknown_places)))
-        if result.scope.unknown_years:
-            parts.append(messages.UNKNOWN_YEAR.format(years="、".join(f"{y}年" for y in result.scope.unknown_years)))
-        if result.scope.related_docs:
-            parts.append(messages.RELATED_DOCS.format(
-                documents="、".join(self.documents[d].title or d for d in result.scope.related_docs
-                                   if d in self.documents)))
-        parts.append(messages.CORPUS_CONTAINS.format(documents="；".join(
-            f"{m.title or d}（{m.issuer or m.place or '发文单位未写明'}）"
-            for d, m in self.documents.items())))
-        return "".join(parts)

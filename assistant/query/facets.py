@@ -60,7 +60,7 @@ _MONEY = re.compile(r"\d+(?:\.\d+)?\s*(?:万元|亿元|元)")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?\s*[个次项版份天日月年类%％]?")
 _NARRATIVE = re.compile(r"^(?:我|我们|咱们|咱|本人|我家|听说|领导让我|科长让我)(?![们]?(?:想|要|该|应该|需要)知道)")
 _ITEMS_ASKED = re.compile(r"分别|是哪些|有哪些|都是什么|都有什么|都有哪些|是哪几")
-_DESTINATION_ASKED = re.compile(r"向哪|报哪|报给|交给谁|交到哪|报送给")
+_DESTINATION_ASKED = re.compile(r"向哪|报哪|报给|交到哪|报送给")   # "这项工作交给谁": who it is assigned to
 _ORG_NAME = r"[\u4e00-\u9fff]{2,14}?(?:办公室|局|委|中心|部门|政府|办|科|处)"
 _DESTINATION = re.compile(rf"向({_ORG_NAME})(?:备案|报送|报告|报备|反馈|提交|申请)|(?:报送|报备|提交|报告)(?:至|给|到)?({_ORG_NAME})")
 # "组织法律顾问、公职律师等进行会商研判": who takes part, when no one is said to be responsible.

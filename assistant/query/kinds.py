@@ -28,6 +28,7 @@ _INSIDE_DOCUMENT = re.compile(r"(?:要点|计划|方案|文件|通知)(?:里|中
 _DOCUMENT_WORDS = re.compile(r"文件|要点|计划|方案|通知|本文|这份|那份|该文|任务分工|任务分解|〔\d{4}〕|成文")
 _WHICH_DOCUMENTS = re.compile(
     r"哪(?:些|几份|份|个|几个)(?:文件|要点|计划|方案|地方|地区|区县?|镇|街道|单位的文件)"
+    r"|哪几?份(?:里|中)?(?:都|也|还)?(?:提到|提及|写了|写到|说到|涉及|有)"
     r"|(?:谁家|哪里)(?:的文件)?(?:提到|提出|要求|写了)")
 # About the document's own structure: its parts, or how many tasks its table lists.
 _PARTS = re.compile(r"(?:分(?:成|为|了)?|包括|包含|有|共)(?:几|哪几|多少)个?大?(?:部分|板块|大块|章)"
@@ -43,6 +44,20 @@ _WHAT = re.compile(r"什么|啥|哪个|哪一|怎么选|怎么定")
 # Asked outright, not merely named: "要求在什么时间之前完成" asks a date, "有什么要求" asks the requirement.
 _REQUIREMENT_ASKED = re.compile(r"(?:有|提了|提出了?|作了|做了)(?:什么|哪些|啥)(?:具体)?(?:要求|规定|措施|举措)"
                                 r"|(?:应该|应当|要|该)?(?:怎么|如何|怎样|咋)(?:走|做|办|弄|处理|操作|开展|落实)")
+
+
+# "哪些文件提到了“政策解读提升年”", "哪几份提到京津冀协同发展": what the documents must say in so many words.
+_MENTIONED = re.compile(r"(?:提到|提及|提出|写了|写到|说到|涉及)(?:了|过)?\s*(?:“(?P<quoted>[^”]{2,30})”"
+                        r"|(?P<plain>[^，,。？?“”]{2,16}?))(?:的|这)?(?:内容|事情?|工作|要求|说法)?(?:吗|呢)?[？?。!！]*$")
+
+
+def mentioned_phrase(question: str) -> str | None:
+    """The words a which-documents question asks to find in the documents, quoted or not."""
+    quoted = re.findall(r"“([^”]{2,30})”", question)
+    if quoted:
+        return quoted[0]
+    m = _MENTIONED.search(question)
+    return (m.group("quoted") or m.group("plain")) if m else None
 
 
 def asks_requirement(question: str) -> bool:

@@ -61,3 +61,9 @@ def test_a_task_rows_deadline_column_answers_a_time_limit_whatever_it_says():
 ])
 def test_who_sends_something_out_is_the_issuer_only_when_the_document_is_sent(question, kinds):
     assert [f.kind for f in question_facets(question)] == kinds
+
+
+def test_work_handed_to_someone_asks_who_is_responsible_not_where_it_is_filed():
+    facet = question_facets("高校毕业生就业政策的公开，山东省教育厅和松江区分别交给谁？")[0]
+    assert facet.kind == "units" and not facet.destination
+    assert question_facets("备案材料要报给谁？")[0].destination
