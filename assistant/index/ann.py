@@ -75,9 +75,9 @@ def fit_index(store: Any, settings: Settings) -> None:
     index = store._faiss_index
     if wants_approximate(index.ntotal, settings):
         inner = _inner(index)
-        same = is_approximate(index) and inner.hnsw.efSearch == settings.hnsw_ef_search \
-            and inner.hnsw.nb_neighbors(1) == settings.hnsw_m
-        if not same:
+        if is_approximate(index) and inner.hnsw.nb_neighbors(1) == settings.hnsw_m:
+            inner.hnsw.efSearch = settings.hnsw_ef_search   # a search-time value: no new graph needed
+        else:
             store._faiss_index = _refilled(index, hnsw_index(index.d, m=settings.hnsw_m,
                                                              ef_construction=settings.hnsw_ef_construction,
                                                              ef_search=settings.hnsw_ef_search))

@@ -57,6 +57,11 @@ def test_the_index_turns_hnsw_at_the_threshold_and_flat_below_keeping_every_vect
     assert ann.is_approximate(index) and faiss.downcast_index(index.index).hnsw.efSearch == 40
     after = _contents(store)
     assert after.keys() == before.keys() and all(np.array_equal(after[k], before[k]) for k in before)
+    graph = store._faiss_index
+    ann.fit_index(store, load_settings(ann_min_clauses=300, hnsw_m=8, hnsw_ef_search=90))
+    assert store._faiss_index is graph and faiss.downcast_index(graph.index).hnsw.efSearch == 90   # not rebuilt
+    ann.fit_index(store, load_settings(ann_min_clauses=300, hnsw_m=16))
+    assert store._faiss_index is not graph and ann.is_approximate(store._faiss_index)
     ann.fit_index(store, load_settings(ann_min_clauses=1000))
     assert not ann.is_approximate(store._faiss_index)
     assert all(np.array_equal(_contents(store)[k], before[k]) for k in before)
