@@ -126,7 +126,7 @@ def cmd_clauses(args: argparse.Namespace, settings: Settings) -> int:
 
 # Settings every subcommand takes as flags (the rest through ASSISTANT_* variables).
 GLOBAL_FLAGS = ["corpus_dir", "index_dir", "embed_model", "embed_backend", "cache_dir"]
-SECRET_SETTINGS = {"auth_password", "llm_api_key"}
+SECRET_SETTINGS = {"auth_password", "llm_api_key", "milvus_token"}
 
 
 def build_parser() -> argparse.ArgumentParser:

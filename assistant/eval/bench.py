@@ -172,7 +172,7 @@ print(json.dumps({"t_start": t_start, "t_imported": t_imported, "t_model": t_mod
 """
 
 
-_NOT_PASSED = {"llm_api_key", "auth_password"}  # never on a command line; the build needs neither
+_NOT_PASSED = {"llm_api_key", "auth_password", "milvus_token"}  # never on a command line; the build needs neither
 
 
 def _settings_json(settings: Settings) -> str:

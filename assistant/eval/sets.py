@@ -398,7 +398,7 @@ def open_corpus(settings: Settings, folders: list[Path], stack: ExitStack, say: 
 
 def corpus_info(corpus: dict) -> dict:
     """What a set report says about the corpus it was answered on (API keys and passwords left out)."""
-    index, hidden = corpus["assistant"].index, {"llm_api_key", "auth_password"}
+    index, hidden = corpus["assistant"].index, {"llm_api_key", "auth_password", "milvus_token"}
     return {"settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in corpus["settings"].flat().items()
                          if k not in hidden},
             "corpus": {k: corpus.get(k) for k in ("added", "refused", "folders", "new_docs", "workspace")},

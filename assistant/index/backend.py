@@ -7,8 +7,8 @@ Two legs, each a small interface, so assistant/retrieve/hybrid.py never knows wh
   (`MilvusClauseStore`).
 * `LexicalScores`: the BM25 score of every clause for the question's tokens plus, at a discount, the
   thesaurus terms', as one array in index order. bm25s from the build (`BM25sScores`, every clause
-  scored) or Milvus's own BM25 (`MilvusBM25Scores`: its top candidates in scope, plus the clauses the
-  caller also needs, scored exactly; the rest 0, which fusion never reads).
+  scored) or Milvus's own BM25 over the same tokens (`MilvusBM25Scores`: its top candidates in scope, plus
+  the clauses the caller also needs, scored exactly; the rest 0, which fusion never reads).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from assistant.config import Settings
 
 if TYPE_CHECKING:
     from assistant.index.milvus_store import MilvusClauseStore
+    from assistant.index.segmentation import ChineseTokenizer
     from assistant.index.store import ClauseIndex, ClauseVectorStore
 
 
@@ -103,14 +104,15 @@ class MilvusBM25Scores:
         return scores
 
 
-def open_backend(index: "ClauseIndex", settings: Settings, bm25: Any) -> tuple[DenseSearch, LexicalScores]:
+def open_backend(index: "ClauseIndex", settings: Settings, bm25: Any,
+                 tokenizer: "ChineseTokenizer") -> tuple[DenseSearch, LexicalScores]:
     """The two legs for `index`: FAISS and `bm25` (bm25s) by default; Milvus, synced to the index, when
     `settings.index.vector_store` is 'milvus' (its BM25 too where the server has it)."""
     ids = list(index.clauses)
     local = BM25sScores(bm25, len(ids), settings.retrieval.expansion_weight)
     if settings.index.vector_store != "milvus":
         return FaissDense(index.vector_store, clauses_by_document(index)), local
-    milvus = open_milvus(index, settings)
+    milvus = open_milvus(index, settings, tokenizer)
     lexical = (MilvusBM25Scores(milvus, ids, settings.retrieval.candidate_k, settings.retrieval.expansion_weight)
                if milvus.has_bm25 else local)
     return milvus, lexical
@@ -120,17 +122,21 @@ def clauses_by_document(index: "ClauseIndex") -> dict[str, list[str]]:
     return {doc_id: list(doc["clauses"]) for doc_id, doc in index.manifest.documents.items()}
 
 
-def open_milvus(index: "ClauseIndex", settings: Settings) -> "MilvusClauseStore":
+def open_milvus(index: "ClauseIndex", settings: Settings, tokenizer: "ChineseTokenizer") -> "MilvusClauseStore":
     """The Milvus collection of `index`, brought in line with it (only changed documents are written)."""
-    from assistant.index.milvus_store import MilvusClauseStore  # pymilvus only when Milvus is asked for
+    from assistant.index.lexical import EMPTY_TOKEN
+    from assistant.index.milvus_store import MilvusClauseStore, token_text  # pymilvus only when Milvus is asked for
 
-    logging.getLogger("pymilvus").setLevel(logging.ERROR)  # an iterator's fallback timestamp is no news
-    aliases = [a for meta in index.documents.values() for a in meta.aliases]
-    milvus = MilvusClauseStore(settings, model=index.manifest.embed_model, dimension=index.manifest.dimension,
-                               aliases=aliases)
+    # pymilvus logs every refused call with its traceback (a server without BM25 refuses the first try) and an
+    # iterator's fallback timestamp; what matters is raised as MilvusUnavailable or handled.
+    logging.getLogger("pymilvus").setLevel(logging.CRITICAL)
+    milvus = MilvusClauseStore(settings, model=index.manifest.embed_model, dimension=index.manifest.dimension)
     wanted = {doc_id: (doc["sha256"], list(doc["clauses"])) for doc_id, doc in index.manifest.documents.items()}
-    texts = {clause_id: clause.index_text for clause_id, clause in index.clauses.items()}
-    milvus.sync(wanted, texts, lambda clause_ids: build_vectors(index, clause_ids))
+    # The clause's tokens as bm25s indexes them (EMPTY_TOKEN for a clause without any), written only for
+    # the documents the sync inserts.
+    milvus.sync(wanted, lambda clause_id: token_text(tokenizer.tokens(index.clauses[clause_id].index_text)
+                                                     or [EMPTY_TOKEN]),
+                lambda clause_ids: build_vectors(index, clause_ids))
     milvus.drop_others()
     return milvus
 

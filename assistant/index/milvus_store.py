@@ -13,10 +13,17 @@ Every row carries its document's sha256, so an added, changed or removed documen
 rows, its vectors are copied from the build (nothing is embedded twice), and a run killed half-way
 through a sync is finished by the next one. Clause ids are the primary keys, the same ids FAISS maps.
 
-The lexical leg is Milvus's own BM25 (a BM25 function over the text field, analysed by jieba in search
-mode with the field's terms and the corpus's place names as its dictionary and the project's stop-words)
-where the server has it (Milvus >= 2.5, Milvus Lite); a server without it gets a dense-only collection
-and the build's bm25s index serves the lexical leg (`has_bm25`).
+The lexical leg is Milvus's own BM25 (a BM25 function over the text field, a sparse inverted index,
+BM25 statistics, top-k and scope filters all in Milvus, analysed by its jieba tokenizer) where the server
+has it (Milvus >= 2.5, Milvus Lite); a server without it gets a dense-only collection and the build's
+bm25s index serves the lexical leg (`has_bm25`). The words are ours, though: the text field holds the
+clause's tokens from ChineseTokenizer (jieba with the field's dictionary, the corpus's place names,
+quantities such as "5个工作日" as one token, stop-words dropped), each spelled as one ASCII word
+(`token_text`) that jieba keeps whole, and a question is sent the same way. Measured before this choice,
+Milvus's jieba segmenting the clause text itself (our dictionary passed as its `dict`, our stop-words as a
+filter) changed 9 of 1,010 eval answers and heldout MRR@10 by 0.014: a server's jieba has no word
+frequencies for a custom dictionary and no quantity rule, and Milvus versions differ in which jieba
+options they take. With our tokens the two legs score alike on every server (`tests/index/test_milvus_store.py`).
 """
 
 from __future__ import annotations
@@ -24,8 +31,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,7 +43,6 @@ from llama_index.vector_stores.milvus.utils import BM25BuiltInFunction
 
 from assistant.config import Settings
 from assistant.errors import AssistantError
-from assistant.index.segmentation import field_terms, stopwords
 
 TEXT_FIELD = "text"
 DENSE_FIELD = "embedding"
@@ -48,8 +53,10 @@ SHA_FIELD = "doc_sha256"
 MAX_LIMIT = 16_384
 # BM25 as bm25s computes it (k1 1.5, b 0.75, Lucene idf), so Milvus's lexical scores are on the same scale.
 BM25_PARAMS = {"bm25_k1": 1.5, "bm25_b": 0.75}
-_NOT_TOKEN = re.compile(r"[^\u3400-\u9fffA-Za-z0-9.%]+")
-_DIGIT_SPACE = re.compile(r"(?<=\d)\s+(?=[\u4e00-\u9fff])|(?<=[\u4e00-\u9fff])\s+(?=\d)")
+# Milvus's jieba tokenizer as it comes: a run of ASCII letters and digits is one word (jieba's dictionary has
+# no ASCII word to split it at), so a token spelled that way reaches BM25 whole.
+ANALYZER = {"tokenizer": "jieba"}
+TOKEN_FORMAT = 1   # in the collection's name: a change of spelling gets a new collection, filled from the build
 
 
 class MilvusUnavailable(AssistantError):
@@ -66,34 +73,19 @@ def milvus_uri(settings: Settings) -> str:
     return str(path)
 
 
-def analysis_text(text: str) -> str:
-    """The text Milvus's analyser sees: folded as ChineseTokenizer.tokens folds it (NFKC, lower case, no
-    space inside "3 月"), punctuation made spaces, since our tokens never hold punctuation and a
-    punctuation token would only lengthen the clause in BM25's length normalisation."""
-    folded = _DIGIT_SPACE.sub("", unicodedata.normalize("NFKC", text).lower())
-    return _NOT_TOKEN.sub(" ", folded).strip()
+def token_text(tokens: list[str]) -> str:
+    """Our tokens as text Milvus's jieba analyser splits back into exactly these tokens, repeats included
+    (BM25 counts them, as bm25s does): each token's UTF-8 in hex behind "t", lower case as the analyser
+    leaves it."""
+    return " ".join("t" + token.encode("utf-8").hex() for token in tokens)
 
 
-def query_text(tokens: list[str]) -> str:
-    """Our search tokens as text for Milvus's analyser. jieba's search mode puts a word's sub-words beside
-    it ("政务", "公开", "政务公开"); the analyser makes them again from the word, so only the tokens no
-    other token contains are sent, lest every sub-word count twice."""
-    unique = list(dict.fromkeys(tokens))
-    return " ".join(t for t in unique if not any(t != u and t in u for u in unique))
-
-
-def analyzer_params(aliases: Iterable[str]) -> dict:
-    """jieba in search mode, with the field's terms and the corpus's place names beside jieba's own
-    dictionary ("_default_"), and our stop-words: the tokenizer the bm25s leg uses, as Milvus spells it."""
-    words = sorted(set(field_terms()) | {a for a in aliases if a})
-    return {"tokenizer": {"type": "jieba", "mode": "search", "dict": ["_default_", *words]},
-            "filter": [{"type": "stop", "stop_words": sorted(stopwords())}]}
-
-
-def collection_name(settings: Settings, model: str, dimension: int, params: dict, bm25: bool) -> str:
-    """The prefix and a hash of what the collection's contents depend on: a new model, dimension or
-    analyser dictionary (a document bringing a new place name) gets a new collection, filled from the build."""
-    key = json.dumps([model, dimension, params, bm25], ensure_ascii=False, sort_keys=True)
+def collection_name(settings: Settings, model: str, dimension: int, bm25: bool) -> str:
+    """The prefix and a hash of what the collection's contents depend on: a new model, dimension or token
+    spelling gets a new collection, filled from the build. (A document bringing a new place name changes
+    the tokenizer, but only its own rows are written with it: the others keep their tokens, as a place
+    name rarely occurs in another place's plan; a full rebuild writes every row anew.)"""
+    key = json.dumps([model, dimension, ANALYZER, TOKEN_FORMAT, bm25], sort_keys=True)
     return f"{settings.index.milvus_collection}_{hashlib.sha256(key.encode()).hexdigest()[:12]}"
 
 
@@ -114,28 +106,29 @@ class SyncReport:
 class MilvusClauseStore:
     """One index's clauses in a Milvus collection: dense nearest/similarity and BM25 searches by clause id."""
 
-    def __init__(self, settings: Settings, *, model: str, dimension: int, aliases: Iterable[str]) -> None:
+    def __init__(self, settings: Settings, *, model: str, dimension: int) -> None:
         self.settings = settings
         self.uri = milvus_uri(settings)
         self.dimension = dimension
-        self.params = analyzer_params(aliases)
         self.has_bm25 = True
         self.store = self._open(model)
         self.last_sync: SyncReport | None = None     # what the latest sync changed (tests, `index status`)
 
     def _open(self, model: str) -> MilvusVectorStore:
         """The collection, made with a BM25 function when the server supports one, dense-only otherwise."""
+        with_bm25 = collection_name(self.settings, model, self.dimension, True)
         try:
-            store = self._vector_store(collection_name(self.settings, model, self.dimension, self.params, True),
-                                       bm25=True)
-        except Exception as first:  # a server without BM25 functions or the jieba analyser
+            store = self._vector_store(with_bm25, bm25=True)
+        except Exception as first:  # a server without BM25 functions or the jieba analyser (Milvus < 2.5)
             try:
-                store = self._vector_store(collection_name(self.settings, model, self.dimension, self.params,
-                                                           False), bm25=False)
+                store = self._vector_store(collection_name(self.settings, model, self.dimension, False), bm25=False)
             except Exception as exc:
                 raise MilvusUnavailable(f"Milvus at {self.uri} unusable ({type(exc).__name__}: {exc}; "
                                         f"with BM25: {type(first).__name__}: {first})") from exc
             self.has_bm25 = False
+            # Milvus 2.3 makes the collection and then refuses its sparse index: drop what it left.
+            if store.client.has_collection(with_bm25):
+                store.client.drop_collection(with_bm25)
         # A collection made by an earlier run is released (on disk, not searchable) until loaded.
         store.client.load_collection(store.collection_name)
         return store
@@ -146,7 +139,7 @@ class MilvusClauseStore:
             kwargs = {"enable_sparse": True, "sparse_embedding_field": SPARSE_FIELD,
                       "sparse_embedding_function": BM25BuiltInFunction(
                           input_field_names=TEXT_FIELD, output_field_names=SPARSE_FIELD,
-                          analyzer_params=self.params),
+                          analyzer_params=ANALYZER),
                       "sparse_index_config": {"index_type": "SPARSE_INVERTED_INDEX", "metric_type": "BM25",
                                               **BM25_PARAMS}}
         # FLAT inner product: exact cosine on normalised vectors, as FAISS flat gives, so fusion sees the
@@ -181,11 +174,11 @@ class MilvusClauseStore:
             iterator.close()
         return held
 
-    def sync(self, wanted: dict[str, tuple[str, list[str]]], texts: dict[str, str],
-             vectors: Any) -> SyncReport:
+    def sync(self, wanted: dict[str, tuple[str, list[str]]], text_of: Callable[[str], str],
+             vectors: Callable[[list[str]], np.ndarray]) -> SyncReport:
         """Make the collection hold exactly `wanted` (doc id -> (sha256, clause ids)): a document whose rows
         are missing, extra or of another sha256 is deleted and inserted again; the others are not touched.
-        `texts` gives each clause's indexed text, `vectors(ids)` their vectors (an array, one row each)."""
+        `text_of(id)` gives a clause's text for BM25 (`token_text`), `vectors(ids)` their vectors (one row each)."""
         report = SyncReport(collection=self.collection)
         held = self.documents()
         stale = sorted(d for d, (shas, count) in held.items()
@@ -197,7 +190,7 @@ class MilvusClauseStore:
         for doc_id in missing:
             sha, ids = wanted[doc_id]
             if ids:
-                self.store.add(self._nodes(doc_id, sha, ids, texts, np.asarray(vectors(ids), dtype="float32")))
+                self.store.add(self._nodes(doc_id, sha, ids, text_of, np.asarray(vectors(ids), dtype="float32")))
         report.inserted = missing
         if stale or missing:
             self.client.flush(self.collection)
@@ -206,11 +199,12 @@ class MilvusClauseStore:
         return report
 
     @staticmethod
-    def _nodes(doc_id: str, sha: str, ids: list[str], texts: dict[str, str], vectors: np.ndarray) -> list[TextNode]:
+    def _nodes(doc_id: str, sha: str, ids: list[str], text_of: Callable[[str], str],
+               vectors: np.ndarray) -> list[TextNode]:
         nodes = []
         for clause_id, vector in zip(ids, vectors):
             # Only what the searches need travels: the clause records stay in the build folder.
-            node = TextNode(id_=clause_id, text=analysis_text(texts[clause_id]), metadata={SHA_FIELD: sha},
+            node = TextNode(id_=clause_id, text=text_of(clause_id), metadata={SHA_FIELD: sha},
                             embedding=[float(x) for x in vector])
             node.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id=doc_id)
             nodes.append(node)
@@ -265,7 +259,7 @@ class MilvusClauseStore:
              node_ids: list[str] | None = None) -> list[tuple[str, float]]:
         """Milvus's BM25 of the clauses (of `doc_ids`, or only `node_ids`) for our search `tokens`, best
         first, at most `limit`; a clause sharing no token with them is not listed (its score is 0)."""
-        text = query_text(tokens)
+        text = token_text(tokens)
         if not text or (doc_ids is not None and not doc_ids) or (node_ids is not None and not node_ids):
             return []
         # BM25 is never negative; Milvus Lite reports it negated (as a distance), a Milvus server as is.

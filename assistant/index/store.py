@@ -45,6 +45,8 @@ from llama_index.vector_stores.faiss import FaissMapVectorStore
 from assistant.atomic_file import atomic_write
 from assistant.config import Settings
 from assistant.ingest.corpus import corpus_files, parse_file
+from assistant.index import ann
+from assistant.index.checkpoint import discard_checkpoint, embed_with_checkpoint
 from assistant.index.embedding import embedding_dimension, get_embed_model, model_id
 from assistant.index.lexical import build_lexical, has_lexical, load_lexical, save_lexical, tokenizer_for
 from assistant.index.manifest import (BUILD_NAME, CURRENT, INDEX_FORMAT, MANIFEST, REQUIRED_FILES, IndexCorrupt,
@@ -83,6 +85,7 @@ class ClauseVectorStore(FaissMapVectorStore):
         return [node.id_ for node in nodes]
 
     def delete(self, ref_doc_id: str, **delete_kwargs: Any) -> None:
+        ann.use_flat(self)  # an HNSW graph cannot delete; the build makes it again afterwards (ann.fit_index)
         prefix = ref_doc_id + "/"
         self.delete_nodes([n for n in self._node_id_to_faiss_id_map if n.startswith(prefix)])
 
@@ -99,6 +102,9 @@ class ClauseVectorStore(FaissMapVectorStore):
                               dtype=np.int64)
             if not len(wanted):
                 return []
+            if ann.is_approximate(self._faiss_index):  # a graph search misses most of a small chosen set
+                return [(self._faiss_id_to_node_id_map[i], s) for i, s in
+                        ann.nearest_among(self._faiss_index, vector, k, wanted)]
             params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(wanted))
             k = min(k, len(wanted))
         k = min(k, self.size)
@@ -131,6 +137,7 @@ class BuildReport:
     clauses_kept: int = 0
     seconds: float = 0.0
     full_rebuild_reason: str | None = None
+    clauses_resumed: int = 0           # of clauses_embedded, taken from a killed build's checkpoint
     recovered: list[str] = field(default_factory=list)   # what an interrupted earlier run left, and what was done
 
     @property
@@ -147,6 +154,9 @@ class BuildReport:
                      f"删除 removed: {', '.join(self.removed) or '-'}; 保留 kept: {len(self.kept)}")
         lines.append(f"条款 clauses: 嵌入 embedded {self.clauses_embedded}, 删除 removed {self.clauses_removed}, "
                      f"保留 kept {self.clauses_kept}; 用时 {self.seconds:.1f} s")
+        if self.clauses_resumed:
+            lines.append(f"其中 {self.clauses_resumed} 条取自中断构建的检查点 (of those, {self.clauses_resumed} "
+                         f"came from the checkpoint of an interrupted build)")
         return "\n".join(lines)
 
 
@@ -326,7 +336,11 @@ def _ensure(settings: Settings, *, rebuild: bool, progress: bool) -> tuple[Claus
     report.clauses_removed = sum(len(old_docs[d]["clauses"]) for d in report.removed + report.updated)
 
     build = settings.paths.index_dir / f"build-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%S%f')}"
-    vector_index, store = _embed(current, new_nodes, report.removed + report.updated, embed_model, progress=progress)
+    # Vectors saved as they are made (checkpoint.py): a killed build resumes from them.
+    report.clauses_resumed = embed_with_checkpoint(
+        new_nodes, embed_model, index_dir=settings.paths.index_dir, model=wanted_model,
+        dimension=embedding_dimension(embed_model), every=settings.index.checkpoint_every, progress=progress)
+    vector_index, store = _embed(current, new_nodes, report.removed + report.updated, embed_model, settings)
 
     documents = {doc_id: old_docs[doc_id] for doc_id in report.kept}
     for doc_id, doc in parsed.items():
@@ -334,6 +348,7 @@ def _ensure(settings: Settings, *, rebuild: bool, progress: bool) -> tuple[Claus
                              "meta": doc.meta.to_dict()}
     _write_build(settings, build, vector_index, store, documents, wanted_model=wanted_model,
                  embed_model=embed_model, started=started)
+    discard_checkpoint(settings.paths.index_dir)  # the build it served is live
     report.seconds = time.perf_counter() - started
     return load_index(settings), report
 
@@ -375,21 +390,21 @@ def _compare(report: BuildReport, old_docs: dict[str, dict], new_hashes: dict[st
     report.clauses_kept = sum(len(old_docs[d]["clauses"]) for d in report.kept)
 
 
-def _embed(current: ClauseIndex | None, new_nodes: list[TextNode], dropped: list[str], embed_model: Any, *,
-           progress: bool) -> tuple[VectorStoreIndex, ClauseVectorStore]:
-    """A new vector index of `new_nodes`, or the current one with the `dropped` documents deleted and
-    `new_nodes` inserted."""
+def _embed(current: ClauseIndex | None, new_nodes: list[TextNode], dropped: list[str], embed_model: Any,
+           settings: Settings) -> tuple[VectorStoreIndex, ClauseVectorStore]:
+    """A new vector index of `new_nodes` (embedded already), or the current one with the `dropped`
+    documents deleted and `new_nodes` inserted; flat or HNSW as its size calls for (ann.py)."""
     if current is None:
         store = ClauseVectorStore.empty(embedding_dimension(embed_model))
         storage = StorageContext.from_defaults(vector_store=store)
-        vector_index = VectorStoreIndex(new_nodes, storage_context=storage, embed_model=embed_model,
-                                        show_progress=progress)
+        vector_index = VectorStoreIndex(new_nodes, storage_context=storage, embed_model=embed_model)
     else:
         vector_index = current.vector_index
         store = current.vector_store
         for doc_id in dropped:
             vector_index.delete_ref_doc(doc_id, delete_from_docstore=True)
-        vector_index.insert_nodes(new_nodes, show_progress=progress)
+        vector_index.insert_nodes(new_nodes)
+    ann.fit_index(store, settings)
     return vector_index, store
 
 

@@ -16,6 +16,7 @@ from typing import Callable
 import numpy as np
 
 from assistant.config import Settings
+from assistant.index.backend import open_backend
 from assistant.index.store import ClauseIndex
 from assistant.ingest.structure import Clause
 from assistant.query.homophones import TermSpeller
@@ -103,6 +104,8 @@ class HybridRetriever:
         self.keys = [search_key(index.clauses[i].index_text) for i in self.ids]
         # Saved with the build; an index built before that gets its BM25 here, as it always did.
         self.bm25 = index.bm25 or build_lexical([index.clauses[i].index_text for i in self.ids], self.tokenizer)
+        # FAISS + bm25s, or Milvus (settings.index.vector_store): the two legs, whichever store answers them.
+        self.dense_search, self.lexical = open_backend(index, settings, self.bm25, self.tokenizer)
         self._by_doc: dict[str, list[Clause]] = {}
         for clause in index.clauses.values():
             self._by_doc.setdefault(clause.doc_id, []).append(clause)
@@ -171,17 +174,15 @@ class HybridRetriever:
             scope = Scope()
 
         tokens = query.search_tokens if not exclude_docs else self.tokenizer.tokens(question)
-        bm25_scores = self.bm25.get_scores(tokens) if tokens else np.zeros(len(self.ids))
-        extra = self.tokenizer.tokens(" ".join(query.expansions))
-        if extra:
-            # Thesaurus terms help a colloquial question find the plan's wording, at a discount:
-            # they are our reading of the question, not the user's words.
-            bm25_scores = bm25_scores + self.settings.retrieval.expansion_weight * self.bm25.get_scores(extra)
-        t1 = time.perf_counter()
+        extra = self.tokenizer.tokens(" ".join(query.expansions))  # thesaurus terms, at a discount
+        n = self.settings.retrieval.candidate_k
         dense = self.dense_leg(question, sorted(allowed) if allowed else None)
+        t1 = time.perf_counter()
+        # The dense candidates go along: a store that scores only its top candidates (Milvus) scores them too.
+        bm25_scores = self.lexical.scores(tokens, extra, sorted(allowed) if allowed else None,
+                                          [self.ids[i] for i in dense.order[:n]])
         t2 = time.perf_counter()
 
-        n = self.settings.retrieval.candidate_k
         bm25_order = self._bm25_order(bm25_scores, sorted(allowed) if allowed else None)
         bm25_rank = {i: r for r, i in enumerate(bm25_order[:n], 1)}
         dense_rank = {i: r for r, i in enumerate(dense.order[:n], 1)}
@@ -199,7 +200,7 @@ class HybridRetriever:
         relevant, coverage, reason = self.relevance(query, scope, hits)
         t3 = time.perf_counter()
         return SearchResult(question=question, hits=hits, scope=scope, relevant=relevant, coverage=coverage,
-                            reason=reason, timings_ms={"bm25": (t1 - t0) * 1000, "dense": (t2 - t1) * 1000,
+                            reason=reason, timings_ms={"bm25": (t2 - t1) * 1000, "dense": (t1 - t0) * 1000,
                                                        "total": (t3 - t0) * 1000}, query=query)
 
     def _positions(self, doc_ids: list[str] | None) -> np.ndarray:
@@ -236,10 +237,9 @@ class HybridRetriever:
         """The question's nearest clauses (within `doc_ids`), asked of FAISS for the top candidate_k only,
         with the lowest cosine among them too (for min-max fusion); any other clause's cosine on demand."""
         vector = self.query_vector(question)
-        store = self.index.vector_store
-        wanted = [self.ids[i] for i in self._positions(doc_ids)] if doc_ids is not None else None
-        top = store.nearest(vector, self.settings.retrieval.candidate_k, wanted)
-        lowest = store.nearest(-vector, 1, wanted)
+        store = self.dense_search
+        top = store.nearest(vector, self.settings.retrieval.candidate_k, doc_ids)
+        lowest = store.nearest(-vector, 1, doc_ids)
         order = [self.position[node_id] for node_id, _ in top]
         known = {self.position[node_id]: score for node_id, score in top}
         high = top[0][1] if top else 0.0
