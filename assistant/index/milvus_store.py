@@ -59,6 +59,7 @@ ANALYZER = {"tokenizer": "jieba"}
 # Every request asks for "Session" consistency (this client reads its own sync's writes), whatever the
 # collection was made with: "Strong" made a Milvus 2.3 server wait for a time tick on every request.
 CONSISTENCY = "Session"
+_CONNECT_FAILED = 2   # pymilvus's MilvusException code for a server it cannot connect to
 TOKEN_FORMAT = 1   # in the collection's name: a change of spelling gets a new collection, filled from the build
 
 
@@ -123,6 +124,8 @@ class MilvusClauseStore:
         try:
             store = self._vector_store(with_bm25, bm25=True)
         except Exception as first:  # a server without BM25 functions or the jieba analyser (Milvus < 2.5)
+            if getattr(first, "code", None) == _CONNECT_FAILED:   # no server there: nothing else to try
+                raise MilvusUnavailable(f"Milvus at {self.uri} unreachable ({first})") from first
             try:
                 store = self._vector_store(collection_name(self.settings, model, self.dimension, False), bm25=False)
             except Exception as exc:
