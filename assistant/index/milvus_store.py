@@ -56,6 +56,10 @@ BM25_PARAMS = {"bm25_k1": 1.5, "bm25_b": 0.75}
 # Milvus's jieba tokenizer as it comes: a run of ASCII letters and digits is one word (jieba's dictionary has
 # no ASCII word to split it at), so a token spelled that way reaches BM25 whole.
 ANALYZER = {"tokenizer": "jieba"}
+# Every request asks for "Session" consistency (this client reads its own sync's writes), whatever the
+# collection was made with: "Strong" made a Milvus 2.3 server wait for a time tick on every request.
+CONSISTENCY = "Session"
+_CONNECT_FAILED = 2   # pymilvus's MilvusException code for a server it cannot connect to
 TOKEN_FORMAT = 1   # in the collection's name: a change of spelling gets a new collection, filled from the build
 
 
@@ -82,9 +86,10 @@ def token_text(tokens: list[str]) -> str:
 
 def collection_name(settings: Settings, model: str, dimension: int, bm25: bool) -> str:
     """The prefix and a hash of what the collection's contents depend on: a new model, dimension or token
-    spelling gets a new collection, filled from the build. (A document bringing a new place name changes
-    the tokenizer, but only its own rows are written with it: the others keep their tokens, as a place
-    name rarely occurs in another place's plan; a full rebuild writes every row anew.)"""
+    spelling gets a new collection, filled from the build. A document bringing a new place name changes
+    the tokenizer, but only that document's rows are written with it: the other rows keep their tokens
+    (a place name rarely occurs in another place's plan), where bm25s re-tokenises every clause; opening
+    the index with a new collection prefix, or a fresh Milvus Lite file, writes every row anew."""
     key = json.dumps([model, dimension, ANALYZER, TOKEN_FORMAT, bm25], sort_keys=True)
     return f"{settings.index.milvus_collection}_{hashlib.sha256(key.encode()).hexdigest()[:12]}"
 
@@ -95,9 +100,8 @@ def _quoted(values: Iterable[str]) -> str:
 
 @dataclass
 class SyncReport:
-    """What `sync` changed in the collection (document ids), and whether it was made new."""
+    """What `sync` changed in the collection (document ids) and the rows it holds after it."""
     collection: str
-    created: bool = False
     deleted: list[str] = field(default_factory=list)
     inserted: list[str] = field(default_factory=list)
     rows: int = 0
@@ -112,7 +116,7 @@ class MilvusClauseStore:
         self.dimension = dimension
         self.has_bm25 = True
         self.store = self._open(model)
-        self.last_sync: SyncReport | None = None     # what the latest sync changed (tests, `index status`)
+        self.last_sync: SyncReport | None = None     # what the latest sync changed
 
     def _open(self, model: str) -> MilvusVectorStore:
         """The collection, made with a BM25 function when the server supports one, dense-only otherwise."""
@@ -120,6 +124,8 @@ class MilvusClauseStore:
         try:
             store = self._vector_store(with_bm25, bm25=True)
         except Exception as first:  # a server without BM25 functions or the jieba analyser (Milvus < 2.5)
+            if getattr(first, "code", None) == _CONNECT_FAILED:   # no server there: nothing else to try
+                raise MilvusUnavailable(f"Milvus at {self.uri} unreachable ({first})") from first
             try:
                 store = self._vector_store(collection_name(self.settings, model, self.dimension, False), bm25=False)
             except Exception as exc:
@@ -143,12 +149,13 @@ class MilvusClauseStore:
                       "sparse_index_config": {"index_type": "SPARSE_INVERTED_INDEX", "metric_type": "BM25",
                                               **BM25_PARAMS}}
         # FLAT inner product: exact cosine on normalised vectors, as FAISS flat gives, so fusion sees the
-        # same scores; "Strong" so that a search right after a sync sees every row it wrote.
+        # same scores. Upserts, so that two processes syncing the same documents at once cannot leave a
+        # clause twice.
         return MilvusVectorStore(uri=self.uri, token=self.settings.index.milvus_token, collection_name=name,
                                  dim=self.dimension, embedding_field=DENSE_FIELD, text_key=TEXT_FIELD,
                                  doc_id_field=DOC_FIELD, similarity_metric="IP",
                                  index_config={"index_type": "FLAT", "metric_type": "IP"},
-                                 consistency_level="Strong", use_async_client=False, **kwargs)
+                                 consistency_level=CONSISTENCY, upsert_mode=True, use_async_client=False, **kwargs)
 
     @property
     def client(self) -> Any:
@@ -164,6 +171,7 @@ class MilvusClauseStore:
         """doc id -> (the sha256s its rows carry, how many rows) as the collection holds them now."""
         held: dict[str, tuple[set[str], int]] = {}
         iterator = self.client.query_iterator(self.collection, batch_size=1000, filter='id != ""',
+                                              consistency_level=CONSISTENCY,
                                               output_fields=[DOC_FIELD, SHA_FIELD])
         try:
             while rows := iterator.next():
@@ -234,7 +242,8 @@ class MilvusClauseStore:
         if limit <= 0:
             return []
         results = self.client.search(self.collection, data=[data], anns_field=field_name, limit=min(limit, MAX_LIMIT),
-                                     filter=expr, output_fields=[], search_params={"metric_type": metric})
+                                     filter=expr, output_fields=[], search_params={"metric_type": metric},
+                                     consistency_level=CONSISTENCY)
         return [(str(hit["id"]), float(hit["distance"])) for hit in results[0]]
 
     def nearest(self, vector: np.ndarray, k: int, doc_ids: list[str] | None = None) -> list[tuple[str, float]]:
@@ -250,7 +259,7 @@ class MilvusClauseStore:
         if not node_ids:
             return []
         rows = self.client.query(self.collection, filter=self._filter(node_ids=node_ids),
-                                 output_fields=[DENSE_FIELD])
+                                 output_fields=[DENSE_FIELD], consistency_level=CONSISTENCY)
         stored = {str(r["id"]): np.asarray(r[DENSE_FIELD], dtype="float32") for r in rows}
         query = np.asarray(vector, dtype="float32")
         return [float(stored[i] @ query) for i in node_ids]
@@ -270,7 +279,8 @@ class MilvusClauseStore:
                                                                      self._filter(doc_ids, node_ids))]
 
     def count(self) -> int:
-        rows = self.client.query(self.collection, filter="", output_fields=["count(*)"])
+        rows = self.client.query(self.collection, filter="", output_fields=["count(*)"],
+                                 consistency_level=CONSISTENCY)
         return int(rows[0]["count(*)"]) if rows else 0
 
     def close(self) -> None:

@@ -5,7 +5,9 @@ evaluation as FAISS + bm25s."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -128,6 +130,25 @@ def test_an_unreachable_server_is_one_message_naming_it(tmp_path):
 
 
 # --- the real corpus and model --------------------------------------------------------------------
+# Against Milvus Lite in a temporary file; MILVUS_TEST_URI=http://host:19530 runs them against a server
+# too (each test in a collection prefix of its own, dropped afterwards).
+
+def _milvus(settings, folder: Path, **changes):
+    server = os.environ.get("MILVUS_TEST_URI")
+    if not server:
+        return settings.replace(vector_store="milvus", milvus_uri=str(folder / "milvus.db"), **changes)
+    prefix = "test_" + uuid.uuid4().hex[:8]
+    return settings.replace(vector_store="milvus", milvus_uri=server, milvus_collection=prefix, **changes)
+
+
+def _drop(settings) -> None:
+    if os.environ.get("MILVUS_TEST_URI"):
+        from pymilvus import MilvusClient
+
+        client = MilvusClient(settings.index.milvus_uri)
+        for name in client.list_collections():
+            if name.startswith(settings.index.milvus_collection + "_"):
+                client.drop_collection(name)
 
 @pytest.fixture(scope="module")
 def legs(built_settings, tmp_path_factory):
@@ -136,9 +157,9 @@ def legs(built_settings, tmp_path_factory):
     from assistant.retrieve.hybrid import HybridRetriever
 
     index = load_index(built_settings)
-    milvus = built_settings.replace(vector_store="milvus",
-                                    milvus_uri=str(tmp_path_factory.mktemp("milvus") / "milvus.db"))
-    return HybridRetriever(index, built_settings), HybridRetriever(index, milvus)
+    milvus = _milvus(built_settings, tmp_path_factory.mktemp("milvus"))
+    yield HybridRetriever(index, built_settings), HybridRetriever(index, milvus)
+    _drop(milvus)
 
 
 def _questions() -> list[str]:
@@ -190,8 +211,7 @@ def test_adding_and_removing_a_document_writes_only_that_document(built_settings
 
     shutil.copytree(built_settings.paths.corpus_dir, tmp_path / "corpus", ignore=shutil.ignore_patterns("overrides"))
     shutil.copytree(built_settings.paths.index_dir, tmp_path / "index")
-    settings = built_settings.replace(corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index",
-                                      vector_store="milvus", milvus_uri=str(tmp_path / "milvus.db"))
+    settings = _milvus(built_settings, tmp_path, corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index")
     retriever = HybridRetriever(load_index(settings), settings)
     assert retriever.dense_search.last_sync.inserted == sorted(retriever.documents)
     gone = tmp_path / "2024-pudong.txt"
@@ -208,15 +228,17 @@ def test_adding_and_removing_a_document_writes_only_that_document(built_settings
     assert (sync.deleted, sync.inserted) == ([], ["2024-pudong"])
     answer = assistant.ask("浦东新区政府开放月在几月？")
     assert any(c.doc_id == "2024-pudong" for c in answer.citations)
+    _drop(settings)
 
 
 @pytest.mark.slow
 def test_the_evaluation_on_milvus_is_within_a_hundredth_of_faiss(built_settings, tmp_path):
     from assistant.eval.evaluate import run_eval
 
-    milvus = built_settings.replace(vector_store="milvus", milvus_uri=str(tmp_path / "milvus.db"))
+    milvus = _milvus(built_settings, tmp_path)
     reports = [run_eval(s, out_dir=tmp_path / name, baselines=False)
                for name, s in (("faiss", built_settings), ("milvus", milvus))]
+    _drop(milvus)
     figures = [_figures(r["systems"]["system"]["overall"]) for r in reports]
     assert figures[0].keys() == figures[1].keys() and figures[0]
     far = {k: (figures[0][k], figures[1][k]) for k in figures[0] if abs(figures[0][k] - figures[1][k]) > 0.01}
