@@ -492,3 +492,6 @@ def register_commands(sub: argparse._SubParsersAction) -> None:
     from assistant.eval.bench_load import register as register_load
 
     register_load(bench_sub)
+    from assistant.eval.bench_scale import register as register_scale
+
+    register_scale(bench_sub)
