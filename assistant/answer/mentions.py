@@ -12,8 +12,8 @@ MAX_CLAUSES_PER_DOCUMENT = 2
 
 
 def mention_hits(query: Query | None, retriever: HybridRetriever) -> list[list[Hit]]:
-    """Per document that mentions what a which-documents question asks about, the clauses that do, best
-    ranked first; [] when the question names no phrase or no document holds it (then ranking decides)."""
+    """Per document that mentions what a which-documents question asks about, the clauses that do, in
+    document order; [] when the question names no phrase or no document holds it (then ranking decides)."""
     phrase = mentioned_phrase(query.rewrite) if query is not None and query.qtype == "which_documents" else None
     if not phrase:
         return []

@@ -97,7 +97,8 @@ class QueryUnderstanding:
         """The questions of "A？B？" when B stands on its own ("保密审查坚持什么原则？碰到疑难复杂的申请
         又该怎么办？"). A piece that leans on the one before — another facet of the same thing
         ("…什么时候开始？由谁牵头？", "…怎么规定的？要推送到哪个平台？") — is not split off: the whole
-        question, with all its facets, answers it."""
+        question, with all its facets, answers it; unless a leaning piece asks what or which rather than a
+        facet ("…几月份？去了都有些啥环节？"), when every piece is asked on its own."""
         turns: list[Turn] = []
         parts: list[Query] = []
         leaning, leaning_facets_only = False, True
