@@ -21,7 +21,8 @@ What is measured, each step in a process of its own:
   `_embed` (ClauseVectorStore, flat or HNSW by `ann_min_clauses`), `_write_build` (llama-index persist, the
   BM25 files, the manifest, the CURRENT swap) and `load_index`, as `ensure_index` does them; build_s from
   embedding to the loaded index, rss_build_mb the process's peak RSS. For milvus the same build folder is
-  then synced into Milvus Lite (`open_milvus`: every row inserted), and its build_s is the two together;
+  then synced into a new Milvus Lite file by another process (`open_milvus`: every row inserted, the clause
+  tokens by jieba); its build_s is the two together, its rss_build_mb the larger peak;
 - restart: a fresh process from spawn until `load_index` + `Assistant` has answered one question;
 - search: `HybridRetriever.search` over the swapped questions, query vectors uncached, after 3 warm-up
   searches: p50/p95; rss_serving_mb is that process's RSS after them;
@@ -294,6 +295,15 @@ def build_worker(work: Path, size: int, real_embed_max: int, sample: int, milvus
     return out
 
 
+def sync_worker(work: Path) -> dict:
+    """Load the built index and write all of it into a new Milvus Lite file (what a first start on Milvus does)."""
+    from assistant.config import load_settings
+    from assistant.index.store import load_index
+
+    settings = load_settings().replace(index_dir=work / "index")
+    return _milvus_sync(load_index(settings), settings, work)
+
+
 def _milvus_sync(index: Any, settings: Settings, work: Path) -> dict:
     from assistant.index.backend import open_milvus
     from assistant.index.lexical import tokenizer_for
@@ -355,6 +365,8 @@ def _worker(argv: list[str]) -> int:
     kind, work = argv[0], Path(argv[1])
     if kind == "build":
         result = build_worker(work, int(argv[2]), int(argv[3]), int(argv[4]), argv[5] == "1")
+    elif kind == "sync":
+        result = sync_worker(work)
     else:
         result = serve_worker(work, argv[2], float(argv[3]))
     print("RESULT " + json.dumps(result), flush=True)
@@ -373,8 +385,9 @@ def _run(args: list[str], env: dict[str, str]) -> dict:
 
 
 def run_scale_bench(sizes: list[int], backends: list[str], *, real_embed_max: int = 1000, embed_sample: int = 128,
-                    work_dir: Path | None = None, keep: bool = False, progress: Any = None) -> list[dict]:
-    """One row per size and backend (keys KEYS, plus a few notes) ."""
+                    work_dir: Path | None = None, keep: bool = False, progress: Any = None,
+                    on_row: Any = None) -> list[dict]:
+    """One row per size and backend (keys KEYS, plus a few notes), each also given to `on_row` when made."""
     rows = []
     env = dict(os.environ)
     base = Path(work_dir or tempfile.mkdtemp(prefix="bench-scale-"))
@@ -383,13 +396,17 @@ def run_scale_bench(sizes: list[int], backends: list[str], *, real_embed_max: in
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
         try:
-            built = _run(["build", str(work), str(size), str(real_embed_max), str(embed_sample),
-                          "1" if "milvus" in backends else "0"], env)
+            built = _run(["build", str(work), str(size), str(real_embed_max), str(embed_sample), "0"], env)
             if progress:
                 progress(f"n={size}: built in {built['build_s']:.1f} s")
             for backend in backends:
+                if backend == "milvus":   # a process of its own, after FAISS's figures are in
+                    synced = _run(["sync", str(work)], env)
+                    built.update(synced, milvus_rss_build_mb=max(built["rss_build_mb"], synced["milvus_rss_build_mb"]))
                 served = _run(["serve", str(work), backend, repr(time.time())], env)
                 rows.append(_row(size, backend, built, served))
+                if on_row:
+                    on_row(rows[-1])
                 if progress:
                     progress(f"n={size} {backend}: restart {served['restart_s']:.1f} s, search p95 "
                              f"{served['search_p95_ms']:.1f} ms")
@@ -446,11 +463,10 @@ def cmd_bench_scale(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     say = None if args.json else (lambda m: print(m, file=sys.stderr, flush=True))
     rows = run_scale_bench(sizes, backends, real_embed_max=args.real_embed_max, embed_sample=args.embed_sample,
-                           work_dir=Path(args.work_dir) if args.work_dir else None, keep=args.keep, progress=say)
-    if args.json:
-        for row in rows:
-            print(json.dumps({k: row[k] for k in KEYS}))
-    else:
+                           work_dir=Path(args.work_dir) if args.work_dir else None, keep=args.keep, progress=say,
+                           on_row=(lambda row: print(json.dumps({k: row[k] for k in KEYS}), flush=True))
+                           if args.json else None)
+    if not args.json:
         print(describe(rows, args.real_embed_max))
     return 0
 
