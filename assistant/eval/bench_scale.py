@@ -71,7 +71,7 @@ def _sources(settings: Settings) -> list[Any]:
     for folder in (settings.paths.corpus_dir, PROJECT_ROOT / "eval" / "documents"):
         local = settings.replace(corpus_dir=folder)
         docs += [parse_file(f.path, f.doc_id, local) for f in corpus_files(local)]
-    return [d for d in docs if d.clauses]
+    return [d for d in docs if d.clauses and d.meta.place]   # not eval/documents/README.md
 
 
 def _place_names(count: int, taken: set[str]) -> list[str]:
