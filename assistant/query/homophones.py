@@ -30,22 +30,30 @@ def _sounds(text: str) -> tuple[str, ...]:
     return tuple(_sound(ch) for ch in text)
 
 
+@lru_cache(maxsize=16)
+def _aliases_by_sound(aliases: frozenset[str]) -> dict[int, dict[tuple[str, ...], list[str]]]:
+    """length -> sound -> the corpus's place names of that length that sound so (built once per corpus:
+    a city's corpus has thousands of names, and a question is read against all of them)."""
+    index: dict[int, dict[tuple[str, ...], list[str]]] = {}
+    for alias in sorted(aliases):
+        if len(alias) >= 2 and _CJK.match(alias):
+            index.setdefault(len(alias), {}).setdefault(_sounds(alias), []).append(alias)
+    return index
+
+
 def correct_place_homophones(text: str, documents: dict[str, DocumentMeta]) -> str:
     """`text` with each homophone of a corpus place replaced by the place's own spelling."""
-    aliases = sorted({alias for meta in documents.values() for alias in meta.aliases or []
-                      if len(alias) >= 2 and _CJK.match(alias)}, key=len, reverse=True)
-    sounds = _sounds(text)
-    for alias in aliases:
-        if alias in text:
-            continue
-        target, n = _sounds(alias), len(alias)
-        for start in range(len(text) - n + 1):
+    index = _aliases_by_sound(frozenset(alias for meta in documents.values() for alias in meta.aliases or []))
+    for n in sorted(index, reverse=True):
+        start = 0
+        while start <= len(text) - n:
             window = text[start:start + n]
             # One shared character at least: "伤害" sounds like 上海 but is a word, not a typo of it.
-            if sounds[start:start + n] == target and _CJK.match(window) and set(window) & set(alias):
+            alias = next((a for a in index[n].get(_sounds(window), []) if a not in text and set(window) & set(a)),
+                         None) if _CJK.match(window) else None
+            if alias:
                 text = text[:start] + alias + text[start + n:]
-                sounds = _sounds(text)
-                break
+            start += 1
     return text
 
 
@@ -95,9 +103,11 @@ class TermSpeller:
                 single[at] = token
             at += len(token)
         guarded = set()
-        for name in protected:
-            for m in re.finditer(re.escape(name), text):
-                guarded.update(range(m.start(), m.end()))
+        for name in protected:   # plain search: a corpus of a thousand places would recompile as many regexes
+            at = text.find(name) if name else -1
+            while at >= 0:
+                guarded.update(range(at, at + len(name)))
+                at = text.find(name, at + 1)
         out = text
         for n in sorted(_TERM_CHARS, reverse=True):
             for start in range(len(text) - n + 1):
