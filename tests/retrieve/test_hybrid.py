@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import math
+
 import pytest
 
 pytestmark = pytest.mark.slow
@@ -100,3 +102,13 @@ def test_the_top_k_dense_leg_ranks_as_scoring_every_clause_would(retriever, ques
     expected = sorted(fused, key=lambda i: (-fused[i], -every[i]))[:len(result.hits)]
     assert [h.clause_id for h in result.hits] == [retriever.ids[i] for i in expected]
     assert all(np.isclose(h.dense, every[retriever.position[h.clause_id]], atol=1e-5) for h in result.hits)
+
+
+@pytest.mark.parametrize("word", ["政务公开", "经费", "政策留言板", "依申请公开", "开放月", "区块链", ""])
+def test_a_words_weight_counts_the_clauses_holding_it(retriever, word):
+    from assistant.ingest.searchkey import search_key
+
+    key = search_key(word)
+    holding = sum(1 for k in retriever.keys if key in k)
+    assert retriever._clauses_holding(key) == holding
+    assert retriever.word_weight(word) == pytest.approx(math.log((len(retriever.keys) + 1) / (holding + 0.5)))
