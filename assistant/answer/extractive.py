@@ -135,7 +135,8 @@ class ExtractiveAnswerer:
         answer = self._about_the_document(query, base)
         if answer is not None:
             return answer
-        if not hits or not (result.relevant or mention_hits(query, self.retriever)):
+        mentioned = mention_hits(query, self.retriever)   # "哪些文件提到了X": the documents holding X
+        if not hits or not (result.relevant or mentioned):
             return Answer(lines=[AnswerLine.of("refusal", said(refusal_text(result.scope, self.documents)))], refused=True,
                           citations=[], kind="refusal",
                           notes=[result.reason], **base)
@@ -143,7 +144,7 @@ class ExtractiveAnswerer:
         facet = facets[0] if facets else None
         cites = CitationList(self.documents)
 
-        docs = self._cross_doc_documents(result, hits, words)
+        docs = self._cross_doc_documents(result, hits, words, mentioned)
         # "哪份文件…": the answer names its document(s), even when only one says it.
         if len(docs) >= 2 or (docs and query.qtype == "which_documents"):
             return self._cross_doc(docs, words, facet, cites, base, avoid)
@@ -376,12 +377,13 @@ class ExtractiveAnswerer:
         return Answer(lines=lines, refused=False, citations=cites.items,
                       kind="closest" if weak else "extractive", **base)
 
-    def _cross_doc_documents(self, result: SearchResult, hits: list[Hit], words: list[str]) -> list[list[Hit]]:
+    def _cross_doc_documents(self, result: SearchResult, hits: list[Hit], words: list[str],
+                             mentioned: list[list[Hit]]) -> list[list[Hit]]:
         """Per document, its relevant hits, best document first — when no single place is asked.
-        Documents the question names ("松江区和白鹤镇…分别") each get a section with their best hits."""
+        Documents the question names ("松江区和白鹤镇…分别") each get a section with their best hits;
+        `mentioned` (the documents holding the words a which-documents question asks about) comes first."""
         if len(result.scope.doc_ids) == 1:
             return []
-        mentioned = mention_hits(result.query, self.retriever)
         if mentioned:
             return mentioned
         by_doc: dict[str, list[Hit]] = {}
