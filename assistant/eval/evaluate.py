@@ -402,7 +402,7 @@ def register_commands(sub: argparse._SubParsersAction) -> None:
                                     "grounding, refusals, understanding, latency) against two baselines")
     p.add_argument("--set", dest="set_files", action="append", metavar="FILE",
                    help="questions JSONL, repeatable (default: eval/questions.jsonl, eval/heldout.jsonl, "
-                        "eval/blind/dev.jsonl, eval/blind/dev2.jsonl, eval/blind/dev3.jsonl, eval/blind/test.jsonl, those that exist)")
+                        "eval/blind/dev.jsonl … dev4.jsonl, eval/blind/test.jsonl, those that exist)")
     p.add_argument("--documents", action="append", metavar="DIR",
                    help="add this folder's documents to a temporary copy of the corpus for every set, repeatable "
                         "(default: per set, its <set>.documents sidecar, or eval/documents when its items name "

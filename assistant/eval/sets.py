@@ -41,7 +41,7 @@ KEY_TYPES: dict[str, type | tuple[type, ...]] = {
 }
 # The sets a plain `assistant eval` scores, relative to eval/ (those that exist).
 DEFAULT_SETS = ("questions.jsonl", "heldout.jsonl", "blind/dev.jsonl", "blind/dev2.jsonl", "blind/dev3.jsonl",
-                "blind/test.jsonl")
+                "blind/dev4.jsonl", "blind/test.jsonl")
 DOCUMENTS_FOLDER = "documents"        # eval/documents: documents the shipped corpus lacks
 SIDECAR_SUFFIX = ".documents"         # blind/test.documents beside blind/test.jsonl: folder(s), one a line
 REWRITE_MIN_DICE = 0.6

@@ -29,8 +29,8 @@ class Facet:
 _FACETS: tuple[tuple[str, re.Pattern[str], str], ...] = (
     ("doc_number", re.compile(r"文号|发文字号|字号"), "文号"),
     ("issuer", re.compile(r"谁发的|谁印发|谁制定|谁出的|谁签发|发文机关|发文单位|发文机构|印发单位|发布单位|发布机构|发布机关"
-                          r"|制定单位|制发单位|哪个(?:单位|部门|机关)[^，,。？?]{0,6}?(?:印发|发布|制定|出台|发的|下发)|(?:发文|印发|发布)的?(?:是|单位是)哪个(?:单位|部门|机关)|落款(?!日期|时间|是哪天)|盖的是谁|谁的章|发布者|发布人"), "发文单位"),
-    ("title", re.compile(r"标题|全称|文件名|(?:文件|要点|计划|方案)(?:的名字|叫什么)|题目"), "标题"),
+                          r"|谁发布|谁下发|谁出台|制定单位|制发单位|哪个(?:单位|部门|机关)[^，,。？?]{0,6}?(?:印发|发布|制定|出台|发的|下发)|(?:发文|印发|发布)的?(?:是|单位是)哪个(?:单位|部门|机关)|落款(?!日期|时间|是哪天)|盖的是谁|谁的章|发布者|发布人"), "发文单位"),
+    ("title", re.compile(r"标题|全称|文件名|是(?:什么|啥|哪个|哪份)(?:文件|通知)|(?:文件|要点|计划|方案)(?:的名字|叫什么)|题目"), "标题"),
     ("recipients", re.compile(r"主送|发给|印发给|下发给|抄送|发到|发送给"), "发送对象"),
     ("person", re.compile(r"名字|姓名|(?<!文件)(?<!要点)叫什么名|(?:领导|负责人|主任|局长|镇长|区长|书记)是谁|哪位|签发人|谁签发|谁签的|署名"), "人员姓名"),
     ("place", re.compile(r"地点|地址|在哪里举办|在哪儿举办|哪个地方|什么地方"), "地点"),
@@ -38,7 +38,7 @@ _FACETS: tuple[tuple[str, re.Pattern[str], str], ...] = (
     ("units", re.compile(r"哪个单位|哪些单位|哪个部门|哪些部门|谁负责|由谁|哪家|责任单位|牵头单位|谁来|归谁|归哪|哪个机关|是谁|向哪(?:里|儿|个部门|个单位)|报哪|交给谁|找谁|哪些处室|哪个处室|分给|分工给|落实到哪|谁[？?。！!]*$"), "责任单位"),
     ("duration", re.compile(r"几个工作日|多少个工作日|几天|多少天|多久|多长时间|期限|(?<!完成)(?<!办结)时限"), "具体时限"),
     ("date", re.compile(r"几月|哪个月|什么时候|啥时候|几时|何时|哪天|哪一天|什么时间|时间节点|日期|截止|几号|哪年"
-                        r"|完成时限|办结时限|完成时间"), "具体时间"),
+                        r"|完成时限|办结时限|完成时间|(?:哪个|哪份|谁)(?:先|早|后|晚)(?:发|印发|出台|发布)"), "具体时间"),
     # "哪几类/哪几个方面/哪些环节" asks for the items themselves (a list), not how many.
     # "其他几项目标呢" and "这几条" point at items, "好几次" counts loosely; neither asks how many.
     ("count", re.compile(r"(?<!哪)(?<!分了)(?<!分为)(?<!其他)(?<!其余)(?<!另外)(?<![这那好])(?:几次|多少次|几项|第几项|第几|几版|多少项|几个|几类|几条|几方面)"), "具体数量"),
@@ -73,6 +73,8 @@ _RESPONSIBLE = re.compile(r"([\u4e00-\u9fff、]{2,20}?)(?:牵头|协调推进|�
 # "政策制定单位要及时启动专题调查": an organisation as the subject of a requirement.
 _ACTOR = re.compile(r"([\u4e00-\u9fff]{2,10}(?:单位|机关|部门|办公室|党政办|办|局|委|中心))(?:要|应当|应|须|将|及时)")
 _RECIPIENTS = re.compile(r"^([^。]{2,80}?)[:：]$")
+# "几十上百条", "十几个", "好几次", "几乎": a rough amount the asker states, never one asked for.
+_ROUGH_AMOUNT = re.compile(r"几[十百千万]|[十百千万]几|好几|几乎|上[百千万]")
 _BEFORE_TRIGGER = re.compile(r"([\u4e00-\u9fff]{2,8}?)(?:一年)?(?:的)?(?:是|有|为|要收|要)?(?:多少|几)")
 
 
@@ -80,6 +82,12 @@ def _asked_part(question: str) -> str:
     """The question without the asker's own story ("我们科室请了几位代表来开会，会后意见要怎么跟进？"
     asks how to follow up, not how many came) and without what it quotes ("“几力提升”具体叫啥")."""
     question = re.sub(r"“[^”]{1,30}”|\"[^\"]{1,30}\"", "“”", question)
+    return without_story(_ROUGH_AMOUNT.sub("许多", question))
+
+
+def without_story(question: str) -> str:
+    """The question without the clauses of the asker's own story ("我是淞南镇新来的工作人员，领导让我写
+    解读稿，…"); the whole question when it is all story."""
     clauses = re.split(r"(?<=[，,。；;！!？?])", question)
     asked = [c for c in clauses if not _NARRATIVE.match(c.strip())]
     return "".join(asked) or question

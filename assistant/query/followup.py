@@ -35,6 +35,10 @@ _SAME_QUESTION = re.compile(r"^(?:同样的问题|同一个问题|一样的问�
 _CROSS_DOC = re.compile(r"各区|各地|各文件|所有文件|哪些文件|都要求|普遍|共同|分别")
 _YES_NO_ASKS = re.compile(r"(?:有没有|是否|要不要|会不会|能不能|是不是)(?:要|有|会)?(?P<what>[^，,。？?]{2,40}?)(?:吗|呢|没有)?[？?。]*$")
 _FACET_ONLY_MAX = 12
+# The names of a clause's facets ("责任单位", "时间节点"): a question made of one and an interrogative asks that
+# facet of the previous subject, and a subject ending in one ("…的时限要求是什么") is the subject without it.
+_FACET_NAME = re.compile(r"(?:(?:责任|牵头|承办|配合|主责)(?:单位|部门)|时间节点|完成(?:时限|时间|期限)|办理时限|截止(?:时间|日期)"
+                         r"|时限(?:要求)?|期限|文号|主送(?:单位)?|抄送(?:单位)?|发文(?:单位|机关)|成文日期)")
 _FACET_VERB_MAX = 3    # "报给谁": a verb of up to this many characters before the interrogative
 _TAIL_MAX_CHARS = 12   # an interrogative this close to the end is the question's asking part
 _CONTINUATION = ("还", "另外", "此外", "其中", "具体", "同时", "再", "又")
@@ -107,7 +111,9 @@ def _stem(question: str) -> str:
     asked = _YES_NO_ASKS.match(question[m.start():]) if m else None
     if asked:
         stem += asked.group("what")
-    return stem.rstrip("，,的是要在")
+    stem = stem.rstrip("，,的是要在")
+    without_facet = re.sub(rf"的?{_FACET_NAME.pattern}$", "", stem)
+    return without_facet if len(without_facet) >= 2 else stem
 
 
 def _tail(question: str) -> str:
@@ -121,6 +127,8 @@ def _asks_only_a_facet(question: str) -> bool:
     if question.startswith(("具体", "由", "谁", "什么时候", "几", "多少", "哪", "分别", "各自")):
         return True
     m = _interrogative(question)
+    if m is not None and _FACET_NAME.fullmatch(question[:m.start()].rstrip("的是都有")):
+        return True   # "责任单位是哪些？", "时间节点呢"
     return m is not None and m.start() <= _FACET_VERB_MAX and bool(question_facets(question))
 
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from assistant.query.followup import Conversation, Rewrite, Turn, carry_place, leans_on_nothing, rewrite_followup
-from assistant.query.facets import Facet, question_facets
+from assistant.query.facets import Facet, question_facets, without_story
 from assistant.query.gazetteer import places_in
 from assistant.query.kinds import question_type
 from assistant.query.normalize import normalize_question
@@ -31,6 +31,7 @@ class Query:
     content_words: list[str] = field(default_factory=list)
     search_tokens: list[str] = field(default_factory=list)  # what the lexical leg searches for
     expansions: list[str] = field(default_factory=list)   # thesaurus terms searched besides the words
+    story_tokens: list[str] = field(default_factory=list)  # words of the asker's own story, searched at a discount
     avoid_sentences: set[str] = field(default_factory=set)  # already given in this conversation
     parts: list["Query"] = field(default_factory=list)     # the questions of a multi-part question, each understood
 
@@ -47,16 +48,22 @@ class Query:
                 "selected_doc": self.selected_doc, "scope": self.scope.to_dict(), "qtype": self.qtype,
                 "facets": [{"kind": f.kind, "label": f.label, "unit": f.unit} for f in self.facets],
                 "content_words": self.content_words, "search_tokens": self.search_tokens, "expansions": self.expansions,
+                "story_tokens": self.story_tokens,
                 "parts": [p.rewrite for p in self.parts]}
 
 
 _PIECE_END = re.compile(r"(?<=[？?])")
 _MIN_PIECE_CHARS = 4
+# What makes a piece without a question mark a question ("…？那浦东呢"); without any, a closing piece is
+# the asker's story ("…啥时候搞啊？想带娃去参观一下"), not a second question.
+_ASKS = re.compile(r"什么|啥|哪|谁|几|多少|多久|怎么|怎样|如何|咋|吗|呢|是否|要不要|有没有|会不会|能不能|可不可以|是不是")
 
 
 def question_parts(question: str) -> list[str]:
     """The separate questions of "A？B？" (each with an interrogative and words of its own)."""
     pieces = [p.strip(" ，,。") for p in _PIECE_END.split(question)]
+    if pieces and not _ASKS.search(pieces[-1]):
+        pieces.pop()
     pieces = [p for p in pieces if len(re.findall(r"[\u3400-\u9fff]", p)) >= _MIN_PIECE_CHARS]
     return pieces if len(pieces) >= 2 else []
 
@@ -137,11 +144,16 @@ class QueryUnderstanding:
 
     def _read(self, original: str, text: str, rewrite: Rewrite, scope: Scope, selected_doc: str | None) -> Query:
         facets = question_facets(rewrite.question)
+        # "我是淞南镇新来的工作人员，领导让我写解读稿，…解读内容要聚焦哪些东西？": the story says who asks, the
+        # rest what is asked; the story's words still search, at the thesaurus terms' discount.
+        asked = without_story(rewrite.question)
+        tokens = self.search_tokens(asked, scope)
         return Query(original=original, text=text, rewrite=rewrite.question, rule=rewrite.rule,
                      selected_doc=selected_doc, scope=scope, qtype=question_type(rewrite.question, facets),
-                     facets=facets, content_words=self.content_words(rewrite.question, scope),
-                     search_tokens=self.search_tokens(rewrite.question, scope),
-                     expansions=expansions(rewrite.question), avoid_sentences=set(rewrite.avoid_sentences))
+                     facets=facets, content_words=self.content_words(asked, scope),
+                     search_tokens=tokens, expansions=expansions(rewrite.question),
+                     story_tokens=[t for t in self.search_tokens(rewrite.question, scope) if t not in tokens],
+                     avoid_sentences=set(rewrite.avoid_sentences))
 
     def _part(self, piece: str, whole: Query) -> Query:
         """One question of a multi-part question; it keeps the whole question's place and documents."""

@@ -191,7 +191,8 @@ class HybridRetriever:
             scope = Scope()
 
         tokens = query.search_tokens if not exclude_docs else self.tokenizer.tokens(question)
-        extra = self.tokenizer.tokens(" ".join(query.expansions))  # thesaurus terms, at a discount
+        # Thesaurus terms and the asker's story, at a discount: not the words of what is asked.
+        extra = self.tokenizer.tokens(" ".join(query.expansions)) + (query.story_tokens if not exclude_docs else [])
         n = self.settings.retrieval.candidate_k
         dense = self.dense_leg(question, sorted(allowed) if allowed else None)
         t1 = time.perf_counter()

@@ -14,6 +14,9 @@ from assistant.answer.metadata import document_facts, element_facts, element_lab
     ("这份要点是公开发布的吗？", ["公开属性"]),
     ("这个计划是在什么会上讨论通过的？", ["审议"]),
     ("是哪个部门印发的？", ["印发机关"]),
+    ("松江区那份要点是哪天印发的？又是经区政府第几次常务会议审议通过的？", ["审议"]),
+    ("落款那儿是谁代盖的章？", ["印章"]),
+    ("那是哪个单位代盖的章？", ["印章"]),
     # Content questions that share a word with an element are not about the document itself.
     ("怎么减少纸质公报的印数？", []),
     ("对公文公开属性审查有什么要求？", []),
@@ -48,6 +51,12 @@ def test_an_element_the_document_lacks_is_not_stated(assistant):
 def test_a_seal_question_beside_an_issuer_question_gets_both(assistant):
     answer = assistant.ask("松江区的要点是谁发的？落款盖的又是谁的章？")
     assert "上海市松江区人民政府办公室" in answer.answer and not answer.refused
+
+
+@pytest.mark.slow
+def test_every_part_of_a_two_part_document_question_is_answered(assistant):
+    answer = assistant.ask("松江区那份要点是哪天印发的？又是经区政府第几次常务会议审议通过的？")
+    assert "第 62 次常务会议" in answer.answer and "5 月 10 日" in answer.answer
 
 
 @pytest.mark.slow

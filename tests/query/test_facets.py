@@ -67,3 +67,18 @@ def test_work_handed_to_someone_asks_who_is_responsible_not_where_it_is_filed():
     facet = question_facets("高校毕业生就业政策的公开，山东省教育厅和松江区分别交给谁？")[0]
     assert facet.kind == "units" and not facet.destination
     assert question_facets("备案材料要报给谁？")[0].destination
+
+
+@pytest.mark.parametrize("question", ["一申请就几十上百条，政府拿这种情况有办法没？", "每年十几次开放活动都公开吗？",
+                                      "好几个部门都提过，到底要不要公示？"])
+def test_a_rough_amount_the_asker_states_is_not_a_number_asked_for(question):
+    assert not {f.kind for f in question_facets(question)} & {"count", "number"}
+
+
+@pytest.mark.parametrize("question,kinds", [
+    ("天津和平区2022年政务公开工作要点是谁发布的，发布日期是哪天？", {"issuer", "date"}),
+    ("松江和浦东的要点，哪个先发的？", {"date"}),
+    ("长府办〔2024〕12号是什么文件？", {"title"}),
+])
+def test_document_facets_asked_in_everyday_words(question, kinds):
+    assert {f.kind for f in question_facets(question)} == kinds

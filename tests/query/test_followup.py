@@ -112,3 +112,14 @@ def test_a_pronoun_after_a_yes_no_question_takes_what_that_question_asked_about(
 def test_a_verb_and_an_interrogative_alone_ask_a_facet_of_the_previous_subject(documents):
     r = _rewrite(["松江区2024年要点印发以后，各单位任务分解要多久内报上去？"], "报给谁？", documents)
     assert r.question == "松江区2024年要点印发以后，各单位任务分解报给谁？" and r.rule == "facet"
+
+
+def test_a_facet_name_with_an_interrogative_asks_that_facet_of_the_previous_subject(documents):
+    r = _rewrite(["浦东新区政策解读优秀案例评选什么时候做？"], "责任单位是哪些？", documents)
+    assert r.question == "浦东新区政策解读优秀案例评选责任单位是哪些？" and r.rule == "facet"
+
+
+def test_the_previous_subject_leaves_behind_the_facet_it_was_asked_for(documents):
+    # "…第24项的时间节点是什么？" then "它由哪个部门负责？": the row, not its 时间节点, is responsible.
+    r = _rewrite(["松江区任务分解表第24项的时间节点是什么？"], "它由哪个部门负责？", documents)
+    assert r.question == "松江区任务分解表第24项由哪个部门负责？"

@@ -42,3 +42,8 @@ def test_words_before_a_town_that_are_not_its_name_are_not_a_place():
     # "刚接手镇里" is the asker's story (adverb + verb), "看看淞南镇" names 淞南镇 only.
     assert places_in("我刚接手镇里的依申请公开件，领导让我先看看淞南镇今年的计划") == [(21, "淞南镇")]
     assert places_in("去枫林街道问问") == [(1, "枫林街道")]
+
+
+@pytest.mark.parametrize("text", ["加装电梯这种工程镇里会公示吗", "项目镇里有没有公开", "这事归口镇上管"])
+def test_a_word_before_town_that_no_division_data_holds_is_not_a_town(text):
+    assert names(text) == []
