@@ -59,6 +59,7 @@ _COUNT = re.compile(r"第\s*[\d一二三四五六七八九十百]+\s*(?:次|届|
 _MONEY = re.compile(r"\d+(?:\.\d+)?\s*(?:万元|亿元|元)")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?\s*[个次项版份天日月年类%％]?")
 _NARRATIVE = re.compile(r"^(?:我|我们|咱们|咱|本人|我家|听说|领导让我|科长让我)(?![们]?(?:想|要|该|应该|需要)知道)")
+_ABOUT_ASKER = re.compile(r"^(?:我|我们|本人|咱们?)(?:是|刚|在|新|现在|目前|负责|从事|所在|单位|科室|之前|以前|一直)")
 _ITEMS_ASKED = re.compile(r"分别|是哪些|有哪些|都是什么|都有什么|都有哪些|是哪几")
 _DESTINATION_ASKED = re.compile(r"向哪|报哪|报给|交到哪|报送给")   # "这项工作交给谁": who it is assigned to
 _ORG_NAME = r"[\u4e00-\u9fff]{2,14}?(?:办公室|局|委|中心|部门|政府|办|科|处)"
@@ -82,14 +83,19 @@ def _asked_part(question: str) -> str:
     """The question without the asker's own story ("我们科室请了几位代表来开会，会后意见要怎么跟进？"
     asks how to follow up, not how many came) and without what it quotes ("“几力提升”具体叫啥")."""
     question = re.sub(r"“[^”]{1,30}”|\"[^\"]{1,30}\"", "“”", question)
-    return without_story(_ROUGH_AMOUNT.sub("许多", question))
+    return _without(_ROUGH_AMOUNT.sub("许多", question), _NARRATIVE)
 
 
 def without_story(question: str) -> str:
-    """The question without the clauses of the asker's own story ("我是淞南镇新来的工作人员，领导让我写
-    解读稿，…"); the whole question when it is all story."""
+    """The question without the clauses that say who the asker is ("我是淞南镇新来的工作人员，…"); the whole
+    question when it is nothing else. What the asker heard or was told ("听说上海要搞成透明度最高的城市，"
+    "领导让我把指导思想里的提法背熟") often is the topic, so it stays."""
+    return _without(question, _ABOUT_ASKER)
+
+
+def _without(question: str, story: re.Pattern[str]) -> str:
     clauses = re.split(r"(?<=[，,。；;！!？?])", question)
-    asked = [c for c in clauses if not _NARRATIVE.match(c.strip())]
+    asked = [c for c in clauses if not story.match(c.strip())]
     return "".join(asked) or question
 
 

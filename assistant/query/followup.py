@@ -151,7 +151,10 @@ def rewrite_followup(question: str, history: list[Turn], documents: dict[str, Do
 
     if _MORE.match(q):
         rest = _MORE.sub("", q).strip("，,。 ")
-        rewritten = prev.rstrip("？?。") + (f"，{rest}" if rest else "")
+        # "还有呢？开放活动方面还有别的安排没？": what is asked now, in the previous question's place; the
+        # previous question's facet ("在几月") is not asked again.
+        rewritten = (place_text + rest if _place_phrase(rest, documents) is None else rest) if rest \
+            else prev.rstrip("？?。")
         return Rewrite(rewritten, "more", set(history[-1].used_sentences))
 
     m = _PLACE_SWAP.match(q)

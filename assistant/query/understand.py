@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from assistant.query.followup import Conversation, Rewrite, Turn, carry_place, leans_on_nothing, rewrite_followup
 from assistant.query.facets import Facet, question_facets, without_story
-from assistant.query.gazetteer import places_in
+from assistant.query.gazetteer import parents, places_in
 from assistant.query.kinds import question_type
 from assistant.query.normalize import normalize_question
 from assistant.query.thesaurus import expansions
@@ -175,6 +175,8 @@ class QueryUnderstanding:
 
     def _names(self, scope: Scope) -> set[str]:
         names = set(scope.places) | set(scope.unknown_places)
+        # "天津和平区": the city only says which 和平区; its name in a clause ("对天津工作…") answers nothing.
+        names.update(parent for place in scope.places for parent in parents(place))
         for meta in self.documents.values():
             names.update(meta.aliases or [])
         return names

@@ -23,9 +23,14 @@ def test_a_closing_remark_without_an_interrogative_is_not_a_second_question():
     assert question_parts("松江那边政府开放日一般啥时候搞啊？想带娃去政府里面参观一下") == []
 
 
-def test_the_askers_story_searches_at_a_discount_and_is_not_what_must_be_found(understanding):
-    query = understanding.understand("我是淞南镇新来的工作人员，领导让我写一篇政策解读稿，想问下计划里对解读内容要聚焦哪些东西？")
+def test_who_the_asker_is_searches_at_a_discount_and_is_not_what_must_be_found(understanding):
+    query = understanding.understand("我是淞南镇新来的工作人员，想问下计划里对解读内容要聚焦哪些东西？")
     assert "聚焦" in query.content_words and "解读" in query.content_words
-    assert not {"工作人员", "领导"} & set(query.content_words) and not {"工作人员", "领导"} & set(query.search_tokens)
-    assert {"工作人员", "领导"} <= set(query.story_tokens)
+    assert "工作人员" not in query.content_words and "工作人员" not in query.search_tokens
+    assert "工作人员" in query.story_tokens
     assert query.scope.doc_ids == ["2023-baoshan-songnan"]   # the place in the story still scopes the question
+
+
+def test_what_the_asker_heard_is_the_topic_not_a_story(understanding):
+    query = understanding.understand("听说淞南镇有自己的几个推送渠道，叫啥名字来着？")
+    assert "推送" in query.content_words and not query.story_tokens
