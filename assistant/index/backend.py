@@ -16,9 +16,11 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any, Protocol
 
+import faiss
 import numpy as np
 
 from assistant.config import Settings
+from assistant.index import ann
 
 if TYPE_CHECKING:
     from assistant.index.milvus_store import MilvusClauseStore
@@ -47,10 +49,46 @@ class FaissDense:
     def __init__(self, store: "ClauseVectorStore", clauses_of: dict[str, list[str]]) -> None:
         self.store = store
         self.clauses_of = clauses_of
+        self._faiss_ids: dict[str, np.ndarray] = {}   # doc id -> its clauses' FAISS ids, made on first ask
 
     def nearest(self, vector: np.ndarray, k: int, doc_ids: list[str] | None = None) -> list[tuple[str, float]]:
         wanted = None if doc_ids is None else [c for d in doc_ids for c in self.clauses_of.get(d, [])]
         return self.store.nearest(vector, k, wanted)
+
+    def extremes(self, vector: np.ndarray, k: int,
+                 doc_ids: list[str] | None = None) -> tuple[list[tuple[str, float]], float | None]:
+        """`nearest(vector, k, doc_ids)` and the lowest inner product among those clauses (None when there are
+        none), from one FAISS search of `vector` and `-vector` together: a flat index then reads its vectors
+        once for both (one scan of 100,000 vectors instead of two), and each query's scores are computed as
+        alone (the same per-query kernel, so the same values, bit for bit, as two searches)."""
+        index = self.store._faiss_index
+        params = None
+        if doc_ids is not None:
+            wanted = np.concatenate([self._ids_of(d) for d in doc_ids] or [np.zeros(0, dtype=np.int64)])
+            if not len(wanted):
+                return [], None
+            if ann.is_approximate(index):   # a graph search of a small chosen set: as the store does it
+                lowest = self.nearest(-vector, 1, doc_ids)
+                return self.nearest(vector, k, doc_ids), (-lowest[0][1] if lowest else None)
+            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(wanted))
+            k = min(k, len(wanted))
+        k = min(k, self.store.size)
+        if k <= 0:
+            return [], None
+        one = np.asarray(vector, dtype="float32")
+        scores, ids = index.search(np.stack([one, -one]), k, params=params)
+        names = self.store._faiss_id_to_node_id_map
+        top = [(names[int(i)], float(s)) for s, i in zip(scores[0], ids[0]) if i >= 0]
+        return top, (-float(scores[1][0]) if ids[1][0] >= 0 else None)
+
+    def _ids_of(self, doc_id: str) -> np.ndarray:
+        """The FAISS ids of a document's clauses (those stored), kept: a scoped search asked for them per
+        question, one dictionary lookup per clause."""
+        if doc_id not in self._faiss_ids:
+            ids = self.store._node_id_to_faiss_id_map
+            self._faiss_ids[doc_id] = np.array([ids[c] for c in self.clauses_of.get(doc_id, []) if c in ids],
+                                               dtype=np.int64)
+        return self._faiss_ids[doc_id]
 
     def similarity(self, vector: np.ndarray, node_ids: list[str]) -> list[float]:
         return self.store.similarity(vector, node_ids)

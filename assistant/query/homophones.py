@@ -41,9 +41,14 @@ def _aliases_by_sound(aliases: frozenset[str]) -> dict[int, dict[tuple[str, ...]
     return index
 
 
-def correct_place_homophones(text: str, documents: dict[str, DocumentMeta]) -> str:
-    """`text` with each homophone of a corpus place replaced by the place's own spelling."""
-    index = _aliases_by_sound(frozenset(alias for meta in documents.values() for alias in meta.aliases or []))
+def correct_place_homophones(text: str, documents: dict[str, DocumentMeta],
+                             aliases: frozenset[str] | None = None) -> str:
+    """`text` with each homophone of a corpus place replaced by the place's own spelling. `aliases`: the
+    documents' place names when the caller holds them already (gathering thousands per question costs more
+    than the reading)."""
+    if aliases is None:
+        aliases = frozenset(alias for meta in documents.values() for alias in meta.aliases or [])
+    index = _aliases_by_sound(aliases)
     for n in sorted(index, reverse=True):
         start = 0
         while start <= len(text) - n:

@@ -52,6 +52,16 @@ class Query:
                 "parts": [p.rewrite for p in self.parts]}
 
 
+_NAME_SEPARATOR = "\x00"   # in no place name or token
+
+
+def _occurring(text: str, names: frozenset[str], longest: int) -> list[str]:
+    """The `names` that occur in `text`, found by looking up each span of `text` up to the longest name (a few
+    hundred lookups) rather than searching `text` for each of thousands of names."""
+    spans = {text[i:j] for i in range(len(text)) for j in range(i + 1, min(len(text), i + longest) + 1)}
+    return sorted(spans & names)
+
+
 _PIECE_END = re.compile(r"(?<=[？?])")
 _MIN_PIECE_CHARS = 4
 # What makes a piece without a question mark a question ("…？那浦东呢"); without any, a closing piece is
@@ -82,15 +92,24 @@ class QueryUnderstanding:
         self.home_of = home_of
         self.carry_min_hits = carry_min_hits
         self.speller = speller   # reads a misheard term as the corpus's own word
+        # The corpus's place names, gathered once: every question is read against all of them (thousands in a
+        # city's corpus), and gathering them per question cost more than the reading. The documents of a loaded
+        # index do not change while it serves.
+        self._aliases = [a for meta in documents.values() for a in meta.aliases or []]
+        self._alias_set = frozenset(self._aliases)
+        self._alias_max = max(map(len, self._aliases), default=0)
+        # A token is part of some name iff it occurs in the names joined by a character no token holds.
+        self._joined_aliases = _NAME_SEPARATOR.join(self._aliases)
         # Load the gazetteer and the converter now, not on the first user's question.
         places_in("上海市")
         normalize_question("開")
 
     def understand(self, question: str, conversation: Conversation | None = None,
                    selected_doc: str | None = None) -> Query:
-        text = correct_place_homophones(normalize_question(question), self.documents)
+        text = correct_place_homophones(normalize_question(question), self.documents, self._alias_set)
         if self.speller is not None:
-            names = [a for meta in self.documents.values() for a in meta.aliases or []]
+            # Only the names that occur in the text protect anything (the speller guards their spans).
+            names = _occurring(text, self._alias_set, self._alias_max)
             text = self.speller.correct(text, names + [name for _, name in places_in(text)])
         rewrite = conversation.rewrite(text, self.documents) if conversation else Rewrite(text, None)
         if rewrite.rule is None and conversation and conversation.turns:
@@ -169,24 +188,24 @@ class QueryUnderstanding:
         tokens = self.tokenizer.tokens(question)
         if not scope.doc_ids:
             return tokens
-        names = self._names(scope)
-        kept = [t for t in tokens if not any(t in name for name in names)]
+        kept = [t for t in tokens if not self._in_names(t, scope)]
         return kept or tokens
 
-    def _names(self, scope: Scope) -> set[str]:
-        names = set(scope.places) | set(scope.unknown_places)
-        # "天津和平区": the city only says which 和平区; its name in a clause ("对天津工作…") answers nothing.
-        names.update(parent for place in scope.places for parent in parents(place))
-        for meta in self.documents.values():
-            names.update(meta.aliases or [])
-        return names
+    def _in_names(self, token: str, scope: Scope) -> bool:
+        """Whether `token` is part of a name: the scope's places, their parents (天津 of 天津和平区: it only says
+        which 和平区, and its name in a clause, "对天津工作…", answers nothing) or any document's alias."""
+        scoped = scope.places + scope.unknown_places + [parent for place in scope.places for parent in parents(place)]
+        if any(token in name for name in scoped):
+            return True
+        if not token or _NAME_SEPARATOR in token:   # the joined names would answer these wrongly
+            return any(token in name for name in self._aliases)
+        return token in self._joined_aliases
 
     def content_words(self, question: str, scope: Scope) -> list[str]:
         """The question's words that must be found in an answer (places and years excluded)."""
-        names = self._names(scope)
         words = []
         for token in dict.fromkeys(self.tokenizer.tokens(question)):
-            if any(token in name for name in names) or token.isdigit() or token.endswith("年"):
+            if self._in_names(token, scope) or token.isdigit() or token.endswith("年"):
                 continue
             words.append(token)
         # Keep the longest forms: "依申请公开" covers "申请", "公开", "依申请".

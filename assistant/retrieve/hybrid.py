@@ -16,7 +16,7 @@ from typing import Callable
 import numpy as np
 
 from assistant.config import Settings
-from assistant.index.backend import open_backend
+from assistant.index.backend import FaissDense, open_backend
 from assistant.index.store import ClauseIndex
 from assistant.ingest.structure import Clause
 from assistant.query.homophones import TermSpeller
@@ -201,7 +201,7 @@ class HybridRetriever:
                                           [self.ids[i] for i in dense.order[:n]])
         t2 = time.perf_counter()
 
-        bm25_order = self._bm25_order(bm25_scores, sorted(allowed) if allowed else None)
+        bm25_order = self._bm25_order(bm25_scores, sorted(allowed) if allowed else None, n)
         bm25_rank = {i: r for r, i in enumerate(bm25_order[:n], 1)}
         dense_rank = {i: r for r, i in enumerate(dense.order[:n], 1)}
         lexical_share = self._lexical_share(query.content_words, bm25_order[:1])
@@ -228,12 +228,19 @@ class HybridRetriever:
         parts = [self._doc_positions[d] for d in doc_ids if d in self._doc_positions]
         return np.sort(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
 
-    def _bm25_order(self, scores: np.ndarray, doc_ids: list[str] | None) -> list[int]:
-        """Positions with a BM25 score, best first (ties in index order), within `doc_ids`."""
+    def _bm25_order(self, scores: np.ndarray, doc_ids: list[str] | None, n: int) -> list[int]:
+        """The best `n` positions with a BM25 score, best first (ties in index order), within `doc_ids`.
+        Only those `n` are sorted: every clause with a score at least the n-th best's, which is exactly the
+        head of the full stable sort (ties at the n-th score kept in index order), without ordering the tens
+        of thousands of clauses a common word scores at 100,000 clauses."""
         positions = self._positions(doc_ids)
-        positions = positions[scores[positions] > 0]
-        order = np.argsort(-scores[positions], kind="stable")
-        return [int(i) for i in positions[order]]
+        values = scores[positions] if doc_ids is not None else scores
+        held = np.flatnonzero(values > 0)
+        if n < len(held):
+            nth = np.partition(values[held], len(held) - n)[len(held) - n]   # the n-th best score
+            held = held[values[held] >= nth]
+        order = np.argsort(-values[held], kind="stable")[:n]
+        return [int(i) for i in positions[held[order]]]
 
     def _rows_named_first(self, question: str, ranked: list[int], allowed: set[str]) -> tuple[list[int], set[int]]:
         """"分解表第50项" names a task-table row: that row leads, whatever the scores say."""
@@ -256,12 +263,16 @@ class HybridRetriever:
         with the lowest cosine among them too (for min-max fusion); any other clause's cosine on demand."""
         vector = self.query_vector(question)
         store = self.dense_search
-        top = store.nearest(vector, self.settings.retrieval.candidate_k, doc_ids)
-        lowest = store.nearest(-vector, 1, doc_ids)
+        k = self.settings.retrieval.candidate_k
+        if isinstance(store, FaissDense):   # both ends from one scan (see FaissDense.extremes)
+            top, lowest = store.extremes(vector, k, doc_ids)
+        else:
+            least = store.nearest(-vector, 1, doc_ids)
+            top, lowest = store.nearest(vector, k, doc_ids), (-least[0][1] if least else None)
         order = [self.position[node_id] for node_id, _ in top]
         known = {self.position[node_id]: score for node_id, score in top}
         high = top[0][1] if top else 0.0
-        low = -lowest[0][1] if lowest else 0.0
+        low = lowest if lowest is not None else 0.0
         return DenseLeg(order=order, known=known, low=low, high=high,
                         lookup=lambda positions: store.similarity(vector, [self.ids[i] for i in positions]))
 

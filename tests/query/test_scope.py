@@ -118,3 +118,22 @@ def test_a_place_in_the_askers_story_is_not_the_scope(documents):
     scope = resolve_scope("我老家在云南，一直听说松江在搞对口帮扶，松江区会公开这些吗？", documents)
     assert scope.doc_ids == ["2024-songjiang"] and scope.unknown_places == []
     assert resolve_scope("云南省的政务公开要点有什么要求", documents).unknown_places == ["云南省"]
+
+
+def test_a_document_is_named_by_its_longest_alias_in_the_question_the_first_listed_among_equals():
+    from assistant.query.scope import named_places
+
+    documents = _metas({"x": {"place": "甲乙区", "aliases": ["甲乙", "乙区", "甲乙区"]},
+                        "y": {"place": "丙丁镇", "aliases": ["丁镇", "丙丁"]},
+                        "z": {"place": "戊己县", "aliases": ["戊己县"]}})
+    # x: 甲乙区 (3 characters) over 甲乙 and 乙区; y: 丁镇 and 丙丁 tie at 2, 丁镇 is listed first; by position.
+    assert named_places("丙丁镇和甲乙区", documents) == [("丁镇", "y"), ("甲乙区", "x")]
+    assert named_places("没有地名", documents) == []
+
+
+def test_a_place_the_corpus_lacks_offers_each_document_inside_it_once_in_corpus_order():
+    documents = _metas({f"d{i}": {"place": f"{name}镇", "district": "松江区", "city": "上海市", "aliases": [f"{name}镇"]}
+                        for i, name in enumerate(["甲", "乙", "丙", "丁"])})
+    scope = resolve_scope("上海市的开放月在几月", documents)
+    assert scope.unknown_places == ["上海市"]
+    assert scope.related_docs == ["d0", "d1", "d2", "d3"]

@@ -79,9 +79,31 @@ def test_the_scope_words_do_not_rank_the_notice_first(retriever):
 def test_the_top_k_dense_leg_ranks_as_scoring_every_clause_would(retriever, question):
     """FAISS is asked for candidate_k clauses (and the lowest cosine) only; the ranking equals the one
     computed from every clause's cosine."""
+    _assert_ranked_as_scoring_every_clause(retriever, retriever.search(question))
+
+
+def test_every_eval_question_is_ranked_as_scoring_every_clause_would(retriever):
+    """The shipped corpus and all standalone questions of questions.jsonl and heldout.jsonl: only the two legs'
+    candidates are fused, the BM25 order is sorted for its head only, and the dense leg's two ends come from
+    one FAISS search; the hits are those (and in that order) of fusing every clause's scores."""
+    import json
+
+    from tests.conftest import ROOT
+
+    asked = 0
+    for name in ("questions.jsonl", "heldout.jsonl"):
+        for line in (ROOT / "eval" / name).read_text(encoding="utf-8").splitlines():
+            item = json.loads(line) if line.strip() else None
+            if item and not item.get("history"):
+                _assert_ranked_as_scoring_every_clause(
+                    retriever, retriever.search(item["question"], doc_filter=item.get("doc_filter")))
+                asked += 1
+    assert asked >= 100
+
+
+def _assert_ranked_as_scoring_every_clause(retriever, result):
     import numpy as np
 
-    result = retriever.search(question)
     allowed = sorted(result.scope.doc_ids) or None
     positions = [int(i) for i in retriever._positions(allowed)]
     vector = retriever.query_vector(result.query.rewrite)
@@ -99,8 +121,10 @@ def test_the_top_k_dense_leg_ranks_as_scoring_every_clause_would(retriever, ques
     share = retriever._lexical_share(result.query.content_words, bm25_order[:1])
     fused = retriever._fuse(pool, bm25, every, bm25_rank, dense_rank, min(every.values()), max(every.values()),
                             float(bm25[bm25_order[0]]) if bm25_order else 0.0, share)
-    expected = sorted(fused, key=lambda i: (-fused[i], -every[i]))[:len(result.hits)]
-    assert [h.clause_id for h in result.hits] == [retriever.ids[i] for i in expected]
+    # A task-table row the question names ("第5项") leads whatever the scores say.
+    named = [retriever.position[h.clause_id] for h in result.hits if h.named]
+    expected = named + [i for i in sorted(fused, key=lambda i: (-fused[i], -every[i])) if i not in named]
+    assert [h.clause_id for h in result.hits] == [retriever.ids[i] for i in expected[:len(result.hits)]]
     assert all(np.isclose(h.dense, every[retriever.position[h.clause_id]], atol=1e-5) for h in result.hits)
 
 
@@ -112,3 +136,17 @@ def test_a_words_weight_counts_the_clauses_holding_it(retriever, word):
     holding = sum(1 for k in retriever.keys if key in k)
     assert retriever._clauses_holding(key) == holding
     assert retriever.word_weight(word) == pytest.approx(math.log((len(retriever.keys) + 1) / (holding + 0.5)))
+
+
+@pytest.mark.parametrize("n", [1, 3, 30, 500])
+def test_the_bm25_order_is_the_head_of_sorting_every_scored_clause(retriever, n):
+    """Only the best n are sorted; ties (at the n-th score too) stay in index order, as a full stable sort
+    would leave them."""
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    scores = rng.choice([0.0, 0.0, 1.5, 2.0, 2.0, 3.25], size=len(retriever.ids)).astype("float32")
+    for doc_ids in (None, ["2024-pudong"], ["2024-pudong", "2024-songjiang"]):
+        positions = retriever._positions(doc_ids)
+        every = sorted((int(i) for i in positions if scores[i] > 0), key=lambda i: -scores[i])
+        assert retriever._bm25_order(scores, doc_ids, n) == every[:n]
