@@ -151,10 +151,9 @@ def rewrite_followup(question: str, history: list[Turn], documents: dict[str, Do
 
     if _MORE.match(q):
         rest = _MORE.sub("", q).strip("，,。 ")
-        # "还有呢？开放活动方面还有别的安排没？": what is asked now, in the previous question's place; the
+        # "还有呢？开放活动方面还有别的安排没？": what is asked now, about the previous question's subject; the
         # previous question's facet ("在几月") is not asked again.
-        rewritten = (place_text + rest if _place_phrase(rest, documents) is None else rest) if rest \
-            else prev.rstrip("？?。")
+        rewritten = f"{_stem(prev)}，{rest}" if rest else prev.rstrip("？?。")
         return Rewrite(rewritten, "more", set(history[-1].used_sentences))
 
     m = _PLACE_SWAP.match(q)

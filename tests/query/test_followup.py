@@ -123,3 +123,8 @@ def test_the_previous_subject_leaves_behind_the_facet_it_was_asked_for(documents
     # "…第24项的时间节点是什么？" then "它由哪个部门负责？": the row, not its 时间节点, is responsible.
     r = _rewrite(["松江区任务分解表第24项的时间节点是什么？"], "它由哪个部门负责？", documents)
     assert r.question == "松江区任务分解表第24项由哪个部门负责？"
+
+
+def test_more_with_a_question_of_its_own_asks_it_about_the_previous_subject_not_its_facet(documents):
+    r = _rewrite(["浦东新区政府开放月是在几月？"], "还有呢？开放活动方面还有别的安排没？", documents)
+    assert r.question == "浦东新区政府开放月，开放活动方面还有别的安排没？" and r.rule == "more"
