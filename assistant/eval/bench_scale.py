@@ -17,9 +17,10 @@ vectors are embedded once and cached under cache_dir; the embedding rate (embed_
 a real embedding run over --embed-sample source passages (batch as configured), not by the build.
 
 What is measured, each step in a process of its own:
-- build: the build path below `ensure_index` (no corpus files to read): `clause_node`, `embed_with_checkpoint`,
-  `_embed` (ClauseVectorStore, flat or HNSW by `ann_min_clauses`), `_write_build` (llama-index persist, the
-  BM25 files, the manifest, the CURRENT swap) and `load_index`, as `ensure_index` does them; build_s from
+- build: the build path below `ensure_index` (no corpus files to read): `embed_passages` (what
+  `store.embed_clauses` calls), `_vectors` (ClauseVectorStore, flat or HNSW by `ann_min_clauses`),
+  `_write_build` (FAISS, the clause file, the BM25 files, the retrieval terms, the manifest, the CURRENT
+  swap) and `load_index`, as `ensure_index` does them; build_s from
   embedding to the loaded index, rss_build_mb the process's peak RSS. For milvus the same build folder is
   then synced into a new Milvus Lite file by another process (`open_milvus`: every row inserted, the clause
   tokens by jieba); its build_s is the two together, its rss_build_mb the larger peak;
@@ -206,7 +207,7 @@ def synthetic_vectors(real: np.ndarray, recipe: list[tuple[int, int]]) -> np.nda
 
 
 class SyntheticEmbedding:
-    """What `embed_with_checkpoint` asks of a model, answering each passage with its synthetic vector."""
+    """What `embed_passages` asks of a model, answering each passage with its synthetic vector."""
 
     def __init__(self, vectors: dict[str, np.ndarray], batch: int) -> None:
         self.vectors, self.embed_batch_size = vectors, batch
@@ -249,11 +250,9 @@ def _disk_mb(*paths: Path) -> float:
 
 def build_worker(work: Path, size: int, real_embed_max: int, sample: int, milvus: bool) -> dict:
     """Make the corpus and build its index in `work`; returns the figures (also the questions, to a file)."""
-    from llama_index.core.schema import MetadataMode
-
     from assistant.config import load_settings
     from assistant.index import store
-    from assistant.index.checkpoint import discard_checkpoint, embed_with_checkpoint
+    from assistant.index.checkpoint import discard_checkpoint, embed_passages
     from assistant.index.embedding import embedding_dimension, get_embed_model, model_id
 
     settings = load_settings().replace(index_dir=work / "index")
@@ -262,29 +261,33 @@ def build_worker(work: Path, size: int, real_embed_max: int, sample: int, milvus
     (work / "questions.json").write_text(json.dumps(swapped_questions(swaps), ensure_ascii=False), encoding="utf-8")
     source_texts = [c.index_text for d in sources for c in d.clauses]
     model = get_embed_model(settings)
-    nodes = [store.clause_node(c) for c in clauses]
+    texts = [c.index_text for c in clauses]   # what the build embeds (store.embed_clauses)
     synthetic = size > real_embed_max
     embedder: Any = model
     if synthetic:
-        texts = [n.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes]
         vectors = synthetic_vectors(source_vectors(settings, source_texts), recipe)
         embedder = SyntheticEmbedding(dict(zip(texts, vectors)), 32)
+        del vectors
     by_doc: dict[str, list[str]] = {}
     for c in clauses:
         by_doc.setdefault(c.doc_id, []).append(c.id)
     manifest_docs = {d: {"sha256": hashlib.sha256("\n".join(ids).encode()).hexdigest(), "clauses": ids,
                          "meta": documents[d].to_dict()} for d, ids in by_doc.items()}
+    dimension = embedding_dimension(model)
     started = time.perf_counter()
-    embed_with_checkpoint(nodes, embedder, index_dir=settings.paths.index_dir, model=model_id(settings),
-                          dimension=embedding_dimension(model), every=settings.index.checkpoint_every, progress=False)
+    embedded, _ = embed_passages([c.id for c in clauses], texts, embedder, index_dir=settings.paths.index_dir,
+                                 model=model_id(settings), dimension=dimension,
+                                 every=settings.index.checkpoint_every, progress=False)
     embed_s = time.perf_counter() - started
-    vector_index, vstore = store._embed(None, nodes, [], model, settings)
+    del embedder, texts
+    vstore = store._vectors(None, [c.id for c in clauses], embedded, [], dimension, settings)
+    del embedded
     build = settings.paths.index_dir / "build-bench"
     settings.paths.index_dir.mkdir(parents=True, exist_ok=True)
-    store._write_build(settings, build, vector_index, vstore, manifest_docs, wanted_model=model_id(settings),
-                       embed_model=model, started=started)
+    store._write_build(settings, build, vstore, {c.id: c for c in clauses}, manifest_docs,
+                       wanted_model=model_id(settings), embed_model=model, started=started)
     discard_checkpoint(settings.paths.index_dir)
-    del nodes, vector_index, vstore
+    del vstore
     index = store.load_index(settings)
     out = {"build_s": time.perf_counter() - started, "rss_build_mb": _peak_mb(), "disk_mb": _disk_mb(work / "index"),
            "synthetic_vectors": synthetic, "sources": len(source_texts), "documents": len(documents),
@@ -439,7 +442,7 @@ def describe(rows: list[dict], real_embed_max: int) -> str:
             "made-up places, half of them with a sentence of another clause appended; questions: questions.jsonl + "
             f"heldout.jsonl pointed at synthetic copies. vectors: embedded by the model up to {real_embed_max:,} "
             "clauses; above, normalise(v(a) + l*v(b) + 0.35*g) from the real vectors of the source clauses, and "
-            "embed/s from a real run over a sample of source passages. build: store._embed + _write_build + "
+            "embed/s from a real run over a sample of source passages. build: store._vectors + _write_build + "
             "load_index (the path under ensure_index); milvus build = the same + the first sync into Milvus Lite.")
     cols = ("size", "backend", "build s", "embed/s", "restart s", "p50 ms", "p95 ms", "RSS serve MB",
             "RSS build MB", "disk MB", "recall@20")

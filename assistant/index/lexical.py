@@ -48,6 +48,6 @@ def load_lexical(build: Path, clause_ids: list[str]) -> bm25s.BM25:
     """The saved BM25 of `build`; ValueError when it indexes other clauses than `clause_ids`, in order."""
     saved = json.loads((build / IDS_FILE).read_text(encoding="utf-8"))
     if saved != clause_ids:
-        raise ValueError(f"the BM25 index holds {len(saved)} clauses that do not match the docstore's "
+        raise ValueError(f"the BM25 index holds {len(saved)} clauses that do not match the clause file's "
                          f"{len(clause_ids)} in order")
     return bm25s.BM25.load(str(build), show_progress=False, **_FILES)

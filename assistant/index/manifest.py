@@ -1,7 +1,7 @@
 """The manifest of an index build, and verifying a build against it.
 
-A build folder `index/build-<stamp>/` holds what llama-index persisted and `manifest.json`, written
-last: the size and sha256 of every other file, the vector count, dimension and clause count.
+A build folder `index/build-<stamp>/` holds the clause file, the FAISS index and its id map, the BM25
+files, the retrieval terms and `manifest.json`, written last: the size and sha256 of every other file, the vector count, dimension and clause count.
 `CURRENT` names the live build. Reading the manifest checks its shape; `_check_files` checks the
 files' sizes and checksums, `_check_structure` that the loaded pieces agree with each other and with
 the manifest. Whatever fails raises IndexCorrupt (IndexOutdated: another program version's index).
@@ -22,18 +22,21 @@ import faiss
 from assistant.errors import AssistantError
 
 if TYPE_CHECKING:
-    from llama_index.core import StorageContext
-
     from assistant.index.store import ClauseVectorStore
 
 # 2: the manifest records every build file's size and sha256, the vector count and the clause count.
 # 3: a clause node's metadata holds every Clause field (search_terms too), so a load rebuilds the Clause.
-INDEX_FORMAT = 3
+# 4: the clauses in a compact file of their own (clause_file.py) instead of llama-index's docstore.json,
+#    FAISS in vectors.faiss, and the retriever's search keys and speller words saved (terms.json).
+INDEX_FORMAT = 4
 MANIFEST = "manifest.json"
 CURRENT = "CURRENT"
 BUILD_NAME = re.compile(r"build-[0-9A-Za-z]+")
-# What llama-index must find in a build; the manifest lists these and whatever else persist wrote.
-REQUIRED_FILES = ("docstore.json", "index_store.json", "default__vector_store.json", "id_map.json")
+VECTORS_FILE = "vectors.faiss"   # faiss.write_index, by llama-index's FaissMapVectorStore.persist
+ID_MAP_FILE = "id_map.json"      # written beside it by the same persist
+# What a load must find in a build (clause_file.py's names, repeated here to keep this module free of
+# the parser); the manifest lists these and the BM25 files.
+REQUIRED_FILES = ("clauses.json", "terms.json", VECTORS_FILE, ID_MAP_FILE)
 
 
 class IndexCorrupt(AssistantError, RuntimeError):
@@ -167,20 +170,20 @@ def _differ(what: str, have: set, want: set, limit: int = 3) -> list[str]:
     return [f"{what}: {len(missing)} missing {missing[:limit]}, {len(extra)} unexpected {extra[:limit]}"]
 
 
-def _check_structure(manifest: Manifest, store: ClauseVectorStore, storage: StorageContext,
+def _check_structure(manifest: Manifest, store: ClauseVectorStore, clause_ids: list[str],
                      dimension: int | None) -> list[str]:
     """The pieces agree with each other and with the manifest: FAISS size and dimension, the id map
-    in both directions, the docstore and the index struct all hold exactly the manifest's clauses."""
+    in both directions, and the clause file holds exactly the manifest's clauses, in its order."""
     problems = []
-    clause_ids = [c for d in manifest.documents.values() for c in d["clauses"]]
-    clauses = set(clause_ids)
-    if len(clauses) != len(clause_ids):
+    listed = [c for d in manifest.documents.values() for c in d["clauses"]]
+    clauses = set(listed)
+    if len(clauses) != len(listed):
         problems.append("manifest lists a clause twice")
     stray = [c for doc_id, d in manifest.documents.items() for c in d["clauses"] if not c.startswith(doc_id + "/")]
     if stray:
         problems.append(f"manifest lists clauses under the wrong document: {stray[:3]}")
-    if manifest.clause_count != len(clause_ids):
-        problems.append(f"manifest says {manifest.clause_count} clauses but lists {len(clause_ids)}")
+    if manifest.clause_count != len(listed):
+        problems.append(f"manifest says {manifest.clause_count} clauses but lists {len(listed)}")
     faiss_index = store._faiss_index
     if faiss_index.ntotal != manifest.vector_count:
         problems.append(f"FAISS holds {faiss_index.ntotal} vectors, the manifest says {manifest.vector_count}")
@@ -188,8 +191,8 @@ def _check_structure(manifest: Manifest, store: ClauseVectorStore, storage: Stor
         problems.append(f"FAISS vectors have dimension {faiss_index.d}, the manifest says {manifest.dimension}")
     if dimension is not None and faiss_index.d != dimension:
         problems.append(f"FAISS vectors have dimension {faiss_index.d}, the embedding model makes {dimension}")
-    if manifest.vector_count != len(clause_ids):
-        problems.append(f"manifest says {manifest.vector_count} vectors for {len(clause_ids)} clauses")
+    if manifest.vector_count != len(listed):
+        problems.append(f"manifest says {manifest.vector_count} vectors for {len(listed)} clauses")
     node_to_id, id_to_node = store._node_id_to_faiss_id_map, store._faiss_id_to_node_id_map
     if len(node_to_id) != len(id_to_node) or any(id_to_node.get(i) != n for n, i in node_to_id.items()):
         problems.append("id map: its two directions disagree")
@@ -198,11 +201,8 @@ def _check_structure(manifest: Manifest, store: ClauseVectorStore, storage: Stor
         problems.append("FAISS vector ids are missing or repeated")
     problems += _differ("id map ids against FAISS vector ids", set(id_to_node), set(vector_ids))
     problems += _differ("id map clauses against the manifest", set(node_to_id), clauses)
-    problems += _differ("docstore clauses against the manifest", set(storage.docstore.docs), clauses)
-    structs = storage.index_store.index_structs()
-    if len(structs) != 1:
-        problems.append(f"index store holds {len(structs)} indexes, not 1")
-    else:
-        nodes = getattr(structs[0], "nodes_dict", {})
-        problems += _differ("index store clauses against the manifest", set(nodes.values()), clauses)
-    return problems
+    in_file = _differ("clause file clauses against the manifest", set(clause_ids), clauses)
+    if not in_file and clause_ids != listed:
+        # A load pairs the clauses with the BM25 rows and search keys by position.
+        in_file = ["clause file lists the clauses in another order than the manifest (or one twice)"]
+    return problems + in_file

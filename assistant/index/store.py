@@ -1,15 +1,23 @@
-"""The clause index: llama-index VectorStoreIndex over a FAISS inner-product store, under index/.
+"""The clause index: the clauses, their vectors in a FAISS inner-product store, and BM25, under index/.
 
 Layout of `index/`:
     CURRENT               the name of the live build (replaced atomically)
     .lock                 held by whoever changes corpus/ or index/ (one at a time)
-    build-<stamp>/        docstore.json, index_store.json, default__vector_store.json (FAISS),
-                          id_map.json, …, and manifest.json (written last: the size and sha256 of every
-                          other file, the vector count, dimension and clause count)
+    build-<stamp>/        clauses.json (every Clause, clause_file.py), vectors.faiss + id_map.json (FAISS,
+                          persisted by llama-index's FaissMapVectorStore), bm25.* (lexical.py), terms.json
+                          (search keys and speller words), and manifest.json (written last: the size and
+                          sha256 of every other file, the vector count, dimension and clause count)
 A build is written beside the live one and becomes live only when CURRENT is swapped, so a crash
 mid-build leaves the previous index intact. Loading verifies the live build against its manifest
-(checksums, FAISS size and dimension, id map against docstore); a missing, partial or inconsistent
-build raises IndexCorrupt and is rebuilt with a message on stderr.
+(checksums, FAISS size and dimension, id map and clause file against the manifest); a missing, partial
+or inconsistent build raises IndexCorrupt and is rebuilt with a message on stderr.
+
+llama-index does the embedding (its embedding models) and the FAISS store's persistence and search
+API; it no longer holds the clauses. Its docstore kept every clause as a JSON node (377 MB at 100k
+clauses, most of a 61 s restart and of a 4.7 GB build peak, the vectors as Python float lists on the
+nodes while building), so a build now writes the typed clauses to a compact file and the vectors go
+from one float32 matrix straight into FAISS. `ClauseIndex.vector_index` still gives a llama-index
+VectorStoreIndex over the loaded build for whoever wants its retrievers (made on first use).
 
 Whoever takes the lock first finishes what a killed process left (`recover`): an interrupted remove
 is rolled back or completed, an interrupted add finished, temporary files and abandoned builds
@@ -31,6 +39,7 @@ import json
 import shutil
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -38,7 +47,8 @@ from typing import Any
 import faiss
 import numpy as np
 from filelock import Timeout
-from llama_index.core import StorageContext, VectorStoreIndex, load_index_from_storage
+from llama_index.core import StorageContext, VectorStoreIndex
+from llama_index.core.data_structs import IndexDict
 from llama_index.core.schema import BaseNode, NodeRelationship, RelatedNodeInfo, TextNode
 from llama_index.vector_stores.faiss import FaissMapVectorStore
 
@@ -46,12 +56,14 @@ from assistant.atomic_file import atomic_write
 from assistant.config import Settings
 from assistant.ingest.corpus import corpus_files, parse_file
 from assistant.index import ann
-from assistant.index.checkpoint import discard_checkpoint, embed_with_checkpoint
+from assistant.index.checkpoint import discard_checkpoint, embed_passages
+from assistant.index.clause_file import (CLAUSE_FIELDS, CLAUSES_FILE, TERMS_FILE, RetrievalTerms, read_clauses,
+                                         read_terms, retrieval_terms, write_clauses, write_terms)
 from assistant.index.embedding import embedding_dimension, get_embed_model, model_id
 from assistant.index.lexical import build_lexical, has_lexical, load_lexical, save_lexical, tokenizer_for
-from assistant.index.manifest import (BUILD_NAME, CURRENT, INDEX_FORMAT, MANIFEST, REQUIRED_FILES, IndexCorrupt,
-                                      IndexOutdated, Manifest, _check_files, _check_structure, _checked_live_build,
-                                      _digest, _live_build, read_manifest)
+from assistant.index.manifest import (BUILD_NAME, CURRENT, INDEX_FORMAT, MANIFEST, REQUIRED_FILES, VECTORS_FILE,
+                                      IndexCorrupt, IndexOutdated, Manifest, _check_files, _check_structure,
+                                      _checked_live_build, _digest, _live_build, read_manifest)
 from assistant.index.recovery import ADDING, LOCK, REMOVING, _lock_for, _recovery_plan, _say, recover, writing
 from assistant.ingest.metadata import DocumentMeta
 from assistant.ingest.structure import PARSER_VERSION, Clause, Document
@@ -65,24 +77,29 @@ __all__ = [
     "IndexCorrupt", "IndexOutdated", "Manifest", "read_manifest", "recover", "writing",
 ]
 
-CLAUSE_FIELDS = ("id", "doc_id", "kind", "heading_path", "text", "start", "end", "units", "deadline",
-                 "doc_title", "part", "search_terms", "row")
-
 
 class ClauseVectorStore(FaissMapVectorStore):
     """FaissMapVectorStore with document deletes and ids that are never reused."""
 
     def add(self, nodes: list[BaseNode], **add_kwargs: Any) -> list[str]:
+        """llama-index's way in (nodes carrying their embeddings); the build uses `add_vectors`."""
+        ids = [node.id_ for node in nodes]
+        vectors = np.asarray([node.get_embedding() for node in nodes], dtype="float32")
+        self.add_vectors(ids, vectors.reshape(len(ids), self._faiss_index.d))
+        return ids
+
+    def add_vectors(self, clause_ids: list[str], vectors: np.ndarray) -> None:
+        """`vectors[i]` under `clause_ids[i]`, in one FAISS call; a clause stored already is replaced."""
+        present = [c for c in clause_ids if c in self._node_id_to_faiss_id_map]
+        if present:
+            self.delete_nodes(present)
         next_id = max(self._faiss_id_to_node_id_map, default=-1) + 1
-        for node in nodes:
-            if node.id_ in self._node_id_to_faiss_id_map:  # re-adding replaces
-                self.delete_nodes([node.id_])
-            vector = np.asarray(node.get_embedding(), dtype="float32")[np.newaxis, :]
-            self._faiss_index.add_with_ids(vector, np.array([next_id], dtype=np.int64))
-            self._node_id_to_faiss_id_map[node.id_] = next_id
-            self._faiss_id_to_node_id_map[next_id] = node.id_
-            next_id += 1
-        return [node.id_ for node in nodes]
+        faiss_ids = np.arange(next_id, next_id + len(clause_ids), dtype=np.int64)
+        if len(clause_ids):
+            self._faiss_index.add_with_ids(np.ascontiguousarray(vectors, dtype="float32"), faiss_ids)
+        for clause_id, faiss_id in zip(clause_ids, faiss_ids.tolist()):
+            self._node_id_to_faiss_id_map[clause_id] = faiss_id
+            self._faiss_id_to_node_id_map[faiss_id] = clause_id
 
     def delete(self, ref_doc_id: str, **delete_kwargs: Any) -> None:
         ann.use_flat(self)  # an HNSW graph cannot delete; the build makes it again afterwards (ann.fit_index)
@@ -162,18 +179,30 @@ class BuildReport:
 
 @dataclass
 class ClauseIndex:
-    """A loaded index: the llama-index VectorStoreIndex, its manifest, and the clauses by id."""
+    """A loaded index: its manifest, the clauses by id, the FAISS store, the BM25 index and the retrieval
+    terms, and the embedding model that made the vectors' queries."""
 
     path: Path
     manifest: Manifest
-    vector_index: VectorStoreIndex
+    vector_store: ClauseVectorStore
+    embed_model: Any
     clauses: dict[str, Clause]          # clause id -> clause, documents sorted, clauses in order
     documents: dict[str, DocumentMeta]  # doc id -> its metadata
     bm25: Any = None                    # the saved lexical index (bm25s.BM25), in the order of `clauses`
+    terms: RetrievalTerms | None = None  # search keys (order of `clauses`) and speller words, saved by the build
 
-    @property
-    def vector_store(self) -> ClauseVectorStore:
-        return self.vector_index.vector_store  # type: ignore[return-value]
+    @cached_property
+    def vector_index(self) -> VectorStoreIndex:
+        """A llama-index VectorStoreIndex over this build (its retrievers, query engines …), made on first
+        use: its docstore of one node per clause is what the build no longer keeps on disk or in memory."""
+        nodes = [clause_node(c) for c in self.clauses.values()]
+        storage = StorageContext.from_defaults(vector_store=self.vector_store)
+        storage.docstore.add_documents(nodes)
+        struct = IndexDict()
+        for node in nodes:
+            struct.add_node(node, text_id=node.node_id)   # FAISS answers with clause ids (the id map)
+        storage.index_store.add_index_struct(struct)
+        return VectorStoreIndex(index_struct=struct, storage_context=storage, embed_model=self.embed_model)
 
 
 def clause_node(clause: Clause) -> TextNode:
@@ -186,20 +215,34 @@ def clause_node(clause: Clause) -> TextNode:
     return node
 
 
-def _open_build(build: Path, manifest: Manifest, dimension: int | None) -> tuple[ClauseVectorStore, StorageContext]:
+@dataclass
+class _Build:
+    """The pieces of a verified build, as read from its files."""
+    path: Path
+    manifest: Manifest
+    store: ClauseVectorStore
+    clauses: list[Clause]
+    terms: RetrievalTerms
+
+
+def _open_build(build: Path, manifest: Manifest, dimension: int | None) -> _Build:
     """Read a build whose files passed their checksums, and check that its pieces agree."""
     try:
-        store = ClauseVectorStore.from_persist_dir(str(build))
-        storage = StorageContext.from_defaults(persist_dir=str(build), vector_store=store)
-    except Exception as exc:  # any unreadable piece (truncated JSON, bad FAISS file …)
+        store = ClauseVectorStore.from_persist_path(str(build / VECTORS_FILE))
+        clauses = read_clauses(build / CLAUSES_FILE)
+    except Exception as exc:  # any unreadable piece (truncated JSON, bad FAISS file, a row not ours …)
         raise IndexCorrupt(f"index files unreadable ({type(exc).__name__}: {exc})") from exc
-    problems = _check_structure(manifest, store, storage, dimension)
+    problems = _check_structure(manifest, store, [c.id for c in clauses], dimension)
     if problems:
         raise IndexCorrupt("; ".join(problems), problems)
-    return store, storage
+    try:   # one search key per clause: checked once the clauses are known to be the manifest's
+        terms = read_terms(build / TERMS_FILE, len(clauses))
+    except Exception as exc:
+        raise IndexCorrupt(f"retrieval terms unusable ({type(exc).__name__}: {exc})") from exc
+    return _Build(build, manifest, store, clauses, terms)
 
 
-def _verified(settings: Settings, dimension: int | None) -> tuple[Path, Manifest, ClauseVectorStore, StorageContext]:
+def _verified(settings: Settings, dimension: int | None) -> _Build:
     build = _checked_live_build(settings.paths.index_dir)
     if build is None:
         raise IndexCorrupt("no index built yet")
@@ -209,31 +252,24 @@ def _verified(settings: Settings, dimension: int | None) -> tuple[Path, Manifest
     problems = _check_files(build, manifest)
     if problems:
         raise IndexCorrupt("; ".join(problems), problems)
-    store, storage = _open_build(build, manifest, dimension)
-    return build, manifest, store, storage
+    return _open_build(build, manifest, dimension)
 
 
 def load_index(settings: Settings) -> ClauseIndex:
     """Load the live index after verifying it; raises IndexCorrupt saying what is wrong."""
     embed_model = get_embed_model(settings)
-    build, manifest, _, storage = _verified(settings, embedding_dimension(embed_model))
-    try:
-        vector_index = load_index_from_storage(storage, embed_model=embed_model)
-    except Exception as exc:  # whatever llama-index raises on a struct it cannot use
-        raise IndexCorrupt(f"index files unreadable ({type(exc).__name__}: {exc})") from exc
-    clauses = {}
-    for doc in manifest.documents.values():
-        for clause_id in doc["clauses"]:
-            clauses[clause_id] = Clause.from_dict(storage.docstore.get_node(clause_id).metadata)
+    found = _verified(settings, embedding_dimension(embed_model))
+    manifest = found.manifest
+    clauses = {clause.id: clause for clause in found.clauses}
     documents = {doc_id: DocumentMeta.from_dict(d["meta"]) for doc_id, d in manifest.documents.items()}
-    bm25 = None
-    if has_lexical(set(manifest.files)):   # builds before the lexical index was saved have none: built at start
-        try:
-            bm25 = load_lexical(build, list(clauses))
-        except Exception as exc:  # checksums passed, so this is a build that disagrees with itself
-            raise IndexCorrupt(f"BM25 index unusable ({type(exc).__name__}: {exc})") from exc
-    return ClauseIndex(path=build, manifest=manifest, vector_index=vector_index, clauses=clauses,
-                       documents=documents, bm25=bm25)
+    if not has_lexical(set(manifest.files)):   # every build of this format saves one
+        raise IndexCorrupt("the build has no BM25 index")
+    try:
+        bm25 = load_lexical(found.path, list(clauses))
+    except Exception as exc:  # checksums passed, so this is a build that disagrees with itself
+        raise IndexCorrupt(f"BM25 index unusable ({type(exc).__name__}: {exc})") from exc
+    return ClauseIndex(path=found.path, manifest=manifest, vector_store=found.store, embed_model=embed_model,
+                       clauses=clauses, documents=documents, bm25=bm25, terms=found.terms)
 
 
 @dataclass
@@ -280,7 +316,7 @@ def check_index(settings: Settings) -> IndexHealth:
 
 def _health(settings: Settings) -> IndexHealth:
     try:
-        build, manifest, _, _ = _verified(settings, None)
+        found = _verified(settings, None)
     except IndexCorrupt as exc:
         manifest = None
         try:
@@ -288,13 +324,14 @@ def _health(settings: Settings) -> IndexHealth:
         except IndexCorrupt:
             pass
         return IndexHealth(False, exc.problems, _live_build(settings.paths.index_dir), manifest)
+    manifest = found.manifest
     notes = []
     if manifest.embed_model != model_id(settings):
         notes.append(f"built with embedding model {manifest.embed_model}, configured is {model_id(settings)}: "
                      f"the next start rebuilds the index")
     if manifest.parser_version != PARSER_VERSION:
         notes.append("built by another parser version: the next start rebuilds the index")
-    return IndexHealth(True, [], build, manifest, notes)
+    return IndexHealth(True, [], found.path, manifest, notes)
 
 
 # --- building ----------------------------------------------------------------------------------
@@ -331,26 +368,39 @@ def _ensure(settings: Settings, *, rebuild: bool, progress: bool) -> tuple[Claus
 
     parsed: dict[str, Document] = {f.doc_id: parse_file(f.path, f.doc_id, settings) for f in files
                                    if f.doc_id in report.added or f.doc_id in report.updated}
-    new_nodes = [clause_node(c) for d in parsed.values() for c in d.clauses]
-    report.clauses_embedded = len(new_nodes)
+    new_clauses = [c for d in parsed.values() for c in d.clauses]
+    report.clauses_embedded = len(new_clauses)
     report.clauses_removed = sum(len(old_docs[d]["clauses"]) for d in report.removed + report.updated)
 
     build = settings.paths.index_dir / f"build-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%S%f')}"
-    # Vectors saved as they are made (checkpoint.py): a killed build resumes from them.
-    report.clauses_resumed = embed_with_checkpoint(
-        new_nodes, embed_model, index_dir=settings.paths.index_dir, model=wanted_model,
-        dimension=embedding_dimension(embed_model), every=settings.index.checkpoint_every, progress=progress)
-    vector_index, store = _embed(current, new_nodes, report.removed + report.updated, embed_model, settings)
+    vectors, report.clauses_resumed = embed_clauses(new_clauses, embed_model, settings, progress=progress)
+    store = _vectors(current, [c.id for c in new_clauses], vectors, report.removed + report.updated,
+                     embedding_dimension(embed_model), settings)
+    del vectors   # in FAISS now
 
     documents = {doc_id: old_docs[doc_id] for doc_id in report.kept}
     for doc_id, doc in parsed.items():
         documents[doc_id] = {"sha256": new_hashes[doc_id], "clauses": [c.id for c in doc.clauses],
                              "meta": doc.meta.to_dict()}
-    _write_build(settings, build, vector_index, store, documents, wanted_model=wanted_model,
-                 embed_model=embed_model, started=started)
+    known = dict(current.clauses) if current else {}
+    known.update((c.id, c) for c in new_clauses)
+    _write_build(settings, build, store, known, documents, wanted_model=wanted_model, embed_model=embed_model,
+                 started=started)
     discard_checkpoint(settings.paths.index_dir)  # the build it served is live
     report.seconds = time.perf_counter() - started
     return load_index(settings), report
+
+
+def embed_clauses(clauses: list[Clause], embed_model: Any, settings: Settings, *,
+                  progress: bool) -> tuple[np.ndarray, int]:
+    """The vectors of `clauses` (float32, one row each, in order) and how many came from a killed build's
+    checkpoint. Vectors are saved as they are made (checkpoint.py), so a killed build resumes from them."""
+    # The indexed text is what llama-index embeds for `clause_node(c)` (every metadata key is excluded
+    # from embedding), so checkpoints written by node-based builds still match.
+    return embed_passages([c.id for c in clauses], [c.index_text for c in clauses], embed_model,
+                          index_dir=settings.paths.index_dir, model=model_id(settings),
+                          dimension=embedding_dimension(embed_model), every=settings.index.checkpoint_every,
+                          progress=progress)
 
 
 def _current_index(settings: Settings, report: BuildReport, *, rebuild: bool, wanted_model: str) -> ClauseIndex | None:
@@ -390,41 +440,34 @@ def _compare(report: BuildReport, old_docs: dict[str, dict], new_hashes: dict[st
     report.clauses_kept = sum(len(old_docs[d]["clauses"]) for d in report.kept)
 
 
-def _embed(current: ClauseIndex | None, new_nodes: list[TextNode], dropped: list[str], embed_model: Any,
-           settings: Settings) -> tuple[VectorStoreIndex, ClauseVectorStore]:
-    """A new vector index of `new_nodes` (embedded already), or the current one with the `dropped`
-    documents deleted and `new_nodes` inserted; flat or HNSW as its size calls for (ann.py)."""
-    if current is None:
-        store = ClauseVectorStore.empty(embedding_dimension(embed_model))
-        storage = StorageContext.from_defaults(vector_store=store)
-        vector_index = VectorStoreIndex(new_nodes, storage_context=storage, embed_model=embed_model)
-    else:
-        vector_index = current.vector_index
-        store = current.vector_store
-        for doc_id in dropped:
-            vector_index.delete_ref_doc(doc_id, delete_from_docstore=True)
-        vector_index.insert_nodes(new_nodes)
+def _vectors(current: ClauseIndex | None, clause_ids: list[str], vectors: np.ndarray, dropped: list[str],
+             dimension: int, settings: Settings) -> ClauseVectorStore:
+    """A new FAISS store of `vectors` (of `clause_ids`), or the current one with the `dropped` documents
+    deleted and these added; flat or HNSW as its size calls for (ann.py)."""
+    store = current.vector_store if current is not None else ClauseVectorStore.empty(dimension)
+    for doc_id in dropped:
+        store.delete(doc_id)
+    store.add_vectors(clause_ids, vectors)
     ann.fit_index(store, settings)
-    return vector_index, store
+    return store
 
 
-def _write_lexical(build: Path, vector_index: VectorStoreIndex, documents: dict[str, dict]) -> None:
-    """The BM25 index of the build, in the clause order a load reads (documents sorted, clauses in order)."""
-    docstore = vector_index.storage_context.docstore
-    ids = [clause_id for _, doc in sorted(documents.items()) for clause_id in doc["clauses"]]
-    texts = [docstore.get_node(clause_id).get_content() for clause_id in ids]
-    tokenizer = tokenizer_for([DocumentMeta.from_dict(doc["meta"]) for _, doc in sorted(documents.items())])
-    save_lexical(build_lexical(texts, tokenizer), ids, build)
-
-
-def _write_build(settings: Settings, build: Path, vector_index: VectorStoreIndex, store: ClauseVectorStore,
+def _write_build(settings: Settings, build: Path, store: ClauseVectorStore, clauses: dict[str, Clause],
                  documents: dict[str, dict], *, wanted_model: str, embed_model: Any, started: float) -> None:
-    """Persist the index into the new `build` folder with its manifest, and make it the live build."""
+    """Persist the index into the new `build` folder with its manifest, and make it the live build.
+    `clauses` holds at least every clause `documents` lists; they are written in load order."""
+    build.mkdir(parents=True)   # a new name (a timestamp): never an existing build, which the cleanup would remove
     try:
-        # The build folder is invisible until CURRENT names it, so llama-index may write its files in
-        # place; each is then hashed and synced, and the manifest that vouches for them comes last.
-        vector_index.storage_context.persist(persist_dir=str(build))
-        _write_lexical(build, vector_index, documents)
+        # The build folder is invisible until CURRENT names it, so its files are written in place;
+        # each is then hashed and synced, and the manifest that vouches for them comes last.
+        store.persist(str(build / VECTORS_FILE))
+        ordered = [clauses[clause_id] for _, doc in sorted(documents.items()) for clause_id in doc["clauses"]]
+        write_clauses(build / CLAUSES_FILE, ordered)
+        # The tokenizer knows every document's place names; BM25 and the speller's words both use it.
+        tokenizer = tokenizer_for([DocumentMeta.from_dict(doc["meta"]) for _, doc in sorted(documents.items())])
+        save_lexical(build_lexical([c.index_text for c in ordered], tokenizer), [c.id for c in ordered], build)
+        write_terms(build / TERMS_FILE, retrieval_terms(ordered, tokenizer))
+        del ordered, tokenizer
         digests = {p.name: _digest(p, sync=True) for p in sorted(build.iterdir()) if p.is_file()}
         manifest = Manifest(
             embed_model=wanted_model, dimension=embedding_dimension(embed_model), parser_version=PARSER_VERSION,

@@ -103,7 +103,10 @@ class HybridRetriever:
         self.tokenizer = tokenizer_for(self.documents.values())
         self.ids = list(index.clauses)
         self.position = {clause_id: i for i, clause_id in enumerate(self.ids)}
-        self.keys = [search_key(index.clauses[i].index_text) for i in self.ids]
+        # Computed by the build and saved with it (clause_file.py): at 100k clauses the keys and the speller's
+        # jieba pass over every clause took most of a minute of every start.
+        terms = index.terms
+        self.keys = terms.keys if terms is not None else [search_key(index.clauses[i].index_text) for i in self.ids]
         # Saved with the build; an index built before that gets its BM25 here, as it always did.
         self.bm25 = index.bm25 or build_lexical([index.clauses[i].index_text for i in self.ids], self.tokenizer)
         # FAISS + bm25s, or Milvus (settings.index.vector_store): the two legs, whichever store answers them.
@@ -116,15 +119,18 @@ class HybridRetriever:
         self.understanding = QueryUnderstanding(self.documents, self.tokenizer, home_of=self.documents_for,
                                                 carry_min_hits=settings.retrieval.topic_carry_min_hits,
                                                 speller=self._speller() if settings.retrieval.correct_misheard_terms else None)
-        self.embed_model = index.vector_index._embed_model
+        self.embed_model = index.embed_model
         self._query_vectors: dict[str, np.ndarray] = {}
         self._weights: dict[str, float] = {}
         self._joined_keys: str | None = None
 
     def _speller(self) -> TermSpeller:
-        """The corpus's own words (jieba's segmentation of every clause) for reading misheard terms."""
-        return TermSpeller({w for i in self.ids for w in self.tokenizer.words(self.index.clauses[i].text)},
-                           self.tokenizer.frequency, self.tokenizer.segment, field_terms())
+        """The corpus's own words (jieba's segmentation of every clause, saved by the build) for reading
+        misheard terms."""
+        terms = self.index.terms
+        words = set(terms.words) if terms is not None else \
+            {w for i in self.ids for w in self.tokenizer.words(self.index.clauses[i].text)}
+        return TermSpeller(words, self.tokenizer.frequency, self.tokenizer.segment, field_terms())
 
     def documents_for(self, question: str) -> list[str]:
         """The documents of the best clauses for `question` standing alone, best first."""

@@ -25,7 +25,8 @@ from tests.conftest import CORPUS
 from tests.index.conftest import build_small_index, copy_of
 
 SMALL = ["2024-qingpu-baihe", "2023-baoshan-songnan"]
-FAISS_FILE = "default__vector_store.json"
+FAISS_FILE = "vectors.faiss"
+CLAUSES_FILE = "clauses.json"
 
 
 
@@ -100,9 +101,24 @@ def _id_map_points_nowhere(build: Path) -> None:
     _reseal(build, "id_map.json")
 
 
-def _docstore_loses_a_node(build: Path) -> None:
-    _edit_json(build / "docstore.json", lambda d: d["docstore/data"].pop(next(iter(d["docstore/data"]))))
-    _reseal(build, "docstore.json")
+def _clause_file_loses_a_clause(build: Path) -> None:
+    _edit_json(build / CLAUSES_FILE, lambda d: d["rows"].pop(0))
+    _reseal(build, CLAUSES_FILE)
+
+
+def _clause_file_reordered(build: Path) -> None:
+    _edit_json(build / CLAUSES_FILE, lambda d: d["rows"].reverse())
+    _reseal(build, CLAUSES_FILE)
+
+
+def _clause_row_malformed(build: Path) -> None:
+    _edit_json(build / CLAUSES_FILE, lambda d: d["rows"][0].pop())
+    _reseal(build, CLAUSES_FILE)
+
+
+def _terms_short_of_a_key(build: Path) -> None:
+    _edit_json(build / "terms.json", lambda d: d["keys"].pop())
+    _reseal(build, "terms.json")
 
 
 def _manifest(change):
@@ -122,18 +138,21 @@ CORRUPTIONS = [
     ("scribbled FAISS vectors", _scribble_vectors, f"{FAISS_FILE} does not match its checksum"),
     ("truncated FAISS file", _truncate(FAISS_FILE, 0.5), f"{FAISS_FILE} has .* bytes"),
     ("empty FAISS file", _truncate(FAISS_FILE, 0), f"{FAISS_FILE} has 0 bytes"),
-    ("truncated docstore", _truncate("docstore.json", 0.7), "docstore.json has .* bytes"),
+    ("truncated clause file", _truncate(CLAUSES_FILE, 0.7), "clauses.json has .* bytes"),
     ("swapped id map", _swap_id_map, "id_map.json (does not match|has)"),
     ("id map to a missing vector, resealed", _id_map_points_nowhere, "id map ids against FAISS vector ids"),
-    ("docstore without a clause, resealed", _docstore_loses_a_node, "docstore clauses against the manifest"),
+    ("clause file without a clause, resealed", _clause_file_loses_a_clause, "clause file clauses against the manifest"),
+    ("clause file in another order, resealed", _clause_file_reordered, "clause file lists the clauses in another order"),
+    ("clause file row of the wrong width, resealed", _clause_row_malformed, "clauses.json row 0 is malformed"),
+    ("terms without a clause's search key, resealed", _terms_short_of_a_key, "terms.json holds .* search keys"),
     ("manifest dimension 999", _manifest(lambda m: m.__setitem__("dimension", 999)),
      "dimension 384, the manifest says 999"),
     ("manifest vector count wrong", _manifest(lambda m: m.__setitem__("vector_count", m["vector_count"] + 1)),
      "FAISS holds .* vectors, the manifest says"),
     ("manifest clause count wrong", _manifest(lambda m: m.__setitem__("clause_count", 3)), "manifest says 3 clauses"),
-    ("missing file", lambda b: (b / "index_store.json").unlink(), "index_store.json is missing"),
-    ("file left out of the manifest", _manifest(lambda m: m["files"].pop("docstore.json")),
-     "manifest does not list docstore.json"),
+    ("missing file", lambda b: (b / "id_map.json").unlink(), "id_map.json is missing"),
+    ("file left out of the manifest", _manifest(lambda m: m["files"].pop(CLAUSES_FILE)),
+     "manifest does not list clauses.json"),
     ("garbage manifest", _garbage_manifest, "manifest unreadable"),
     ("manifest of the wrong shape", _manifest(lambda m: m.__setitem__("documents", 5)), "'documents'"),
     ("CURRENT pointing outside index/", _pointer_outside, "does not name a build folder"),
@@ -167,7 +186,8 @@ def test_corruption_is_detected_by_load_and_status_and_rebuilt(kb, capsys, name,
 def test_a_healthy_index_records_what_it_is_made_of(kb, capsys):
     manifest = read_manifest(kb.paths.index_dir)
     build = _build(kb)
-    assert {"docstore.json", "index_store.json", FAISS_FILE, "id_map.json"} <= set(manifest.files)
+    assert {CLAUSES_FILE, "terms.json", FAISS_FILE, "id_map.json"} <= set(manifest.files)
+    assert not {"docstore.json", "index_store.json"} & set(manifest.files)   # llama-index's docstore is gone
     assert all(_digest(build / n) == (e["size"], e["sha256"]) for n, e in manifest.files.items())
     assert manifest.vector_count == manifest.clause_count == len(load_index(kb).clauses)
     code, out, _ = _status(kb, capsys, "--json")

@@ -40,7 +40,7 @@ def test_the_loaded_bm25_scores_exactly_as_one_built_from_the_clauses(built, mon
             assert np.array_equal(index.bm25.get_scores(tokens), fresh.get_scores(tokens)), question
 
 
-def test_a_bm25_that_disagrees_with_the_docstore_is_corrupt(built, tmp_path, monkeypatch):
+def test_a_bm25_that_disagrees_with_the_clause_file_is_corrupt(built, tmp_path, monkeypatch):
     kb = copy_of(built, tmp_path, monkeypatch)
     index = load_index(kb)
     ids_file = index.path / IDS_FILE

@@ -105,7 +105,7 @@ def test_model_or_parser_change_triggers_a_full_rebuild(small):
 
 def test_corrupt_index_is_detected_and_rebuilt_with_a_message(small, capsys):
     settings, _, _ = small
-    (settings.paths.index_dir / _live(settings) / "docstore.json").write_text("{truncated", encoding="utf-8")
+    (settings.paths.index_dir / _live(settings) / "clauses.json").write_text("{truncated", encoding="utf-8")
     with pytest.raises(IndexCorrupt):
         load_index(settings)
     index, report = ensure_index(settings)
@@ -124,13 +124,34 @@ def test_crash_mid_build_leaves_the_live_index_intact(small, monkeypatch):
     def boom(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr("llama_index.core.storage.storage_context.StorageContext.persist", boom)
+    monkeypatch.setattr("assistant.index.store.write_clauses", boom)   # after FAISS is written, before the manifest
     with pytest.raises(RuntimeError, match="disk full"):
         ensure_index(settings)
     monkeypatch.undo()
     assert _live(settings) == before
     assert len(list(settings.paths.index_dir.glob("build-*"))) == 1  # the half-written build was removed
     assert load_index(settings).manifest.documents.keys() == set(SMALL)
+
+
+def test_the_build_embeds_the_text_llama_index_embeds_for_a_clause_node(parsed):
+    """The build embeds `index_text` without making nodes; checkpoints keyed by a node's embed text still match."""
+    from llama_index.core.schema import MetadataMode
+
+    from assistant.index.store import clause_node
+
+    clauses = [c for d in parsed.values() for c in d.clauses]
+    assert [clause_node(c).get_content(metadata_mode=MetadataMode.EMBED) for c in clauses] == \
+        [c.index_text for c in clauses]
+
+
+def test_a_loaded_index_still_offers_a_llama_index_retriever(small):
+    """Made on demand from the clause file and FAISS: the same nearest clauses as the store's own search."""
+    _, index, _ = small
+    question = "政府开放日活动怎么开展？"
+    nodes = index.vector_index.as_retriever(similarity_top_k=5).retrieve(question)
+    vector = index.embed_model.get_query_embedding(question)
+    assert [n.node.node_id for n in nodes] == [c for c, _ in index.vector_store.nearest(vector, 5)]
+    assert nodes[0].node.get_content() == index.clauses[nodes[0].node.node_id].index_text
 
 
 def test_deleting_a_document_from_the_store_removes_only_its_vectors(small):

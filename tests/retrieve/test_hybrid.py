@@ -25,6 +25,20 @@ def test_the_right_clause_comes_first(retriever, question, clause_id):
     assert result.relevant
 
 
+def test_the_terms_saved_by_the_build_are_what_a_start_computed_from_the_clauses(retriever):
+    """Search keys and the speller's words come from the build (clause_file.py); an index without them
+    (terms=None) has them computed at start as before, and both are the same."""
+    from dataclasses import replace
+
+    from assistant.retrieve.hybrid import HybridRetriever
+
+    assert retriever.index.terms is not None
+    fresh = HybridRetriever(replace(retriever.index, terms=None), retriever.settings)
+    assert fresh.keys == retriever.keys
+    saved, computed = retriever.understanding.speller, fresh.understanding.speller
+    assert saved._words == computed._words and saved._by_sound == computed._by_sound
+
+
 def test_named_place_restricts_to_its_document(retriever):
     result = retriever.search("浦东三同步要求是什么", k=10)
     assert {h.doc_id for h in result.hits} == {"2024-pudong"}
