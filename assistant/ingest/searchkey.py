@@ -16,12 +16,15 @@ def compact(text: str) -> str:
     return _WHITESPACE.sub("", text)
 
 
-def search_key(text: str) -> str:
-    """NFKC (full-width -> half-width), no whitespace, lower case.
+_BRACKETS = re.compile(r"[()]")
 
-    "３ 月 31 日" and "3月31日" get the same key, as do "（一）" and "(一)".
+
+def search_key(text: str) -> str:
+    """NFKC (full-width -> half-width), no whitespace, no round brackets, lower case.
+
+    "３ 月 31 日" and "3月31日" get the same key, as do "（一）" and "一"; "居(村)务公开" is found by "居村务公开".
     """
-    return compact(unicodedata.normalize("NFKC", text)).lower()
+    return _BRACKETS.sub("", compact(unicodedata.normalize("NFKC", text)).lower())
 
 
 # Bigrams are taken inside runs of CJK characters, letters and digits, so punctuation never

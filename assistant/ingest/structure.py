@@ -26,7 +26,8 @@ from assistant.ingest.searchkey import compact
 from assistant.ingest.tables import (TableRow, deadline_in_parentheses, find_table_header, is_table_caption, parse_table,
                                      units_in_parentheses)
 
-def parser_version(package_dir: Path | None = None, lexicon_dir: Path | None = None) -> str:
+def parser_version(package_dir: Path | None = None, lexicon_dir: Path | None = None,
+                   index_dir: Path | None = None) -> str:
     """Changes whenever anything that shapes clauses or metadata changes (every module of the ingest
     package, every data file of the lexicon), so an index built by older code is rebuilt."""
     from assistant.config import LEXICON_DIR
@@ -34,7 +35,10 @@ def parser_version(package_dir: Path | None = None, lexicon_dir: Path | None = N
     here = package_dir or Path(__file__).resolve().parent
     lexicon = lexicon_dir or LEXICON_DIR
     digest = hashlib.sha256()
-    for path in sorted(here.rglob("*.py")) + sorted(p for p in lexicon.rglob("*") if p.is_file()):
+    # The index step saves what the tokenizer and the search keys made of each clause (BM25, speller words, keys).
+    index = index_dir or Path(__file__).resolve().parent.parent / "index"
+    saved_by_build = [index / name for name in ("segmentation.py", "lexical.py", "clause_file.py")]
+    for path in sorted(here.rglob("*.py")) + saved_by_build + sorted(p for p in lexicon.rglob("*") if p.is_file()):
         digest.update(path.name.encode("utf-8"))
         digest.update(path.read_bytes())
     return f"3-{digest.hexdigest()[:10]}"

@@ -39,15 +39,18 @@ def test_editing_an_override_file_re_parses_that_document_alone(kb):
     assert load_index(kb).documents["2024-qingpu-baihe"].doc_number != "青白府〔2024〕99号"
 
 
-def test_the_parser_version_covers_every_ingest_module_and_the_lexicon(tmp_path):
-    package, lexicon = tmp_path / "ingest", tmp_path / "lexicon"
+def test_the_parser_version_covers_every_ingest_module_the_lexicon_and_the_tokenizer(tmp_path):
+    package, lexicon, index = tmp_path / "ingest", tmp_path / "lexicon", tmp_path / "index"
     shutil.copytree(INGEST, package, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(LEXICON_DIR, lexicon)
-    assert parser_version(package, lexicon) == PARSER_VERSION
+    shutil.copytree(INGEST.parent / "index", index, ignore=shutil.ignore_patterns("__pycache__"))
+    assert parser_version(package, lexicon, index) == PARSER_VERSION
     seen = {PARSER_VERSION}
-    for edited in [package / "readers" / "docx.py", package / "corpus.py", next(lexicon.glob("*.txt"))]:
+    # The tokenizer's code too: the build saves what it made of each clause (BM25 tokens, speller words, keys).
+    for edited in [package / "readers" / "docx.py", package / "corpus.py", next(lexicon.glob("*.txt")),
+                   index / "segmentation.py"]:
         edited.write_text(edited.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
-        version = parser_version(package, lexicon)
+        version = parser_version(package, lexicon, index)
         assert version not in seen, edited.name        # each edit gives a new version
         seen.add(version)
 
