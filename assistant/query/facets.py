@@ -10,23 +10,30 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from assistant.ingest.searchkey import search_key
 from assistant.ingest.tables import units_in_parentheses
 from assistant.ingest.structure import Clause
 
 
 @dataclass(frozen=True)
 class Facet:
-    kind: str          # date | duration | count | units | theme | doc_number | money | person | place | number
+    kind: str          # basis | date | duration | count | units | theme | doc_number | money | person | place | number
     label: str         # how the answer names what is missing ("具体时限")
     targets: tuple[str, ...] = ()   # the noun the question asks about ("访问量" in "访问量是多少")
     unit: str | None = None         # the unit the question expects ("工作日" in "几个工作日")
     issued: bool = False            # asks for the 印发 date (the footer's), not the signing date
     day: bool = False               # asks for a day ("几号", "哪一天"): a month alone does not answer it
     destination: bool = False       # asks where something goes ("向哪里备案"), not who does it
+    prefer: tuple[str, ...] = ()    # names an answer span should rather hold (聊城 of "提到的聊城市要点")
 
 
 # Order matters: the first matching kind wins ("几个工作日" is a duration, not a count).
 _FACETS: tuple[tuple[str, re.Pattern[str], str], ...] = (
+    # "按照哪两个上级文件制定的", "提到的聊城市要点文号是多少": the documents a plan says it follows, named in its
+    # text ("认真落实《…》(鲁政办发〔2021〕5号)"), not the plan's own metadata.
+    ("basis", re.compile(r"上级(?:的)?(?:文件|要点|通知|精神|部署)|依据(?:的)?(?:是)?(?:哪|什么)"
+                         r"|(?:按照|根据|落实|依据)(?:的)?(?:是)?(?:哪|什么)[几两一个份]*(?:文件|要点|通知|精神|部署)"
+                         r"|(?:提到|引用|提及)的[^，,。？?]{0,16}(?:要点|文件|通知)"), "依据的文件"),
     ("doc_number", re.compile(r"文号|发文字号|字号"), "文号"),
     ("issuer", re.compile(r"谁发的|谁印发|谁制定|谁出的|谁签发|发文机关|发文单位|发文机构|印发单位|发布单位|发布机构|发布机关"
                           r"|谁发布|谁下发|谁出台|制定单位|制发单位|哪个(?:单位|部门|机关)[^，,。？?]{0,6}?(?:印发|发布|制定|出台|发的|下发)|(?:发文|印发|发布)的?(?:是|单位是)哪个(?:单位|部门|机关)|落款(?!日期|时间|是哪天)|盖的是谁|谁的章|发布者|发布人"), "发文单位"),
@@ -119,9 +126,12 @@ def question_facets(question: str) -> list[Facet]:
         if pattern.search(question) and not (kind == "number" and facets):
             unit = next((u for u in ("工作日", "个月", "天", "次", "项", "版", "月") if u in question), None)
             facets.append(Facet(kind=kind, label=label, targets=_targets(question, kind), unit=unit,
+                                prefer=_preferred(question, kind),
                                 issued="印发" in question, day=bool(_DAY_ASKED.search(question)),
                                 destination=bool(_DESTINATION_ASKED.search(question))))
     kinds = {f.kind for f in facets}
+    if "basis" in kinds:   # the 文号 or title asked for is the referenced document's
+        facets = [f for f in facets if f.kind not in ("doc_number", "title", "issuer", "date")]
     # "哪个单位印发的" and "主送哪些单位" name a unit without asking who is responsible.
     if kinds & {"issuer", "recipients", "person"} and not _RESPONSIBILITY.search(question):
         facets = [f for f in facets if f.kind != "units"]
@@ -141,6 +151,15 @@ def _targets(question: str, kind: str) -> tuple[str, ...]:
         return ()
     noun = re.sub(r"^(?:政府网站|政务公开|工作|政府)", "", m.group(1)) or m.group(1)
     return (noun[-3:] if len(noun) > 3 else noun,)
+
+
+def _preferred(question: str, kind: str) -> tuple[str, ...]:
+    """For a referenced document, the places the question names (聊城 of "提到的聊城市要点")."""
+    if kind != "basis":
+        return ()
+    from assistant.query.gazetteer import places_in   # the division data loads only when it is needed
+
+    return tuple(re.sub(r"[省市区县镇]$", "", name) for _, name in places_in(question))
 
 
 def row_units(clause: Clause) -> str:
@@ -263,7 +282,23 @@ def _number_span(facet: Facet, sentence: str, clause: Clause, words) -> str | No
     return m.group(0).strip() if m and re.search(r"\d", m.group(0)) else None
 
 
+_REFERENCED = re.compile(r"《[^《》]{4,80}》(?:\s*[(（][^()（）]{0,30}〔\s*\d{4}\s*〕[^()（）]{0,10}号\s*[)）])?")
+
+
+def _basis_span(facet: Facet, sentence: str, clause: Clause, words) -> str | None:
+    """The documents the sentence says it follows, with their 文号: those naming an asked place if any does,
+    else all of them (the run from the first to the last, verbatim)."""
+    own = search_key(clause.doc_title or "")
+    found = [m for m in _REFERENCED.finditer(sentence) if not own or search_key(m.group(0)[1:m.group(0).index("》")]) != own]
+    named = [m for m in found if any(t and t in m.group(0) for t in facet.prefer)]
+    found = named or found
+    if not found or not any("号" in m.group(0) or "要点" in m.group(0) for m in found):
+        return None
+    return sentence[found[0].start():found[-1].end()]
+
+
 _SPAN_FINDERS = {
+    "basis": _basis_span,
     "recipients": _recipients_span,
     "units": _units_span,
     "date": _date_span,

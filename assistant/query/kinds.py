@@ -76,6 +76,8 @@ def asks_task_count(question: str) -> bool:
 def question_type(question: str, facets: list[Facet]) -> str:
     """One of QTYPES (see the module docstring); the first rule that applies wins."""
     kinds = {f.kind for f in facets}
+    if "basis" in kinds:
+        return "factoid"   # what the plan follows is read from its text ("认真落实《…》(鲁政办发〔2021〕5号)")
     about_document_date = _DOCUMENT_DATE.search(question) and _DOCUMENT_WORDS.search(question) \
         and not _INSIDE_DOCUMENT.search(question)
     if kinds & _METADATA_FACETS or about_document_date \

@@ -82,3 +82,30 @@ def test_a_rough_amount_the_asker_states_is_not_a_number_asked_for(question):
 ])
 def test_document_facets_asked_in_everyday_words(question, kinds):
     assert {f.kind for f in question_facets(question)} == kinds
+
+
+BASIS = ("认真落实《山东省人民政府办公厅关于印发2021年山东省政务公开工作要点的通知》(鲁政办发〔2021〕5号)和"
+         "《聊城市人民政府办公室关于印发2021年聊城市政务公开工作要点的通知》(聊政办发〔2021〕5号)精神。")
+
+
+def test_the_documents_a_plan_follows_are_read_from_its_text_with_their_numbers():
+    facets = question_facets("冠县2021年的政务公开要点是落实哪两个上级文件制定的？给一下文号。")
+    assert [f.kind for f in facets] == ["basis"]   # the 文号 asked for is theirs, not the plan's own
+    assert find_span(facets[0], BASIS, ITEM) == BASIS[4:-3]
+
+
+def test_a_referenced_document_named_by_its_place_is_the_one_given():
+    facet = question_facets("冠县的要点里提到的聊城市2021年要点，文号是多少？")[0]
+    assert find_span(facet, BASIS, ITEM) == "《聊城市人民政府办公室关于印发2021年聊城市政务公开工作要点的通知》(聊政办发〔2021〕5号)"
+
+
+def test_the_plans_own_title_is_not_a_document_it_follows():
+    facet = question_facets("和平区的要点是按照哪个文件制定的？")[0]
+    notice = Clause(id="d/n", doc_id="d", kind="preamble", heading_path=(), text="", start=0, end=0,
+                    doc_title="和平区2022年政务公开工作要点")
+    assert find_span(facet, "现将《和平区2022年政务公开工作要点》印发给你们。", notice) is None
+    assert find_span(facet, "按照《天津市2022年政务公开工作要点》的部署要求,", notice) == "《天津市2022年政务公开工作要点》"
+
+
+def test_the_plans_own_number_is_still_its_metadata():
+    assert [f.kind for f in question_facets("这份要点的文号是多少？")] == ["doc_number"]
