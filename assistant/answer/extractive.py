@@ -424,8 +424,11 @@ class ExtractiveAnswerer:
             for hit in self._prefer_body([h for h in doc_hits[:2] if h is first or h.score >= first.score * self.settings.answer.clause_min_share],
                                          doc_hits):
                 # Dedupe within the document only: another document saying the same is the point.
-                picked = [s for s in self.pick_sentences(hit.clause, words, avoid=avoid)
-                          if not self._duplicate(s, lines[section_start:])]
+                # Without a facet, "各自强调了什么" asks what each plan says on the topic: all of it, as a
+                # requirement question about one plan gets.
+                chosen = self.topic_sentences(hit.clause, words, avoid) if facet is None \
+                    else self.pick_sentences(hit.clause, words, avoid=avoid)
+                picked = [s for s in chosen if not self._duplicate(s, lines[section_start:])]
                 if not picked:
                     continue
                 n = cites.cite(hit)

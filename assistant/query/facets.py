@@ -286,13 +286,13 @@ _REFERENCED = re.compile(r"《[^《》]{4,80}》(?:\s*[(（][^()（）]{0,30}〔
 
 
 def _basis_span(facet: Facet, sentence: str, clause: Clause, words) -> str | None:
-    """The documents the sentence says it follows, with their 文号: those naming an asked place if any does,
-    else all of them (the run from the first to the last, verbatim)."""
+    """The documents (plans, laws, regulations) the sentence says it follows, with their 文号: those naming an
+    asked place if any does, else all of them (the run from the first to the last, verbatim)."""
     own = search_key(clause.doc_title or "")
     found = [m for m in _REFERENCED.finditer(sentence) if not own or search_key(m.group(0)[1:m.group(0).index("》")]) != own]
     named = [m for m in found if any(t and t in m.group(0) for t in facet.prefer)]
     found = named or found
-    if not found or not any("号" in m.group(0) or "要点" in m.group(0) for m in found):
+    if not found:
         return None
     return sentence[found[0].start():found[-1].end()]
 

@@ -109,3 +109,9 @@ def test_the_plans_own_title_is_not_a_document_it_follows():
 
 def test_the_plans_own_number_is_still_its_metadata():
     assert [f.kind for f in question_facets("这份要点的文号是多少？")] == ["doc_number"]
+
+
+def test_laws_and_regulations_a_clause_follows_are_documents_it_follows_too():
+    facet = question_facets("白鹤镇 主动公开 依据哪些规定")[0]
+    assert find_span(facet, "严格按照《信息公开条例》《上海市政府信息公开规定》要求，做好主动公开。", ITEM) == \
+        "《信息公开条例》《上海市政府信息公开规定》"
