@@ -15,9 +15,10 @@ from __future__ import annotations
 import re
 
 from assistant.answer import messages
-from assistant.answer.metadata import METADATA_FACETS, document_facts, element_labels, infobar_labels
+from assistant.answer.metadata import (METADATA_FACETS, document_facts, element_labels, infobar_labels,
+                                       title_as_stated)
 from assistant.answer.lines import (AnswerLine, direct_line, fact_line, not_stated_line, quoted, row_line, said,
-                                    section, shared_line)
+                                    section, shared_line, title_section)
 from assistant.answer.mentions import mention_hits
 from assistant.answer.records import Answer, CitationList, join_cited, similarity
 from assistant.answer.refusal import refusal_text
@@ -147,7 +148,7 @@ class ExtractiveAnswerer:
         docs = self._cross_doc_documents(result, hits, words, mentioned)
         # "哪份文件…": the answer names its document(s), even when only one says it.
         if len(docs) >= 2 or (docs and query.qtype == "which_documents"):
-            return self._cross_doc(docs, words, facet, cites, base, avoid)
+            return self._cross_doc(docs, words, facet, cites, base, avoid, which=query.qtype == "which_documents")
         if facet is not None:
             # Each facet of a multi-part question is answered or said to be absent; the first one
             # found leads.
@@ -257,8 +258,7 @@ class ExtractiveAnswerer:
         """The first good clause with the asked-for span, in a sentence that is about the question."""
         top = max(h.score for h in hits)
         for hit in hits:
-            # A referenced document (《…》(鲁政办发〔2021〕5号)) is rare and unmistakable in any retrieved clause: the
-            # plan's 总体要求, which names what it follows, often ranks low on the question's other words.
+            # A referenced document (《…》(鲁政办发〔2021〕5号)) is unmistakable wherever it is; the 总体要求 naming it ranks low.
             if hit.score < top * self.settings.answer.clause_min_share and not hit.named and facet.kind != "basis":
                 continue
             text_key = search_key(hit.clause.text + " ".join(hit.clause.heading_path))
@@ -404,13 +404,13 @@ class ExtractiveAnswerer:
         return list(by_doc.values())
 
     def _cross_doc(self, docs: list[list[Hit]], words: list[str], facet: Facet | None, cites: CitationList,
-                   base: dict, avoid: frozenset[str]) -> Answer:
+                   base: dict, avoid: frozenset[str], which: bool = False) -> Answer:
         lines: list[AnswerLine] = []
         picked_by_doc: list[tuple[str, str, int]] = []   # (doc_id, sentence, citation n)
         spans: list[tuple[str, str, int]] = []            # (doc_id, direct span, citation n)
         for doc_hits in docs:
             first = doc_hits[0]
-            lines.append(section("document", first.clause.doc_title))
+            lines.append(self._title_section(first, cites) if which else section("document", first.clause.doc_title))
             section_start = len(lines)
             found = self._find_facet(facet, doc_hits[:2], words) if facet else None
             if found:
@@ -424,8 +424,7 @@ class ExtractiveAnswerer:
             for hit in self._prefer_body([h for h in doc_hits[:2] if h is first or h.score >= first.score * self.settings.answer.clause_min_share],
                                          doc_hits):
                 # Dedupe within the document only: another document saying the same is the point.
-                # Without a facet, "各自强调了什么" asks what each plan says on the topic: all of it, as a
-                # requirement question about one plan gets.
+                # Without a facet, "各自强调了什么" asks all each plan says on the topic (as for one plan).
                 chosen = self.topic_sentences(hit.clause, words, avoid) if facet is None \
                     else self.pick_sentences(hit.clause, words, avoid=avoid)
                 picked = [s for s in chosen if not self._duplicate(s, lines[section_start:])]
@@ -441,6 +440,12 @@ class ExtractiveAnswerer:
             lines.append(AnswerLine.of("heading", said(messages.SHARED_HEADER)))
             lines.extend(shared)
         return Answer(lines=lines, refused=False, citations=cites.items, kind="cross_doc", **base)
+
+    def _title_section(self, hit: Hit, cites: CitationList) -> AnswerLine:
+        span, clause = title_as_stated(meta_of(self.documents, hit.doc_id), self.retriever.clauses_of(hit.doc_id))
+        if span is None or clause is None:
+            return section("document", hit.clause.doc_title)
+        return title_section(span, cites.cite(self.retriever.hit_for(clause.id), span))
 
     @staticmethod
     def _shared_spans(spans: list[tuple[str, str, int]]) -> list[AnswerLine]:

@@ -135,6 +135,13 @@ def section(kind: str, label: str) -> AnswerLine:
     return AnswerLine.of(kind, said(before), said(label), said(after))
 
 
+def title_section(title: str, n: int) -> AnswerLine:
+    """A document's "【title】" line with the title quoted from the document: in a which-documents answer the
+    document is the answer, so its name is cited like any other."""
+    before, after = messages.PER_DOCUMENT.split("{label}")
+    return AnswerLine.of("document", said(before), quoted(re.sub(r"\s*\n\s*", "", title), n), said(after))
+
+
 def direct_line(span: str, n: int) -> AnswerLine:
     """"答：{span}[n]"."""
     return AnswerLine.of("direct", said(messages.DIRECT.split("{span}")[0]), quoted(span, n))

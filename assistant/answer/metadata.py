@@ -211,6 +211,11 @@ def infobar_facts(question: str, clauses: list[Clause]) -> list[Fact]:
     return facts
 
 
+def title_as_stated(meta: DocumentMeta, clauses: list[Clause]) -> tuple[str | None, Clause | None]:
+    """The document's title as its own front matter writes it, and that clause (None when none states it)."""
+    return _find(sorted(clauses, key=lambda c: c.kind not in ("preamble", "footer")), meta.title)
+
+
 def document_facts(question: str, facet_kinds: list[str], meta: DocumentMeta, clauses: list[Clause]) -> list[Fact]:
     """The facts of one document that `question` asks for, in the order asked."""
     # The front matter states the metadata; search it first so a body sentence quoting the title

@@ -286,3 +286,15 @@ def test_a_requirement_answer_keeps_who_is_responsible_and_by_when(assistant):
                     text=text, start=0, end=len(text))
     picked = assistant.answerer.topic_sentences(clause, ["公开属性", "审查"])
     assert picked[-1] == "(责任单位:各部门、各街镇,完成时限:全年)"
+
+
+@pytest.mark.slow
+def test_a_which_documents_answer_names_each_document_by_its_cited_title(assistant):
+    answer = assistant.ask("哪些文件提到要做深做实“政府开放月”品牌？")
+    titled = [line for line in answer.lines if line.kind == "document"]
+    assert len(titled) >= 2
+    for line in titled:
+        title = next(s for s in line.segments if s.quote)
+        cited = next(c for c in answer.citations if c.n in title.cites)
+        assert title.text in cited.text.replace("\n", "") and cited.clause_id.endswith("/preamble")
+        assert title.text.startswith("2024年") and title.text.endswith("政务公开工作要点")
