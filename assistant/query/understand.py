@@ -101,7 +101,7 @@ class QueryUnderstanding:
         # A token is part of some name iff it occurs in the names joined by a character no token holds.
         self._joined_aliases = _NAME_SEPARATOR.join(self._aliases)
         # Load the gazetteer and the converter now, not on the first user's question.
-        places_in("上海市")
+        places_in("上海市淞南镇")   # the division data, towns included
         normalize_question("開")
 
     def understand(self, question: str, conversation: Conversation | None = None,
