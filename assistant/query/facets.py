@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from assistant.ingest.searchkey import search_key
 from assistant.ingest.tables import units_in_parentheses
 from assistant.ingest.structure import Clause
+from assistant.query.gazetteer import places_in
 
 
 @dataclass(frozen=True)
@@ -157,8 +158,6 @@ def _preferred(question: str, kind: str) -> tuple[str, ...]:
     """For a referenced document, the places the question names (聊城 of "提到的聊城市要点")."""
     if kind != "basis":
         return ()
-    from assistant.query.gazetteer import places_in   # the division data loads only when it is needed
-
     return tuple(re.sub(r"[省市区县镇]$", "", name) for _, name in places_in(question))
 
 
