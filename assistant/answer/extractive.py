@@ -12,7 +12,6 @@ Shapes of answer:
 
 from __future__ import annotations
 
-import re
 
 from assistant.answer import messages
 from assistant.answer.metadata import (METADATA_FACETS, document_facts, element_labels, infobar_labels,
@@ -23,101 +22,25 @@ from assistant.answer.mentions import mention_hits
 from assistant.answer.records import Answer, CitationList, join_cited, similarity
 from assistant.answer.refusal import refusal_text
 from assistant.query.facets import Facet, find_span, row_units
+from assistant.answer.sentences import ONLY_UNITS, SentenceChoice
 from assistant.answer.structure import structure_lines
 from assistant.query.kinds import asks_requirement, asks_task_count
 from assistant.query.understand import Query
 from assistant.retrieve.hybrid import Hit, HybridRetriever, SearchResult
 from assistant.ingest.searchkey import bigrams, compact, search_key
 from assistant.ingest.structure import sentences
-from assistant.ingest.structure import Clause
 from assistant.ingest.metadata import meta_of
 
-# "(责任单位:区府办、各部门,完成时限:全年)" on its own: the clause's units and deadline, which the
-# citation shows; not a sentence of the requirement.
-_ONLY_UNITS = re.compile(r"^[（(][^（）()]*[）)][。；;]?$")
-_RUN_IN_HEADING_CHARS = 12
 WIDE_QTYPES = ("requirement", "list", "yes_no")   # answered with every on-topic sentence
 
 
-class ExtractiveAnswerer:
+class ExtractiveAnswerer(SentenceChoice):
     """Builds answers from a search result, using only sentences of the retrieved clauses."""
 
     def __init__(self, retriever: HybridRetriever) -> None:
         self.retriever = retriever
         self.documents = retriever.documents
         self.settings = retriever.settings
-
-    # --- sentence choice ---------------------------------------------------------------------
-
-    @staticmethod
-    def _is_heading(sentence: str, clause: Clause) -> bool:
-        label = clause.heading_path[-1] if clause.heading_path else ""
-        return compact(sentence).rstrip("。") == compact(label)
-
-    def _sentences(self, clause: Clause) -> list[str]:
-        out = []
-        for line in clause.text.split("\n"):
-            if clause.kind == "table_row":
-                line = re.sub(r"^\d+\s+", "", line)  # the row number is not part of the task
-            out.extend(s for s in sentences(line) if compact(s))
-        return out
-
-    def _body_sentences(self, clause: Clause) -> list[str]:
-        """The sentences an answer body may quote: a bare "(责任单位:…,完成时限:…)" is the clause's
-        units and deadline, which facets read and the citation shows, not a requirement."""
-        return [s for s in self._sentences(clause) if not _ONLY_UNITS.match(s.strip())]
-
-    def heading_on_topic(self, clause: Clause, words: list[str]) -> bool:
-        """The clause's own heading is about the question ("加强政策留言板建设" for 留言板): then every
-        sentence under it is part of what the plan requires on that topic."""
-        label = search_key("".join(clause.heading_path[-1:]))
-        if not label or not words:
-            return False
-        total = sum(self.retriever.word_weight(w) for w in words) or 1.0
-        found = sum(self.retriever.word_weight(w) for w in words if search_key(w) in label)
-        return found / total >= self.settings.answer.heading_topic_share
-
-    def topic_sentences(self, clause: Clause, words: list[str], avoid: frozenset[str] = frozenset()) -> list[str]:
-        """Every on-topic sentence of the clause, for a requirement or list question: all of them
-        when the heading is the question's topic, else those sharing a content word with it."""
-        body = [s for s in self._body_sentences(clause) if not self._is_heading(s, clause)] or self._body_sentences(clause)
-        # A plan's numbered clause is one task: when it is short, each of its sentences is part of what
-        # the plan requires on that task, whatever words the asker used for it.
-        # Who is responsible and by when ("(责任单位:各部门、各街镇,完成时限:全年)") is part of the requirement.
-        owners = [s for s in self._sentences(clause) if _ONLY_UNITS.match(s.strip()) and compact(s) not in avoid]
-        if self.heading_on_topic(clause, words) or len(body) <= self.settings.answer.whole_clause_sentences:
-            return [s for s in body if compact(s) not in avoid] + owners
-        return self.pick_sentences(clause, words, limit=len(self._body_sentences(clause)), avoid=avoid,
-                                   min_share=self.settings.answer.topic_sentence_share)
-
-    def pick_sentences(self, clause: Clause, words: list[str], limit: int | None = None,
-                       avoid: frozenset[str] = frozenset(), min_share: float | None = None) -> list[str]:
-        """The clause's sentences that answer the question, in document order; none already in
-        `avoid` (compact forms of sentences this conversation has given)."""
-        limit = limit or self.settings.answer.max_sentences_per_clause
-        min_share = self.settings.answer.sentence_min_share if min_share is None else min_share
-        candidates = [s for s in self._body_sentences(clause) if not self._is_heading(s, clause)] or self._body_sentences(clause)
-        fresh = [s for s in candidates if compact(s) not in avoid]
-        if not fresh:
-            return []
-        candidates = fresh
-        keys = [search_key(s) for s in candidates]
-        scores = [sum(self.retriever.word_weight(w) for w in words if search_key(w) in key) for key in keys]
-        if not any(scores):
-            return candidates[:1]
-        best = max(scores)
-        chosen = sorted(range(len(candidates)), key=lambda i: -scores[i])[:limit]
-        chosen = [i for i in chosen if scores[i] >= best * min_share and scores[i] > 0]
-        # "坚持便民服务。聚焦企业群众需求…让企业群众看得到、听得懂": a short sentence opening a line is a
-        # run-in heading; what it requires follows it on that line.
-        openers = {compact(next(iter(sentences(line)), "")) for line in clause.text.split("\n")}
-        for i in list(chosen):
-            if len(compact(candidates[i])) <= _RUN_IN_HEADING_CHARS and compact(candidates[i]) in openers:
-                for j in range(i + 1, len(candidates)):
-                    if compact(candidates[j]) in openers:
-                        break
-                    chosen.append(j)
-        return [candidates[i] for i in sorted(set(chosen))]
 
     # --- the shapes of answer ------------------------------------------------------------------
 
@@ -264,12 +187,11 @@ class ExtractiveAnswerer:
             text_key = search_key(hit.clause.text + " ".join(hit.clause.heading_path))
             if facet.targets and not all(search_key(t) in text_key for t in facet.targets):
                 continue
-            overlap = {s: sum(self.retriever.word_weight(w) for w in words if search_key(w) in search_key(s))
-                       for s in self._sentences(hit.clause)}
+            overlap = {s: self.weight_of(s, words) for s in self._sentences(hit.clause)}
             best = max(overlap.values(), default=0)
             # The clause's own "(责任单位:…,完成时限:…)" line speaks for the whole clause, so it is read
             # whatever words it shares with the question.
-            own = [s for s in overlap if _ONLY_UNITS.match(s.strip())] if facet.kind in ("units", "date", "duration") else []
+            own = [s for s in overlap if ONLY_UNITS.match(s.strip())] if facet.kind in ("units", "date", "duration") else []
             for sentence in sorted(overlap, key=lambda s: -overlap[s]) + own:
                 # A span in a sentence about something else is not the answer ("8月" of the open
                 # month when the question asks when the 评选 ends).
@@ -361,6 +283,7 @@ class ExtractiveAnswerer:
                             and h.score >= first.score * self.settings.answer.clause_min_share
                             and self.retriever.coverage(words, [h], weighted=True) >= self.settings.answer.extra_min_coverage][:2]
         chosen = self._prefer_body(chosen, hits)
+        chosen += [h for h in [self._best_sentence_elsewhere(chosen, hits, words)] if h is not None]
         first = chosen[0]
         label = meta_of(self.documents, first.doc_id).place or first.clause.doc_title
         # A weak match is shown as the closest clause, never framed as the answer.
