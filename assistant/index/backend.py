@@ -14,6 +14,8 @@ Two legs, each a small interface, so assistant/retrieve/hybrid.py never knows wh
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Protocol
 
 import faiss
@@ -43,6 +45,26 @@ class LexicalScores(Protocol):
         Exact for the best candidate_k clauses of `doc_ids` (all when None) and for the clauses `also`."""
 
 
+# A scope of at most this many clauses is searched as a flat index of its own vectors (read back from the
+# store: a copy of 1.5 KB a clause) rather than by a selector over the whole index, which asks about each of the
+# 100,000 ids. Above it the copy would cost more than the selector's scan.
+SUB_INDEX_MAX_CLAUSES = 20_000
+
+
+@contextmanager
+def one_faiss_thread() -> Iterator[None]:
+    """FAISS on one OpenMP thread for a question's search (two query vectors: one thread each otherwise). On the
+    shared 2-core machine a search waited for its second thread: 100k flat, 48 ms on two threads, 10 ms on one.
+    Each query's scores come from the same per-query kernel either way, so results are the same bit for bit.
+    The setting is the calling thread's and is put back after, so builds keep every thread."""
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(before)
+
+
 class FaissDense:
     """The build's FAISS store, asked by document (it filters by clause id)."""
 
@@ -50,6 +72,7 @@ class FaissDense:
         self.store = store
         self.clauses_of = clauses_of
         self._faiss_ids: dict[str, np.ndarray] = {}   # doc id -> its clauses' FAISS ids, made on first ask
+        self._ordered: tuple[Any, int, bool] | None = None   # (index, ntotal, ids ascend with position)
 
     def nearest(self, vector: np.ndarray, k: int, doc_ids: list[str] | None = None) -> list[tuple[str, float]]:
         wanted = None if doc_ids is None else [c for d in doc_ids for c in self.clauses_of.get(d, [])]
@@ -62,21 +85,53 @@ class FaissDense:
         once for both (one scan of 100,000 vectors instead of two), and each query's scores are computed as
         alone (the same per-query kernel, so the same values, bit for bit, as two searches)."""
         index = self.store._faiss_index
-        params = None
-        if doc_ids is not None:
-            wanted = np.concatenate([self._ids_of(d) for d in doc_ids] or [np.zeros(0, dtype=np.int64)])
-            if not len(wanted):
+        one = np.asarray(vector, dtype="float32")
+        queries = np.stack([one, -one])
+        if doc_ids is None:
+            k = min(k, self.store.size)
+            if k <= 0:
                 return [], None
-            if ann.is_approximate(index):   # a graph search of a small chosen set: as the store does it
-                lowest = self.nearest(-vector, 1, doc_ids)
-                return self.nearest(vector, k, doc_ids), (-lowest[0][1] if lowest else None)
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(wanted))
-            k = min(k, len(wanted))
-        k = min(k, self.store.size)
+            with one_faiss_thread():
+                scores, ids = index.search(queries, k)
+            return self._named(scores, ids)
+        wanted = np.concatenate([self._ids_of(d) for d in doc_ids] or [np.zeros(0, dtype=np.int64)])
+        if not len(wanted):
+            return [], None
+        if ann.is_approximate(index):   # a graph search of a small chosen set: as the store does it
+            lowest = self.nearest(-vector, 1, doc_ids)
+            return self.nearest(vector, k, doc_ids), (-lowest[0][1] if lowest else None)
+        k = min(k, len(wanted), self.store.size)
         if k <= 0:
             return [], None
-        one = np.asarray(vector, dtype="float32")
-        scores, ids = index.search(np.stack([one, -one]), k, params=params)
+        with one_faiss_thread():
+            if len(wanted) <= SUB_INDEX_MAX_CLAUSES and self._ids_ascend(index):
+                scores, ids = self._search_among(index, queries, k, np.unique(wanted))
+            else:
+                scores, ids = index.search(queries, k, params=faiss.SearchParameters(sel=faiss.IDSelectorBatch(wanted)))
+        return self._named(scores, ids)
+
+    @staticmethod
+    def _search_among(index: Any, queries: np.ndarray, k: int, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """What `index.search(queries, k)` restricted to the ids `wanted` (ascending) returns, from a flat index of
+        just their vectors. The same vectors in the same order go through the same kernel (the selector's scan
+        scores the chosen vectors in index order too), so the scores, their order and the order of ties are
+        those of the selector search; `wanted` ascends as the positions do (see `_ids_ascend`)."""
+        inner = ann._inner(index)
+        sub = faiss.IndexFlat(index.d, inner.metric_type)
+        sub.add(index.reconstruct_batch(wanted))
+        scores, local = sub.search(queries, k)
+        return scores, np.where(local >= 0, wanted[np.maximum(local, 0)], -1)
+
+    def _ids_ascend(self, index: Any) -> bool:
+        """Whether `index` is flat and its ids ascend with position (the store gives each new vector the next id
+        and FAISS keeps the order on removal, so they do; checked once per index rather than assumed)."""
+        if self._ordered is None or self._ordered[0] is not index or self._ordered[1] != index.ntotal:
+            flat = isinstance(ann._inner(index), faiss.IndexFlat) and hasattr(index, "id_map")
+            ids = faiss.vector_to_array(index.id_map) if flat else np.zeros(0, dtype=np.int64)
+            self._ordered = (index, index.ntotal, flat and bool(np.all(ids[1:] > ids[:-1])))
+        return self._ordered[2]
+
+    def _named(self, scores: np.ndarray, ids: np.ndarray) -> tuple[list[tuple[str, float]], float | None]:
         names = self.store._faiss_id_to_node_id_map
         top = [(names[int(i)], float(s)) for s, i in zip(scores[0], ids[0]) if i >= 0]
         return top, (-float(scores[1][0]) if ids[1][0] >= 0 else None)

@@ -11,6 +11,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from assistant.query.catalogue import Catalogue, catalogue_of
 from assistant.query.facets import story_spans
 from assistant.query.gazetteer import full_name, parents, places_in
 from assistant.ingest.searchkey import search_key
@@ -46,14 +47,22 @@ def _fold(text: str) -> str:
     return unicodedata.normalize("NFKC", text)
 
 
+def _catalogue(documents: dict[str, DocumentMeta]) -> Catalogue:
+    return catalogue_of(documents, _ancestors)
+
+
 def named_places(question: str, documents: dict[str, DocumentMeta]) -> list[tuple[str, str]]:
     """(alias, doc_id) for each corpus place the question names, in order of appearance."""
     q = _fold(question)
+    cat = _catalogue(documents)
+    occurring = cat.aliases_in(q)
+    # Only the documents one of whose aliases occurs, found by lookup, not by asking each of thousands.
+    candidates = {doc_id for alias in occurring for doc_id in cat.by_alias[alias]} | set(cat.always_named)
     found: list[tuple[int, str, str]] = []
-    for doc_id, meta in documents.items():
+    for doc_id in candidates:
         # A document's longest alias in the question, the first listed among equals: what trying its aliases
         # longest first finds, without sorting thousands of alias lists per question.
-        present = [alias for alias in meta.aliases or () if alias in q]
+        present = [alias for alias in documents[doc_id].aliases or () if alias in occurring or not alias]
         if present:
             alias = max(present, key=len)
             found.append((q.find(alias), alias, doc_id))
@@ -97,24 +106,18 @@ def _scope_of_selected(scope: Scope, documents: dict[str, DocumentMeta], doc_fil
 
 def _add_numbered_documents(scope: Scope, q: str, documents: dict[str, DocumentMeta]) -> None:
     # "浦府办〔2024〕14号" names its document as surely as a place does.
-    key = search_key(q)
-    for doc_id, meta in documents.items():
-        number = meta.doc_number
-        if number and _number_key(number) in key and doc_id not in scope.doc_ids and not scope.explicit:
+    if scope.explicit:
+        return
+    for doc_id in _catalogue(documents).numbered_in(search_key(q)):
+        if doc_id not in scope.doc_ids:
             scope.doc_ids.append(doc_id)
-
-
-@lru_cache(maxsize=1 << 16)
-def _number_key(number: str) -> str:
-    # Each document's number is read against every question: its key is made once, not per question.
-    return search_key(number)
 
 
 def _documents_meant(q: str, alias: str, place: str, doc_id: str, documents: dict[str, DocumentMeta]) -> list[str]:
     """The documents a named place stands for: its own, or those inside it when the question
     asks about its lower levels."""
     # "上海这几个区、镇、街道": the places inside 上海, not the city's own plan.
-    inside = [d for d, meta in documents.items() if place in _ancestors(meta)] \
+    inside = list(_catalogue(documents).by_ancestor.get(place, [])) \
         if _LOWER_LEVELS.match(q[q.find(alias) + len(alias):]) else []
     return inside or [doc_id]
 
@@ -144,7 +147,8 @@ def _add_other_place(scope: Scope, name: str, documents: dict[str, DocumentMeta]
     full = full_name(name)
     # A document whose own place this is covers it, whatever its aliases say: "山东" for the
     # 山东省教育厅 plan, a second mention of "上海" after "上海市".
-    home = [d for d, meta in documents.items() if meta.place in (full, name)]
+    cat = _catalogue(documents)
+    home = cat.in_order(cat.by_place.get(full, []) + cat.by_place.get(name, []))
     if home:
         if full not in scope.places:
             scope.places.append(full)
@@ -154,7 +158,7 @@ def _add_other_place(scope: Scope, name: str, documents: dict[str, DocumentMeta]
         scope.unknown_places.append(full)
     # Tested against a set: thousands of documents lie inside 上海市, and a list test per document was quadratic.
     already = set(scope.related_docs)
-    scope.related_docs.extend(d for d, meta in documents.items() if full in _ancestors(meta) and d not in already)
+    scope.related_docs.extend(d for d in cat.by_ancestor.get(full, []) if d not in already)
 
 
 def _add_other_places(scope: Scope, q: str, documents: dict[str, DocumentMeta], places: list[tuple[str, str]]) -> None:
@@ -190,8 +194,8 @@ def _add_document_years(scope: Scope, q: str, documents: dict[str, DocumentMeta]
         year = int(match.group(1))
         if year not in scope.years:
             scope.years.append(year)
-        candidates = scope.doc_ids or list(documents)
-        with_year = [d for d in candidates if documents[d].year == year]
+        with_year = [d for d in scope.doc_ids if documents[d].year == year] if scope.doc_ids \
+            else list(_catalogue(documents).by_year.get(year, []))
         if not with_year:
             scope.unknown_years.append(year)
         elif not scope.doc_ids and not scope.explicit:

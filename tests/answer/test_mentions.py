@@ -33,3 +33,16 @@ def test_only_documents_holding_the_words_answer_which_documents(assistant, ques
 def test_a_phrase_no_document_holds_leaves_the_ranking_to_decide(assistant):
     query = assistant.retriever.understanding.understand("哪些文件提到了区块链存证？")
     assert mention_hits(query, assistant.retriever) == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("phrase", ["政策解读", "政策解读提升年", "15分钟社区生活圈", "公开", "区块链存证", "各", "（二）"])
+def test_the_clauses_found_by_one_search_of_the_joined_keys_are_those_keyed_one_by_one(assistant, phrase):
+    from assistant.answer.mentions import _index_of
+    from assistant.ingest.searchkey import search_key
+
+    retriever = assistant.retriever
+    key = search_key(phrase)
+    expected = [c.id for d in retriever.documents for c in retriever.clauses_of(d)
+                if key in search_key(c.text + "".join(c.heading_path))]
+    assert [c.id for c in _index_of(retriever).holding(key)] == expected
