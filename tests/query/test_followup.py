@@ -114,17 +114,15 @@ def test_a_verb_and_an_interrogative_alone_ask_a_facet_of_the_previous_subject(d
     assert r.question == "松江区2024年要点印发以后，各单位任务分解报给谁？" and r.rule == "facet"
 
 
-def test_a_facet_name_with_an_interrogative_asks_that_facet_of_the_previous_subject(documents):
-    r = _rewrite(["浦东新区政策解读优秀案例评选什么时候做？"], "责任单位是哪些？", documents)
-    assert r.question == "浦东新区政策解读优秀案例评选责任单位是哪些？" and r.rule == "facet"
 
-
-def test_the_previous_subject_leaves_behind_the_facet_it_was_asked_for(documents):
-    # "…第24项的时间节点是什么？" then "它由哪个部门负责？": the row, not its 时间节点, is responsible.
-    r = _rewrite(["松江区任务分解表第24项的时间节点是什么？"], "它由哪个部门负责？", documents)
-    assert r.question == "松江区任务分解表第24项由哪个部门负责？"
-
-
-def test_more_with_a_question_of_its_own_asks_it_about_the_previous_subject_not_its_facet(documents):
-    r = _rewrite(["浦东新区政府开放月是在几月？"], "还有呢？开放活动方面还有别的安排没？", documents)
-    assert r.question == "浦东新区政府开放月，开放活动方面还有别的安排没？" and r.rule == "more"
+@pytest.mark.parametrize("history,question,rewritten,rule", [
+    # A facet's name and an interrogative ask that facet of the previous subject.
+    (["浦东新区政策解读优秀案例评选什么时候做？"], "责任单位是哪些？", "浦东新区政策解读优秀案例评选责任单位是哪些？", "facet"),
+    # The row, not its 时间节点, is responsible: the subject leaves behind the facet it was asked for.
+    (["松江区任务分解表第24项的时间节点是什么？"], "它由哪个部门负责？", "松江区任务分解表第24项由哪个部门负责？", "facet"),
+    # "还有呢？X…" asks X about the previous subject, not the previous facet again.
+    (["浦东新区政府开放月是在几月？"], "还有呢？开放活动方面还有别的安排没？", "浦东新区政府开放月，开放活动方面还有别的安排没？", "more"),
+])
+def test_a_follow_up_asks_about_the_previous_subject_not_its_facet(documents, history, question, rewritten, rule):
+    r = _rewrite(history, question, documents)
+    assert (r.question, r.rule) == (rewritten, rule)
