@@ -171,11 +171,14 @@ class QueryUnderstanding:
         # rest what is asked; the story's words still search, at the thesaurus terms' discount.
         asked = without_story(rewrite.question)
         tokens = self.search_tokens(asked, scope)
+        # Most questions carry no story: the whole question is then not segmented a second time.
+        story = [] if asked == rewrite.question else \
+            [t for t in self.search_tokens(rewrite.question, scope) if t not in tokens]
         return Query(original=original, text=text, rewrite=rewrite.question, rule=rewrite.rule,
                      selected_doc=selected_doc, scope=scope, qtype=question_type(rewrite.question, facets),
                      facets=facets, content_words=self.content_words(asked, scope),
                      search_tokens=tokens, expansions=expansions(rewrite.question),
-                     story_tokens=[t for t in self.search_tokens(rewrite.question, scope) if t not in tokens],
+                     story_tokens=story,
                      avoid_sentences=set(rewrite.avoid_sentences))
 
     def _part(self, piece: str, whole: Query) -> Query:
