@@ -275,7 +275,7 @@ def build_worker(work: Path, size: int, real_embed_max: int, sample: int, milvus
                          "meta": documents[d].to_dict()} for d, ids in by_doc.items()}
     dimension = embedding_dimension(model)
     started = time.perf_counter()
-    embedded, _ = embed_passages([c.id for c in clauses], texts, embedder, index_dir=settings.paths.index_dir,
+    embedded, resumed = embed_passages([c.id for c in clauses], texts, embedder, index_dir=settings.paths.index_dir,
                                  model=model_id(settings), dimension=dimension,
                                  every=settings.index.checkpoint_every, progress=False)
     embed_s = time.perf_counter() - started
@@ -291,7 +291,7 @@ def build_worker(work: Path, size: int, real_embed_max: int, sample: int, milvus
     index = store.load_index(settings)
     out = {"build_s": time.perf_counter() - started, "rss_build_mb": _peak_mb(), "disk_mb": _disk_mb(work / "index"),
            "synthetic_vectors": synthetic, "sources": len(source_texts), "documents": len(documents),
-           "embed_per_s": size / embed_s if not synthetic else
+           "resumed": resumed, "embed_per_s": (size - resumed) / embed_s if not synthetic else
            embed_rate(settings, sorted(source_texts, key=len)[::max(1, len(source_texts) // sample)][:sample])}
     if milvus:
         out.update(_milvus_sync(index, settings, work))
@@ -388,16 +388,19 @@ def _run(args: list[str], env: dict[str, str]) -> dict:
 
 
 def run_scale_bench(sizes: list[int], backends: list[str], *, real_embed_max: int = 1000, embed_sample: int = 128,
-                    work_dir: Path | None = None, keep: bool = False, progress: Any = None,
+                    work_dir: Path | None = None, keep: bool = False, resume: bool = False, progress: Any = None,
                     on_row: Any = None) -> list[dict]:
-    """One row per size and backend (keys KEYS, plus a few notes), each also given to `on_row` when made."""
+    """One row per size and backend (keys KEYS, plus a few notes), each also given to `on_row` when made.
+    `resume` keeps what a killed run left in `work_dir` (its embedding checkpoint): the build embeds the rest."""
+    keep = keep or resume
     rows = []
     env = dict(os.environ)
     base = Path(work_dir or tempfile.mkdtemp(prefix="bench-scale-"))
     for size in sizes:
         work = base / f"n{size}"
-        shutil.rmtree(work, ignore_errors=True)
-        work.mkdir(parents=True)
+        if not resume:
+            shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True, exist_ok=True)
         try:
             built = _run(["build", str(work), str(size), str(real_embed_max), str(embed_sample), "0"], env)
             if progress:
@@ -433,7 +436,8 @@ def _row(size: int, backend: str, built: dict, served: dict) -> dict:
            "recall_at_20": served["recall_at_20"]}
     row = {k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()}
     row["_notes"] = {"synthetic_vectors": built["synthetic_vectors"], "documents": built["documents"],
-                     "searches": served["searches"], "milvus_sync_s": built.get("milvus_sync_s")}
+                     "searches": served["searches"], "milvus_sync_s": built.get("milvus_sync_s"),
+                     "resumed": built.get("resumed", 0)}
     return row
 
 
@@ -448,7 +452,9 @@ def describe(rows: list[dict], real_embed_max: int) -> str:
             "RSS build MB", "disk MB", "recall@20")
     lines = [head, "", "| " + " | ".join(cols) + " |", "|" + " --- |" * len(cols)]
     for r in rows:
-        vals = [f"{r['size']:,}", r["backend"] + (" (synthetic vectors)" if r["_notes"]["synthetic_vectors"] else ""),
+        notes = r["_notes"]
+        vals = [f"{r['size']:,}", r["backend"] + (" (synthetic vectors)" if notes["synthetic_vectors"] else "")
+                + (f" ({notes['resumed']:,} vectors from the checkpoint)" if notes.get("resumed") else ""),
                 f"{r['build_s']:.1f}", f"{r['embed_per_s']:.1f}", f"{r['restart_s']:.1f}", f"{r['search_p50_ms']:.1f}",
                 f"{r['search_p95_ms']:.1f}", f"{r['rss_serving_mb']:,.0f}", f"{r['rss_build_mb']:,.0f}",
                 f"{r['disk_mb']:,.1f}", "-" if r["recall_at_20"] is None else f"{r['recall_at_20']:.3f}"]
@@ -464,9 +470,13 @@ def cmd_bench_scale(args: argparse.Namespace, settings: Settings) -> int:
     if not sizes or any(n <= 0 for n in sizes) or not backends or set(backends) - {"faiss", "milvus"}:
         print("--sizes takes positive numbers, --backend faiss and/or milvus", file=sys.stderr)
         return 2
+    if args.resume and not args.work_dir:
+        print("--resume needs the --work-dir of the run it continues", file=sys.stderr)
+        return 2
     say = None if args.json else (lambda m: print(m, file=sys.stderr, flush=True))
     rows = run_scale_bench(sizes, backends, real_embed_max=args.real_embed_max, embed_sample=args.embed_sample,
-                           work_dir=Path(args.work_dir) if args.work_dir else None, keep=args.keep, progress=say,
+                           work_dir=Path(args.work_dir) if args.work_dir else None, keep=args.keep,
+                           resume=args.resume, progress=say,
                            on_row=(lambda row: print(json.dumps({k: row[k] for k in KEYS}), flush=True))
                            if args.json else None)
     if not args.json:
@@ -483,6 +493,8 @@ def register(bench_sub: argparse._SubParsersAction) -> None:
     p.add_argument("--embed-sample", type=int, default=128, help="passages of the real embedding-rate run (default 128)")
     p.add_argument("--work-dir", help="where the indexes are built (default: a temporary folder)")
     p.add_argument("--keep", action="store_true", help="keep the built indexes")
+    p.add_argument("--resume", action="store_true",
+                   help="continue a killed run in --work-dir from its embedding checkpoint (implies --keep)")
     p.add_argument("--json", action="store_true", help="one JSON object per size and backend: " + ", ".join(KEYS))
     p.set_defaults(func=cmd_bench_scale)
 

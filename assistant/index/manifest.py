@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 # 3: a clause node's metadata holds every Clause field (search_terms too), so a load rebuilds the Clause.
 # 4: the clauses in a compact file of their own (clause_file.py) instead of llama-index's docstore.json,
 #    FAISS in vectors.faiss, and the retriever's search keys and speller words saved (terms.json).
-INDEX_FORMAT = 4
+# 5: which clauses' search keys hold each character and character pair saved (key_grams.npz).
+INDEX_FORMAT = 5
 MANIFEST = "manifest.json"
 CURRENT = "CURRENT"
 BUILD_NAME = re.compile(r"build-[0-9A-Za-z]+")
@@ -36,7 +37,7 @@ VECTORS_FILE = "vectors.faiss"   # faiss.write_index, by llama-index's FaissMapV
 ID_MAP_FILE = "id_map.json"      # written beside it by the same persist
 # What a load must find in a build (clause_file.py's names, repeated here to keep this module free of
 # the parser); the manifest lists these and the BM25 files.
-REQUIRED_FILES = ("clauses.json", "terms.json", VECTORS_FILE, ID_MAP_FILE)
+REQUIRED_FILES = ("clauses.json", "terms.json", "key_grams.npz", VECTORS_FILE, ID_MAP_FILE)
 
 
 class IndexCorrupt(AssistantError, RuntimeError):

@@ -5,7 +5,8 @@ Layout of `index/`:
     .lock                 held by whoever changes corpus/ or index/ (one at a time)
     build-<stamp>/        clauses.json (every Clause, clause_file.py), vectors.faiss + id_map.json (FAISS,
                           persisted by llama-index's FaissMapVectorStore), bm25.* (lexical.py), terms.json
-                          (search keys and speller words), and manifest.json (written last: the size and
+                          (search keys and speller words), key_grams.npz (which clauses' keys hold each
+                          character and character pair, key_grams.py), and manifest.json (written last: the size and
                           sha256 of every other file, the vector count, dimension and clause count)
 A build is written beside the live one and becomes live only when CURRENT is swapped, so a crash
 mid-build leaves the previous index intact. Loading verifies the live build against its manifest
@@ -57,6 +58,7 @@ from assistant.config import Settings
 from assistant.ingest.corpus import corpus_files, parse_file
 from assistant.index import ann
 from assistant.index.checkpoint import discard_checkpoint, embed_passages
+from assistant.index.key_grams import GRAMS_FILE, KeyGrams
 from assistant.index.clause_file import (CLAUSE_FIELDS, CLAUSES_FILE, TERMS_FILE, RetrievalTerms, read_clauses,
                                          read_terms, retrieval_terms, write_clauses, write_terms)
 from assistant.index.embedding import embedding_dimension, get_embed_model, model_id
@@ -190,6 +192,7 @@ class ClauseIndex:
     documents: dict[str, DocumentMeta]  # doc id -> its metadata
     bm25: Any = None                    # the saved lexical index (bm25s.BM25), in the order of `clauses`
     terms: RetrievalTerms | None = None  # search keys (order of `clauses`) and speller words, saved by the build
+    grams: KeyGrams | None = None        # which clauses' keys hold each character and pair, saved by the build
 
     @cached_property
     def vector_index(self) -> VectorStoreIndex:
@@ -223,6 +226,7 @@ class _Build:
     store: ClauseVectorStore
     clauses: list[Clause]
     terms: RetrievalTerms
+    grams: KeyGrams
 
 
 def _open_build(build: Path, manifest: Manifest, dimension: int | None) -> _Build:
@@ -237,9 +241,10 @@ def _open_build(build: Path, manifest: Manifest, dimension: int | None) -> _Buil
         raise IndexCorrupt("; ".join(problems), problems)
     try:   # one search key per clause: checked once the clauses are known to be the manifest's
         terms = read_terms(build / TERMS_FILE, len(clauses))
+        grams = KeyGrams.load(build / GRAMS_FILE, terms.keys)
     except Exception as exc:
         raise IndexCorrupt(f"retrieval terms unusable ({type(exc).__name__}: {exc})") from exc
-    return _Build(build, manifest, store, clauses, terms)
+    return _Build(build, manifest, store, clauses, terms, grams)
 
 
 def _verified(settings: Settings, dimension: int | None) -> _Build:
@@ -269,7 +274,8 @@ def load_index(settings: Settings) -> ClauseIndex:
     except Exception as exc:  # checksums passed, so this is a build that disagrees with itself
         raise IndexCorrupt(f"BM25 index unusable ({type(exc).__name__}: {exc})") from exc
     return ClauseIndex(path=found.path, manifest=manifest, vector_store=found.store, embed_model=embed_model,
-                       clauses=clauses, documents=documents, bm25=bm25, terms=found.terms)
+                       clauses=clauses, documents=documents, bm25=bm25, terms=found.terms,
+                       grams=found.grams)
 
 
 @dataclass
@@ -466,8 +472,10 @@ def _write_build(settings: Settings, build: Path, store: ClauseVectorStore, clau
         # The tokenizer knows every document's place names; BM25 and the speller's words both use it.
         tokenizer = tokenizer_for([DocumentMeta.from_dict(doc["meta"]) for _, doc in sorted(documents.items())])
         save_lexical(build_lexical([c.index_text for c in ordered], tokenizer), [c.id for c in ordered], build)
-        write_terms(build / TERMS_FILE, retrieval_terms(ordered, tokenizer))
-        del ordered, tokenizer
+        terms = retrieval_terms(ordered, tokenizer)
+        write_terms(build / TERMS_FILE, terms)
+        KeyGrams.from_keys(terms.keys).save(build / GRAMS_FILE)
+        del ordered, tokenizer, terms
         digests = {p.name: _digest(p, sync=True) for p in sorted(build.iterdir()) if p.is_file()}
         manifest = Manifest(
             embed_model=wanted_model, dimension=embedding_dimension(embed_model), parser_version=PARSER_VERSION,

@@ -23,10 +23,9 @@ from assistant.query.homophones import TermSpeller
 from assistant.query.understand import Query, QueryUnderstanding
 from assistant.query.scope import Scope
 from assistant.ingest.searchkey import search_key
+from assistant.index.key_grams import KeyGrams
 from assistant.index.lexical import build_lexical, tokenizer_for
 from assistant.index.segmentation import field_terms
-
-_KEY_SEPARATOR = "\x00"   # never in a search key
 
 # bm25s logs every index build at DEBUG on its own logger; the app's console is for people.
 logging.getLogger("bm25s").setLevel(logging.WARNING)
@@ -122,7 +121,7 @@ class HybridRetriever:
         self.embed_model = index.embed_model
         self._query_vectors: dict[str, np.ndarray] = {}
         self._weights: dict[str, float] = {}
-        self._joined_keys: str | None = None
+        self._grams: KeyGrams | None = None
 
     def _speller(self) -> TermSpeller:
         """The corpus's own words (jieba's segmentation of every clause, saved by the build) for reading
@@ -158,19 +157,12 @@ class HybridRetriever:
         return self._weights[key]
 
     def _clauses_holding(self, key: str) -> int:
-        """How many clauses' search keys hold `key`: found in all the keys joined (a search in C, jumping to
-        the next clause after each hit), not by a Python test of each of 100,000 keys."""
-        if self._joined_keys is None:
-            self._joined_keys = _KEY_SEPARATOR.join(self.keys)
-        joined, count = self._joined_keys, 0
-        at = joined.find(key)
-        while at >= 0:
-            count += 1
-            end = joined.find(_KEY_SEPARATOR, at + len(key))
-            if end < 0:
-                break
-            at = joined.find(key, end + 1)
-        return count
+        """How many clauses' search keys hold `key` (key_grams.py: postings saved by the build, or made here
+        for an index given without them)."""
+        if self._grams is None:
+            self._grams = self.index.grams if self.index.grams is not None and self.index.terms is not None \
+                else KeyGrams.from_keys(self.keys)
+        return self._grams.clauses_holding(key)
 
     def coverage(self, words: list[str], hits: list[Hit], *, weighted: bool = False) -> float:
         """Share of the question's words found in the hits (by inverse frequency if `weighted`)."""

@@ -57,3 +57,31 @@ def test_bench_scale_reports_hnsw_recall(capsys, tmp_path, monkeypatch):
                  "--embed-sample", "16", "--work-dir", str(tmp_path), "--json"]) == 0
     row = json.loads(capsys.readouterr().out.splitlines()[-1])
     assert 0.5 < row["recall_at_20"] <= 1
+
+
+@pytest.mark.slow
+def test_bench_scale_resume_continues_a_killed_runs_embedding(capsys, tmp_path):
+    """A run killed while embedding left part of its vectors in the checkpoint; `--resume` embeds only the rest."""
+    from assistant.index.checkpoint import EmbeddingCheckpoint, checkpoint_dir, text_hash
+    from assistant.index.embedding import model_id
+
+    settings = load_settings()
+    clauses, *_ = synthetic_corpus(_sources(settings), 60)
+    index_dir = tmp_path / "n60" / "index"
+    checkpoint_dir(index_dir).mkdir(parents=True)
+    rng = np.random.default_rng(1)
+    vectors = rng.normal(size=(25, 384)).astype(np.float32)
+    EmbeddingCheckpoint(index_dir, model_id(settings), 384).save(
+        [(c.id, text_hash(c.index_text)) for c in clauses[:25]], vectors / np.linalg.norm(vectors, axis=1)[:, None])
+
+    assert main(["bench", "scale", "--sizes", "60", "--backend", "faiss", "--real-embed-max", "60",
+                 "--work-dir", str(tmp_path), "--resume"]) == 0
+    table = capsys.readouterr().out
+    assert "| 60 | faiss (25 vectors from the checkpoint) |" in table
+    assert not checkpoint_dir(index_dir).exists()            # used up by the finished build
+    assert (tmp_path / "n60" / "index" / "CURRENT").is_file()   # --resume keeps the work folder
+
+
+def test_bench_scale_resume_needs_the_work_dir(capsys):
+    assert main(["bench", "scale", "--sizes", "60", "--resume"]) == 2
+    assert "--resume needs the --work-dir" in capsys.readouterr().err

@@ -121,6 +121,14 @@ def _terms_short_of_a_key(build: Path) -> None:
     _reseal(build, "terms.json")
 
 
+def _grams_of_fewer_clauses(build: Path) -> None:
+    from assistant.index.key_grams import GRAMS_FILE, KeyGrams
+
+    keys = json.loads((build / "terms.json").read_text(encoding="utf-8"))["keys"]
+    KeyGrams.from_keys(keys[:-1]).save(build / GRAMS_FILE)
+    _reseal(build, GRAMS_FILE)
+
+
 def _manifest(change):
     return lambda build: _edit_json(build / MANIFEST, change)
 
@@ -145,6 +153,8 @@ CORRUPTIONS = [
     ("clause file in another order, resealed", _clause_file_reordered, "clause file lists the clauses in another order"),
     ("clause file row of the wrong width, resealed", _clause_row_malformed, "clauses.json row 0 is malformed"),
     ("terms without a clause's search key, resealed", _terms_short_of_a_key, "terms.json holds .* search keys"),
+    ("key grams of one clause fewer, resealed", _grams_of_fewer_clauses, "key_grams.npz describes .* clauses"),
+    ("truncated key grams", _truncate("key_grams.npz", 0.5), "key_grams.npz has .* bytes"),
     ("manifest dimension 999", _manifest(lambda m: m.__setitem__("dimension", 999)),
      "dimension 384, the manifest says 999"),
     ("manifest vector count wrong", _manifest(lambda m: m.__setitem__("vector_count", m["vector_count"] + 1)),
@@ -186,7 +196,7 @@ def test_corruption_is_detected_by_load_and_status_and_rebuilt(kb, capsys, name,
 def test_a_healthy_index_records_what_it_is_made_of(kb, capsys):
     manifest = read_manifest(kb.paths.index_dir)
     build = _build(kb)
-    assert {CLAUSES_FILE, "terms.json", FAISS_FILE, "id_map.json"} <= set(manifest.files)
+    assert {CLAUSES_FILE, "terms.json", "key_grams.npz", FAISS_FILE, "id_map.json"} <= set(manifest.files)
     assert not {"docstore.json", "index_store.json"} & set(manifest.files)   # llama-index's docstore is gone
     assert all(_digest(build / n) == (e["size"], e["sha256"]) for n, e in manifest.files.items())
     assert manifest.vector_count == manifest.clause_count == len(load_index(kb).clauses)
