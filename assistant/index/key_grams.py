@@ -56,8 +56,7 @@ class KeyGrams:
         grams = (merged >> np.uint64(clause_bits)).astype(np.int64)
         clauses = (merged & np.uint64((1 << clause_bits) - 1)).astype(np.uint32)
         del merged
-        starts = np.flatnonzero(np.diff(grams)) + 1 if grams.size else np.zeros(0, dtype=np.int64)
-        starts = np.concatenate([[0], starts]) if grams.size else starts
+        starts = np.flatnonzero(np.concatenate([grams[:1] >= 0, grams[1:] != grams[:-1]]))   # each gram's first
         table = np.concatenate([[0], chars])             # dense id -> code point
         firsts, seconds = table[grams[starts] // width], table[grams[starts] % width]
         codes = (firsts.astype(np.uint64) << np.uint64(_SHIFT)) | seconds.astype(np.uint64)

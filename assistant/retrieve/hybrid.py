@@ -160,8 +160,7 @@ class HybridRetriever:
         """How many clauses' search keys hold `key` (key_grams.py: postings saved by the build, or made here
         for an index given without them)."""
         if self._grams is None:
-            self._grams = self.index.grams if self.index.grams is not None and self.index.terms is not None \
-                else KeyGrams.from_keys(self.keys)
+            self._grams = self.index.grams or KeyGrams.from_keys(self.keys)
         return self._grams.clauses_holding(key)
 
     def coverage(self, words: list[str], hits: list[Hit], *, weighted: bool = False) -> float:
