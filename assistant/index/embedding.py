@@ -100,7 +100,7 @@ def get_embed_model(settings: Settings) -> BaseEmbedding:
     bge-zh its Chinese query instruction, others none. Raises EmbeddingModelError.
     """
     key = (settings.model.embed_model, str(settings.paths.cache_dir), settings.model.embed_batch_size,
-           settings.model.embed_threads, settings.model.embed_backend)
+           settings.model.embed_batch_tokens, settings.model.embed_threads, settings.model.embed_backend)
     with _load_lock:  # the app may ask from several threads; load only once
         if key not in _loaded:
             _loaded[key] = _load(settings)
@@ -152,7 +152,8 @@ def _load_onnx(settings: Settings, location: str, instructions: tuple[str | None
             return None
         folder = onnx.ensure_onnx_export(source, dest)
         query_instruction, text_instruction = instructions
-        return onnx.OnnxEmbedding(folder, threads=settings.model.embed_threads, model_name=settings.model.embed_model,
+        return onnx.OnnxEmbedding(folder, threads=settings.model.embed_threads,
+                                  batch_tokens=settings.model.embed_batch_tokens, model_name=settings.model.embed_model,
                                   query_instruction=query_instruction, text_instruction=text_instruction,
                                   embed_batch_size=settings.model.embed_batch_size)
     except EmbeddingModelError:

@@ -207,7 +207,7 @@ def _verify(model: Any, folder: Path) -> None:
 class OnnxRunner:
     """Tokenizer + ONNX Runtime session of an export folder: texts -> normalised float32 vectors."""
 
-    def __init__(self, folder: Path, *, threads: int) -> None:
+    def __init__(self, folder: Path, *, threads: int, batch_tokens: int = 1024) -> None:
         import onnxruntime as ort
         from transformers import AutoTokenizer
 
@@ -215,6 +215,7 @@ class OnnxRunner:
         self.inputs: list[str] = config["inputs"]
         self.max_length: int = config["max_length"]
         self.dimension: int = config["dimension"]
+        self.batch_tokens = batch_tokens
         self.tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
         options = ort.SessionOptions()
         options.intra_op_num_threads = max(1, threads)
@@ -225,12 +226,30 @@ class OnnxRunner:
         self.session = ort.InferenceSession(str(folder / MODEL_FILE), options, providers=["CPUExecutionProvider"])
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        encoded = self.tokenizer(texts, padding=True, truncation="longest_first", max_length=self.max_length,
-                                 return_tensors="np")
-        feed = {name: encoded[name].astype(np.int64) for name in self.inputs}
-        vectors = self.session.run(None, feed)[0].astype(np.float32, copy=False)
-        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        return vectors / np.maximum(norms, 1e-12)  # as sentence-transformers' normalize_embeddings
+        """One unit vector per text, in the order given; run in runs of at most `batch_tokens` padded tokens."""
+        encoded = self.tokenizer(texts, truncation="longest_first", max_length=self.max_length)
+        columns = {name: encoded[name] for name in self.inputs}
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for run in token_runs([len(ids) for ids in encoded["input_ids"]], self.batch_tokens):
+            padded = self.tokenizer.pad({name: [column[i] for i in run] for name, column in columns.items()},
+                                        return_tensors="np")
+            feed = {name: padded[name].astype(np.int64) for name in self.inputs}
+            out[run] = self.session.run(None, feed)[0]
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.maximum(norms, 1e-12)  # as sentence-transformers' normalize_embeddings
+
+
+def token_runs(lengths: list[int], budget: int) -> list[list[int]]:
+    """Positions of `lengths` grouped shortest first so that no run pads past `budget` tokens (its size
+    times its longest length); a single passage longer than that still runs, alone."""
+    runs: list[list[int]] = []
+    run: list[int] = []
+    for i in sorted(range(len(lengths)), key=lengths.__getitem__):
+        if run and (len(run) + 1) * lengths[i] > budget:
+            runs.append(run)
+            run = []
+        run.append(i)
+    return runs + [run] if run else runs
 
 
 class OnnxEmbedding(BaseEmbedding):
@@ -243,8 +262,8 @@ class OnnxEmbedding(BaseEmbedding):
 
     _runner: OnnxRunner = PrivateAttr()
 
-    def __init__(self, folder: Path, *, threads: int, **kwargs: Any) -> None:
-        runner = OnnxRunner(folder, threads=threads)
+    def __init__(self, folder: Path, *, threads: int, batch_tokens: int = 1024, **kwargs: Any) -> None:
+        runner = OnnxRunner(folder, threads=threads, batch_tokens=batch_tokens)
         super().__init__(dimension=runner.dimension, folder=str(folder), **kwargs)
         self._runner = runner
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, strategies as st
 
 from assistant.config import SettingsError, load_settings
 from assistant.index import embedding
@@ -157,6 +158,22 @@ def test_a_model_elsewhere_gets_its_own_export_folder(tmp_path):
     assert da.name.startswith("bge-small-zh-") and da.name.endswith(".onnx-fp32")
 
 
+@given(st.lists(st.integers(1, 512), max_size=80), st.integers(1, 4096))
+def test_token_runs_take_every_passage_once_shortest_first_within_the_budget(lengths, budget):
+    runs = onnx.token_runs(lengths, budget)
+    assert sorted(i for run in runs for i in run) == list(range(len(lengths)))
+    order = [lengths[i] for run in runs for i in run]
+    assert order == sorted(order)
+    for run in runs:
+        assert len(run) == 1 or len(run) * max(lengths[i] for i in run) <= budget
+
+
+def test_token_runs_cut_long_passages_into_small_runs_and_keep_short_ones_together():
+    assert [len(run) for run in onnx.token_runs([512] * 5, 1024)] == [2, 2, 1]
+    assert [len(run) for run in onnx.token_runs([30] * 40, 1024)] == [34, 6]           # 34 x 30 = 1020 fits
+    assert onnx.token_runs([2000], 1024) == [[0]]                                      # alone, never dropped
+
+
 # ------------------------------------------------------------------------------- slow tests
 
 
@@ -189,6 +206,20 @@ def test_onnx_passages_equal_torch_on_every_clause_of_the_corpus(torch_model, on
     theirs = np.asarray(torch_model.get_text_embedding_batch(texts))
     assert ours.shape == theirs.shape == (len(texts), 384)
     assert np.abs(ours - theirs).max() <= TOLERANCE
+
+
+@pytest.mark.slow
+def test_the_token_budget_changes_how_long_passages_are_run_not_their_vectors(onnx_model, parsed, monkeypatch):
+    # The longest clauses of the corpus: at the default budget they run a few at a time (little
+    # activation memory); one unbounded run must give the same vectors.
+    texts = sorted((clause.index_text for doc in parsed.values() for clause in doc.clauses), key=len)[-40:]
+    runner = onnx_model._runner
+    lengths = [len(ids) for ids in runner.tokenizer(texts, truncation=True, max_length=runner.max_length)["input_ids"]]
+    assert len(onnx.token_runs(lengths, runner.batch_tokens)) > 4
+    budgeted = runner.embed(texts)
+    monkeypatch.setattr(runner, "batch_tokens", 10**9)
+    assert len(onnx.token_runs(lengths, runner.batch_tokens)) == 1
+    assert np.abs(runner.embed(texts) - budgeted).max() <= 1e-5
 
 
 @pytest.mark.slow
