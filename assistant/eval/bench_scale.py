@@ -287,10 +287,11 @@ def build_worker(work: Path, size: int, real_embed_max: int, sample: int, milvus
     store._write_build(settings, build, vstore, {c.id: c for c in clauses}, manifest_docs,
                        wanted_model=model_id(settings), embed_model=model, started=started)
     discard_checkpoint(settings.paths.index_dir)
-    del vstore
+    counts = {"sources": len(source_texts), "documents": len(documents)}
+    del vstore, clauses, documents, manifest_docs, by_doc, sources   # on disk now: as store._ensure, not kept
     index = store.load_index(settings)
     out = {"build_s": time.perf_counter() - started, "rss_build_mb": _peak_mb(), "disk_mb": _disk_mb(work / "index"),
-           "synthetic_vectors": synthetic, "sources": len(source_texts), "documents": len(documents),
+           "synthetic_vectors": synthetic, **counts,
            "resumed": resumed, "embed_per_s": (size - resumed) / embed_s if not synthetic else
            embed_rate(settings, sorted(source_texts, key=len)[::max(1, len(source_texts) // sample)][:sample])}
     if milvus:

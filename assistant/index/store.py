@@ -393,6 +393,9 @@ def _ensure(settings: Settings, *, rebuild: bool, progress: bool) -> tuple[Claus
     _write_build(settings, build, store, known, documents, wanted_model=wanted_model, embed_model=embed_model,
                  started=started)
     discard_checkpoint(settings.paths.index_dir)  # the build it served is live
+    # The old index, the parsed documents and the written store are all on disk now: let them go before
+    # the new build is loaded, or both copies would be alive at once (the peak of a large build).
+    del current, parsed, new_clauses, known, store, documents
     report.seconds = time.perf_counter() - started
     return load_index(settings), report
 

@@ -3,10 +3,11 @@ and scoring exactly as one built from the clauses would. Mock-embedded: only the
 
 from __future__ import annotations
 
+import bm25s
 import numpy as np
 import pytest
 
-from assistant.index.lexical import IDS_FILE, build_lexical, tokenizer_for
+from assistant.index.lexical import EMPTY_TOKEN, IDS_FILE, build_lexical, tokenizer_for
 from assistant.index.manifest import IndexCorrupt
 from assistant.index.store import load_index
 from tests.conftest import DOC_IDS
@@ -38,6 +39,24 @@ def test_the_loaded_bm25_scores_exactly_as_one_built_from_the_clauses(built, mon
         tokens = tokenizer.tokens(question)
         if tokens:
             assert np.array_equal(index.bm25.get_scores(tokens), fresh.get_scores(tokens)), question
+
+
+def test_token_ids_made_while_tokenising_score_as_bm25s_own_indexing_of_the_token_lists(built, monkeypatch):
+    # build_lexical hands bm25s vocabulary ids (less memory at scale); the scores must be those of
+    # bm25s indexing the token strings itself, on every clause of the corpus and every question word.
+    monkeypatch.setattr("assistant.index.store.get_embed_model", mock_embedder)
+    index = load_index(built)
+    tokenizer = tokenizer_for(index.documents.values())
+    texts = [c.index_text for c in index.clauses.values()]
+    ours = build_lexical(texts, tokenizer)
+    theirs = bm25s.BM25()
+    theirs.index([tokenizer.tokens(text) or [EMPTY_TOKEN] for text in texts], show_progress=False)
+    assert set(ours.vocab_dict) == set(theirs.vocab_dict)
+    for question in QUESTIONS:
+        tokens = tokenizer.tokens(question)
+        if tokens:
+            assert np.allclose(ours.get_scores(tokens), theirs.get_scores(tokens), rtol=0, atol=1e-6), question
+            assert ours.get_scores(tokens).max() > 0 or question == "不存在的词汇组合"
 
 
 def test_a_bm25_that_disagrees_with_the_clause_file_is_corrupt(built, tmp_path, monkeypatch):
