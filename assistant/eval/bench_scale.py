@@ -17,13 +17,11 @@ vectors are embedded once and cached under cache_dir; the embedding rate (embed_
 a real embedding run over --embed-sample source passages (batch as configured), not by the build.
 
 What is measured, each step in a process of its own:
-- build: the build path below `ensure_index` (no corpus files to read): `embed_passages` (what
-  `store.embed_clauses` calls), `_vectors` (ClauseVectorStore, flat or HNSW by `ann_min_clauses`),
-  `_write_build` (FAISS, the clause file, the BM25 files, the retrieval terms, the manifest, the CURRENT
-  swap) and `load_index`, as `ensure_index` does them; build_s from
-  embedding to the loaded index, rss_build_mb the process's peak RSS. For milvus the same build folder is
-  then synced into a new Milvus Lite file by another process (`open_milvus`: every row inserted, the clause
-  tokens by jieba); its build_s is the two together, its rss_build_mb the larger peak;
+- build: the path below `ensure_index` (no corpus files to read): `embed_passages`, `_vectors` (flat or HNSW
+  by `ann_min_clauses`), `_write_build` (FAISS, clauses, BM25, terms, key grams, manifest, the CURRENT swap)
+  and `load_index`; build_s from embedding to the loaded index, rss_build_mb the process's peak RSS. For
+  milvus another process then syncs that build into a new Milvus Lite file (`open_milvus`: every row
+  inserted, the clause tokens by jieba); its build_s is the two together, its rss_build_mb the larger peak;
 - restart: a fresh process from spawn until `load_index` + `Assistant` has answered one question;
 - search: `HybridRetriever.search` over the swapped questions, query vectors uncached, after 3 warm-up
   searches: p50/p95; rss_serving_mb is that process's RSS after them;
@@ -241,11 +239,8 @@ def _peak_mb() -> float:
 
 
 def _disk_mb(*paths: Path) -> float:
-    total = 0
-    for path in paths:
-        files = [path] if path.is_file() else path.rglob("*") if path.exists() else []
-        total += sum(f.stat().st_size for f in files if f.is_file())
-    return total / 1e6
+    files = [f for path in paths for f in ([path] if path.is_file() else path.rglob("*") if path.exists() else [])]
+    return sum(f.stat().st_size for f in files if f.is_file()) / 1e6
 
 
 def build_worker(work: Path, size: int, real_embed_max: int, sample: int, milvus: bool) -> dict:
