@@ -190,7 +190,7 @@ def _save_with_external_weights(graph: Path, dest: Path) -> None:
 
 def _verify(model: Any, folder: Path) -> None:
     """Refuse an export whose vectors differ from the torch model's by more than VERIFY_TOLERANCE."""
-    runner = OnnxRunner(folder, threads=1)
+    runner = OnnxRunner(folder, threads=1, batch_tokens=2**31)   # one padded batch: padding is checked too
     expected = model.encode(VERIFY_TEXTS, batch_size=len(VERIFY_TEXTS), normalize_embeddings=True,
                             show_progress_bar=False)
     got = [runner.embed(VERIFY_TEXTS)] + [runner.embed([text]) for text in VERIFY_TEXTS]
@@ -207,7 +207,7 @@ def _verify(model: Any, folder: Path) -> None:
 class OnnxRunner:
     """Tokenizer + ONNX Runtime session of an export folder: texts -> normalised float32 vectors."""
 
-    def __init__(self, folder: Path, *, threads: int, batch_tokens: int = 1024) -> None:
+    def __init__(self, folder: Path, *, threads: int, batch_tokens: int) -> None:
         import onnxruntime as ort
         from transformers import AutoTokenizer
 
@@ -262,7 +262,7 @@ class OnnxEmbedding(BaseEmbedding):
 
     _runner: OnnxRunner = PrivateAttr()
 
-    def __init__(self, folder: Path, *, threads: int, batch_tokens: int = 1024, **kwargs: Any) -> None:
+    def __init__(self, folder: Path, *, threads: int, batch_tokens: int, **kwargs: Any) -> None:
         runner = OnnxRunner(folder, threads=threads, batch_tokens=batch_tokens)
         super().__init__(dimension=runner.dimension, folder=str(folder), **kwargs)
         self._runner = runner

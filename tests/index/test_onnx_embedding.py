@@ -119,7 +119,7 @@ def test_verification_refuses_an_export_that_differs_from_torch(monkeypatch, tmp
             return expected
 
     class Runner:
-        def __init__(self, folder, threads):
+        def __init__(self, folder, threads, batch_tokens):
             pass
 
         def embed(self, texts):
